@@ -1,0 +1,116 @@
+/* Portable C kernels: the reference for every ISA and the fallback for any kind an ISA lacks.
+ * Plain loops over the tile contract of lib/src/small_kernel.h; no ISA assumptions. */
+#include <math.h>
+
+#include "small_kernel.h"
+
+enum { REF_PIXELS = 4, REF_CHANNELS = 8 };
+
+static void store_tile(const small_tile *t, float acc[REF_PIXELS][REF_CHANNELS]) {
+    for (int p = 0; p < t->pixels; ++p)
+        for (int c = 0; c < t->channels; ++c)
+            t->y[p * t->y_pixel_step + c] = small_activate(acc[p][c], t->activation, t->alpha);
+}
+
+static void init_with_bias(const small_tile *t, float acc[REF_PIXELS][REF_CHANNELS]) {
+    for (int p = 0; p < t->pixels; ++p)
+        for (int c = 0; c < t->channels; ++c) acc[p][c] = t->bias ? t->bias[c] : 0.0f;
+}
+
+static void conv_ref(const small_tile *t) {
+    float acc[REF_PIXELS][REF_CHANNELS];
+    init_with_bias(t, acc);
+    for (int i = 0; i < t->taps_h; ++i)
+        for (int j = 0; j < t->taps_w; ++j) {
+            const float *w = t->w + i * t->w_row_step + j * t->w_col_step;
+            for (int p = 0; p < t->pixels; ++p) {
+                const float *x = t->x + p * t->x_pixel_step + i * t->x_row_step + j * t->x_col_step;
+                for (int k = 0; k < t->depth; ++k)
+                    for (int c = 0; c < t->channels; ++c) acc[p][c] += x[k] * w[k * t->channels + c];
+            }
+        }
+    store_tile(t, acc);
+}
+
+static void dwconv_ref(const small_tile *t) {
+    float acc[REF_PIXELS][REF_CHANNELS];
+    init_with_bias(t, acc);
+    for (int i = 0; i < t->taps_h; ++i)
+        for (int j = 0; j < t->taps_w; ++j) {
+            const float *w = t->w + i * t->w_row_step + j * t->w_col_step;
+            for (int p = 0; p < t->pixels; ++p) {
+                const float *x = t->x + p * t->x_pixel_step + i * t->x_row_step + j * t->x_col_step;
+                for (int c = 0; c < t->channels; ++c) acc[p][c] += x[c] * w[c];
+            }
+        }
+    store_tile(t, acc);
+}
+
+/* Max and average share the window walk; the nest guarantees at least one tap for pools. */
+static void pool_ref(const small_tile *t, int is_max) {
+    float acc[REF_PIXELS][REF_CHANNELS];
+    for (int p = 0; p < t->pixels; ++p)
+        for (int c = 0; c < t->channels; ++c) acc[p][c] = is_max ? -INFINITY : 0.0f;
+    for (int i = 0; i < t->taps_h; ++i)
+        for (int j = 0; j < t->taps_w; ++j)
+            for (int p = 0; p < t->pixels; ++p) {
+                const float *x = t->x + p * t->x_pixel_step + i * t->x_row_step + j * t->x_col_step;
+                for (int c = 0; c < t->channels; ++c)
+                    acc[p][c] = is_max ? (x[c] > acc[p][c] ? x[c] : acc[p][c]) : acc[p][c] + x[c];
+            }
+    if (!is_max) {
+        const float count = (float)(t->taps_h * t->taps_w);
+        for (int p = 0; p < t->pixels; ++p)
+            for (int c = 0; c < t->channels; ++c) acc[p][c] /= count;
+    }
+    store_tile(t, acc);
+}
+
+static void maxpool_ref(const small_tile *t) { pool_ref(t, 1); }
+static void avgpool_ref(const small_tile *t) { pool_ref(t, 0); }
+
+static void add_ref(const small_tile *t) {
+    float acc[REF_PIXELS][REF_CHANNELS];
+    for (int p = 0; p < t->pixels; ++p)
+        for (int c = 0; c < t->channels; ++c)
+            acc[p][c] = t->x[p * t->x_pixel_step + c] + t->x2[p * t->x_pixel_step + c];
+    store_tile(t, acc);
+}
+
+static void copy_ref(const small_tile *t) {
+    float acc[REF_PIXELS][REF_CHANNELS];
+    for (int p = 0; p < t->pixels; ++p)
+        for (int c = 0; c < t->channels; ++c) acc[p][c] = t->x[p * t->x_pixel_step + c];
+    store_tile(t, acc);
+}
+
+/* Stable softmax: subtract the maximum before exponentiating, so no exp overflows. */
+static void softmax_ref(const small_tile *t) {
+    for (int p = 0; p < t->pixels; ++p) {
+        const float *x = t->x + p * t->x_pixel_step;
+        float *y = t->y + p * t->y_pixel_step;
+        float max = x[0];
+        for (int c = 1; c < t->channels; ++c) max = x[c] > max ? x[c] : max;
+        float sum = 0.0f;
+        for (int c = 0; c < t->channels; ++c) {
+            y[c] = expf(x[c] - max);
+            sum += y[c];
+        }
+        const float inv = 1.0f / sum;
+        for (int c = 0; c < t->channels; ++c) y[c] *= inv;
+    }
+}
+
+static const small_kernel_info ref_kernels[SMALL_KERNEL_COUNT_] = {
+    [SMALL_KERNEL_CONV] = {"f32-conv-4x8-ref", conv_ref, REF_PIXELS, REF_CHANNELS},
+    [SMALL_KERNEL_DWCONV] = {"f32-dwconv-4x8-ref", dwconv_ref, REF_PIXELS, REF_CHANNELS},
+    [SMALL_KERNEL_MAXPOOL] = {"f32-maxpool-4x8-ref", maxpool_ref, REF_PIXELS, REF_CHANNELS},
+    [SMALL_KERNEL_AVGPOOL] = {"f32-avgpool-4x8-ref", avgpool_ref, REF_PIXELS, REF_CHANNELS},
+    [SMALL_KERNEL_ADD] = {"f32-add-4x8-ref", add_ref, REF_PIXELS, REF_CHANNELS},
+    [SMALL_KERNEL_COPY] = {"f32-copy-4x8-ref", copy_ref, REF_PIXELS, REF_CHANNELS},
+    [SMALL_KERNEL_SOFTMAX] = {"f32-softmax-1xall-ref", softmax_ref, 1, 0},
+};
+
+const small_kernel_info *small_ref_kernel(small_kernel_kind kind) {
+    return (unsigned)kind < SMALL_KERNEL_COUNT_ ? &ref_kernels[kind] : NULL;
+}

@@ -1,0 +1,135 @@
+/* small.h: the public C API of the SMaLL-style layer library.
+ *
+ * Every layer is planned once and executed many times:
+ *   small_layer L;
+ *   small_status s = small_layer_plan(&L, &desc, weights, bias);   // validates, packs weights
+ *   s = small_layer_run(&L, inputs, output);                       // allocates nothing
+ *   small_layer_release(&L);
+ *
+ * Tensors are float32, batch 1, in one layout for every layer: HWC (NHWC with N = 1), channels
+ * innermost and contiguous. No function aborts on bad input: each returns a small_status, and a
+ * failed plan leaves a one-line reason in L.message.
+ */
+#ifndef SMALL_H
+#define SMALL_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef enum {
+    SMALL_OK = 0,
+    SMALL_ERR_NULL = 1,        /* a required pointer is NULL */
+    SMALL_ERR_SHAPE = 2,       /* a shape is empty, negative or inconsistent with another */
+    SMALL_ERR_PARAM = 3,       /* a parameter is out of range (stride 0, unknown padding ...) */
+    SMALL_ERR_NOMEM = 4,       /* plan could not allocate the packed weights */
+    SMALL_ERR_UNSUPPORTED = 5, /* valid, but not something this library does */
+    SMALL_ERR_FORMAT = 6       /* a serialized model or message is malformed */
+} small_status;
+
+/* A short stable name for a status, e.g. "SMALL_ERR_SHAPE". */
+const char *small_status_name(small_status status);
+
+typedef struct {
+    int h, w, c;
+} small_shape;
+
+typedef enum {
+    SMALL_OP_CONV2D = 0,         /* conv with groups; depthwise is groups == in.c == out_channels */
+    SMALL_OP_MAXPOOL = 1,
+    SMALL_OP_AVGPOOL = 2,        /* padding excluded from the count, as TFLite does */
+    SMALL_OP_GLOBAL_AVGPOOL = 3, /* H x W x C -> 1 x 1 x C */
+    SMALL_OP_FULLY_CONNECTED = 4,/* flattens H x W x C to K, weights [out][K] -> 1 x 1 x out */
+    SMALL_OP_ADD = 5,            /* element-wise, two inputs of the same shape */
+    SMALL_OP_ACTIVATION = 6,     /* standalone activation (the epilogue alone) */
+    SMALL_OP_SOFTMAX = 7,        /* over channels, per pixel; numerically stable */
+    SMALL_OP_CONCAT = 8,         /* along channels; inputs share H and W */
+    SMALL_OP_RESHAPE = 9,        /* same data, new shape of equal size (a copy, HWC order) */
+    SMALL_OP_COUNT_ = 10
+} small_op;
+
+typedef enum {
+    SMALL_PAD_VALID = 0,    /* no padding */
+    SMALL_PAD_SAME = 1,     /* TFLite SAME: out = ceil(in / stride), extra padding at the end */
+    SMALL_PAD_EXPLICIT = 2  /* pad_top, pad_bottom, pad_left, pad_right as given */
+} small_padding;
+
+typedef enum {
+    SMALL_ACT_NONE = 0,
+    SMALL_ACT_RELU = 1,
+    SMALL_ACT_RELU6 = 2,
+    SMALL_ACT_LEAKY_RELU = 3 /* x < 0 ? alpha * x : x */
+} small_activation;
+
+#define SMALL_MAX_INPUTS 8
+
+/* One descriptor for every op; each op reads only the fields it needs (see small_layer_plan). */
+typedef struct {
+    small_op op;
+    int n_inputs;                          /* 1; 2 for ADD; 1..SMALL_MAX_INPUTS for CONCAT */
+    small_shape inputs[SMALL_MAX_INPUTS];
+    /* CONV2D, FULLY_CONNECTED */
+    int out_channels;
+    int groups;                            /* CONV2D: divides in.c and out_channels */
+    /* CONV2D, MAXPOOL, AVGPOOL: the window */
+    int kernel_h, kernel_w;
+    int stride_h, stride_w;
+    int dilation_h, dilation_w;            /* CONV2D only; pools use 1 */
+    small_padding padding;
+    int pad_top, pad_bottom, pad_left, pad_right; /* SMALL_PAD_EXPLICIT only */
+    /* epilogue of CONV2D, FULLY_CONNECTED, ADD, ACTIVATION (and pools, for fused models) */
+    small_activation activation;
+    float alpha;                           /* LEAKY_RELU slope */
+    /* RESHAPE */
+    small_shape reshape_to;
+} small_layer_desc;
+
+/* A descriptor with every field at its neutral value: 1 input, stride 1, dilation 1, 1 group,
+ * VALID padding, no activation. Fill in what the op needs. */
+small_layer_desc small_layer_desc_default(small_op op);
+
+/* Which kernel serves a layer, e.g. "f32-conv-4x8-ref". Static storage. */
+typedef struct small_kernel_info small_kernel_info;
+
+typedef struct {
+    small_layer_desc desc;
+    small_shape output;
+    /* resolved window geometry (CONV2D and pools) */
+    int pad_top, pad_left;
+    /* packed weights then bias, one allocation owned by the layer (NULL for ops without weights) */
+    float *packed;
+    size_t packed_bytes;
+    const float *bias; /* inside packed, or NULL */
+    const small_kernel_info *kernel;
+    char message[128]; /* why plan failed, or "" */
+} small_layer;
+
+/* Validates desc and plans the layer: resolves padding and the output shape, packs weights for
+ * the kernels of this build. Weights: CONV2D [out][kh][kw][in/groups] (OHWI, as TFLite),
+ * FULLY_CONNECTED [out][K]. bias may be NULL (zero). On failure returns the error, sets
+ * layer->message, and leaves nothing allocated. */
+small_status small_layer_plan(small_layer *layer, const small_layer_desc *desc, const float *weights,
+                              const float *bias);
+
+/* Runs a planned layer: inputs[0 .. n_inputs-1] of the planned shapes, output of layer->output.
+ * Allocates nothing; input and output must not overlap. */
+small_status small_layer_run(const small_layer *layer, const float *const *inputs, float *output);
+
+/* Frees what plan allocated. Safe on a zeroed or failed layer. */
+void small_layer_release(small_layer *layer);
+
+/* Output elements of a planned layer. */
+size_t small_shape_size(small_shape shape);
+
+/* Name of the kernel that serves a planned layer, e.g. "f32-conv-4x8-ref". */
+const char *small_layer_kernel_name(const small_layer *layer);
+
+/* The instruction-set kernels this build was compiled with, e.g. "ref", "avx2", "rvv". */
+const char *small_build_isa(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,188 @@
+/* small_runner: executes layers sent on stdin and writes results to stdout, many per process,
+ * because starting a process under QEMU costs tens of milliseconds.
+ *
+ * Protocol (little-endian; small_harness/protocol.py is the other side):
+ *   request:  u32 MAGIC, u32 command
+ *     CMD_INFO:  -> reply text "protocol 1\nisa NAME\nkernel KIND NAME PIXELS CHANNELS\n..."
+ *     CMD_LAYER: u32 n_fields, i32 fields[n_fields] (order of enum field below), f32 alpha,
+ *                then arrays (u32 count, f32 data[count]): weights, bias, inputs[n_inputs]
+ *                -> reply: status, message, kernel name, output shape, output data, elapsed ns
+ *     CMD_QUIT:  exit 0
+ *   reply:    u32 MAGIC, i32 status, string message, then the command's payload;
+ *             a string is u32 length + bytes.
+ * A malformed request gets SMALL_ERR_FORMAT and the runner exits, since the stream is lost. */
+#define _POSIX_C_SOURCE 199309L
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "small.h"
+#include "small_kernel.h"
+
+enum { MAGIC = 0x524c4d53u /* "SMLR" */, CMD_INFO = 1, CMD_LAYER = 2, CMD_QUIT = 3 };
+enum { MAX_ARRAY = 1 << 28 };
+
+enum field {
+    F_OP, F_N_INPUTS, F_INPUT_SHAPES, /* SMALL_MAX_INPUTS x (h, w, c) */
+    F_OUT_CHANNELS = F_INPUT_SHAPES + 3 * SMALL_MAX_INPUTS, F_GROUPS, F_KERNEL_H, F_KERNEL_W, F_STRIDE_H,
+    F_STRIDE_W, F_DILATION_H, F_DILATION_W, F_PADDING, F_PAD_TOP, F_PAD_BOTTOM, F_PAD_LEFT, F_PAD_RIGHT,
+    F_ACTIVATION, F_RESHAPE_H, F_RESHAPE_W, F_RESHAPE_C, F_HAS_WEIGHTS, F_HAS_BIAS, F_REPEAT, F_COUNT
+};
+
+static int read_exact(void *p, size_t n) { return fread(p, 1, n, stdin) == n; }
+static void write_u32(uint32_t v) { fwrite(&v, 4, 1, stdout); }
+static void write_i32(int32_t v) { fwrite(&v, 4, 1, stdout); }
+static void write_string(const char *s) {
+    write_u32((uint32_t)strlen(s));
+    fwrite(s, 1, strlen(s), stdout);
+}
+
+/* Reads one (u32 count, f32 data[count]) array into a fresh buffer; *ok = 0 on a broken stream. */
+static float *read_array(uint32_t *count, int *ok) {
+    *ok = read_exact(count, 4) && *count <= MAX_ARRAY;
+    if (!*ok || *count == 0) return NULL;
+    float *data = malloc((size_t)*count * sizeof(float));
+    *ok = data && read_exact(data, (size_t)*count * sizeof(float));
+    return data;
+}
+
+static void reply_header(small_status status, const char *message) {
+    write_u32(MAGIC);
+    write_i32(status);
+    write_string(message);
+}
+
+static void reply_info(void) {
+    static const char *const kinds[SMALL_KERNEL_COUNT_] = {"conv", "dwconv", "maxpool", "avgpool",
+                                                           "add",  "copy",   "softmax"};
+    char text[2048];
+    int n = snprintf(text, sizeof text, "protocol 1\nisa %s\n", small_build_isa());
+    for (int kind = 0; kind < SMALL_KERNEL_COUNT_; ++kind) {
+        const small_kernel_info *k = small_arch_kernel((small_kernel_kind)kind);
+        if (!k) k = small_ref_kernel((small_kernel_kind)kind);
+        n += snprintf(text + n, sizeof text - (size_t)n, "kernel %s %s %d %d\n", kinds[kind], k->name,
+                      k->pixel_tile, k->channel_tile);
+    }
+    reply_header(SMALL_OK, "");
+    write_string(text);
+}
+
+static small_layer_desc desc_from_fields(const int32_t *f, float alpha) {
+    small_layer_desc d = small_layer_desc_default((small_op)f[F_OP]);
+    d.n_inputs = f[F_N_INPUTS];
+    for (int i = 0; i < SMALL_MAX_INPUTS; ++i)
+        d.inputs[i] = (small_shape){f[F_INPUT_SHAPES + 3 * i], f[F_INPUT_SHAPES + 3 * i + 1],
+                                    f[F_INPUT_SHAPES + 3 * i + 2]};
+    d.out_channels = f[F_OUT_CHANNELS];
+    d.groups = f[F_GROUPS];
+    d.kernel_h = f[F_KERNEL_H];
+    d.kernel_w = f[F_KERNEL_W];
+    d.stride_h = f[F_STRIDE_H];
+    d.stride_w = f[F_STRIDE_W];
+    d.dilation_h = f[F_DILATION_H];
+    d.dilation_w = f[F_DILATION_W];
+    d.padding = (small_padding)f[F_PADDING];
+    d.pad_top = f[F_PAD_TOP];
+    d.pad_bottom = f[F_PAD_BOTTOM];
+    d.pad_left = f[F_PAD_LEFT];
+    d.pad_right = f[F_PAD_RIGHT];
+    d.activation = (small_activation)f[F_ACTIVATION];
+    d.alpha = alpha;
+    d.reshape_to = (small_shape){f[F_RESHAPE_H], f[F_RESHAPE_W], f[F_RESHAPE_C]};
+    return d;
+}
+
+static uint64_t now_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Returns 0 when the stream is broken and the runner must stop. */
+static int serve_layer(void) {
+    uint32_t n_fields = 0;
+    int32_t fields[F_COUNT];
+    float alpha = 0;
+    if (!read_exact(&n_fields, 4) || n_fields != F_COUNT || !read_exact(fields, sizeof fields) ||
+        !read_exact(&alpha, 4)) {
+        reply_header(SMALL_ERR_FORMAT, "malformed layer request (field count or truncated)");
+        return 0;
+    }
+    small_layer_desc desc = desc_from_fields(fields, alpha);
+    int ok = 1, n_inputs = desc.n_inputs >= 0 && desc.n_inputs <= SMALL_MAX_INPUTS ? desc.n_inputs : 0;
+    uint32_t n_weights = 0, n_bias = 0, n_in[SMALL_MAX_INPUTS] = {0};
+    float *weights = read_array(&n_weights, &ok);
+    float *bias = ok ? read_array(&n_bias, &ok) : NULL;
+    float *inputs[SMALL_MAX_INPUTS] = {0};
+    for (int i = 0; ok && i < n_inputs; ++i) inputs[i] = read_array(&n_in[i], &ok);
+    if (!ok) {
+        reply_header(SMALL_ERR_FORMAT, "malformed layer request (array)");
+        return 0;
+    }
+
+    small_layer layer;
+    small_status s = small_layer_plan(&layer, &desc, fields[F_HAS_WEIGHTS] ? weights : NULL,
+                                      fields[F_HAS_BIAS] ? bias : NULL);
+    const char *message = layer.message;
+    char mismatch[96];
+    for (int i = 0; s == SMALL_OK && i < n_inputs; ++i)
+        if (n_in[i] != small_shape_size(desc.inputs[i])) {
+            snprintf(mismatch, sizeof mismatch, "input %d has %u floats, its shape needs %zu", i, n_in[i],
+                     small_shape_size(desc.inputs[i]));
+            s = SMALL_ERR_SHAPE;
+            message = mismatch;
+        }
+    float *output = NULL;
+    uint64_t elapsed = 0;
+    if (s == SMALL_OK) {
+        output = malloc(small_shape_size(layer.output) * sizeof(float));
+        if (!output) s = SMALL_ERR_NOMEM, message = "cannot allocate the output";
+    }
+    if (s == SMALL_OK) {
+        const int repeat = fields[F_REPEAT] > 0 ? fields[F_REPEAT] : 1;
+        const uint64_t start = now_ns();
+        for (int r = 0; r < repeat && s == SMALL_OK; ++r)
+            s = small_layer_run(&layer, (const float *const *)inputs, output);
+        elapsed = now_ns() - start;
+    }
+    reply_header(s, s == SMALL_OK ? "" : message);
+    write_string(small_layer_kernel_name(&layer));
+    const small_shape out = s == SMALL_OK ? layer.output : (small_shape){0, 0, 0};
+    write_i32(out.h);
+    write_i32(out.w);
+    write_i32(out.c);
+    const uint32_t n_out = (uint32_t)small_shape_size(out);
+    write_u32(n_out);
+    if (n_out) fwrite(output, sizeof(float), n_out, stdout);
+    fwrite(&elapsed, 8, 1, stdout);
+
+    small_layer_release(&layer);
+    free(output);
+    free(weights);
+    free(bias);
+    for (int i = 0; i < n_inputs; ++i) free(inputs[i]);
+    return 1;
+}
+
+int main(void) {
+    for (;;) {
+        uint32_t header[2];
+        if (!read_exact(header, sizeof header)) return 0; /* the client closed the pipe */
+        if (header[0] != MAGIC) {
+            reply_header(SMALL_ERR_FORMAT, "bad magic: not a small_runner request");
+            fflush(stdout);
+            return 2;
+        }
+        int keep_going = 1;
+        switch (header[1]) {
+        case CMD_INFO: reply_info(); break;
+        case CMD_LAYER: keep_going = serve_layer(); break;
+        case CMD_QUIT: return 0;
+        default: reply_header(SMALL_ERR_FORMAT, "unknown command"); keep_going = 0;
+        }
+        fflush(stdout);
+        if (!keep_going) return 2;
+    }
+}

@@ -1,0 +1,324 @@
+/* Planning (validation, output shape, weight packing) and execution of one layer. Every op is
+ * lowered here to an instance of the shared nest (nest.c) and one kernel kind. */
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "nest.h"
+
+const char *small_status_name(small_status status) {
+    switch (status) {
+    case SMALL_OK: return "SMALL_OK";
+    case SMALL_ERR_NULL: return "SMALL_ERR_NULL";
+    case SMALL_ERR_SHAPE: return "SMALL_ERR_SHAPE";
+    case SMALL_ERR_PARAM: return "SMALL_ERR_PARAM";
+    case SMALL_ERR_NOMEM: return "SMALL_ERR_NOMEM";
+    case SMALL_ERR_UNSUPPORTED: return "SMALL_ERR_UNSUPPORTED";
+    case SMALL_ERR_FORMAT: return "SMALL_ERR_FORMAT";
+    }
+    return "SMALL_ERR_UNKNOWN";
+}
+
+static const char *const op_names[SMALL_OP_COUNT_] = {
+    "conv2d", "maxpool", "avgpool", "global_avgpool", "fully_connected",
+    "add", "activation", "softmax", "concat", "reshape",
+};
+
+small_layer_desc small_layer_desc_default(small_op op) {
+    small_layer_desc d;
+    memset(&d, 0, sizeof d);
+    d.op = op;
+    d.n_inputs = 1;
+    d.groups = 1;
+    d.kernel_h = d.kernel_w = 1;
+    d.stride_h = d.stride_w = 1;
+    d.dilation_h = d.dilation_w = 1;
+    d.padding = SMALL_PAD_VALID;
+    d.activation = SMALL_ACT_NONE;
+    return d;
+}
+
+size_t small_shape_size(small_shape s) {
+    if (s.h <= 0 || s.w <= 0 || s.c <= 0) return 0;
+    return (size_t)s.h * (size_t)s.w * (size_t)s.c;
+}
+
+const char *small_build_isa(void) { return small_arch_isa; }
+
+const char *small_layer_kernel_name(const small_layer *layer) {
+    return layer && layer->kernel ? layer->kernel->name : "";
+}
+
+static small_status fail(small_layer *layer, small_status status, const char *fmt, ...) {
+    va_list args;
+    va_start(args, fmt);
+    int n = snprintf(layer->message, sizeof layer->message, "%s: ",
+                     (unsigned)layer->desc.op < SMALL_OP_COUNT_ ? op_names[layer->desc.op] : "layer");
+    if (n > 0 && (size_t)n < sizeof layer->message)
+        vsnprintf(layer->message + n, sizeof layer->message - (size_t)n, fmt, args);
+    va_end(args);
+    return status;
+}
+
+static const small_kernel_info *pick_kernel(small_kernel_kind kind) {
+    const small_kernel_info *k = small_arch_kernel(kind);
+    return k ? k : small_ref_kernel(kind);
+}
+
+/* Largest tensor we accept: its float offsets must fit in an int-sized index product. */
+#define SMALL_MAX_ELEMENTS ((size_t)INT_MAX)
+
+static int shape_ok(small_shape s) {
+    return s.h > 0 && s.w > 0 && s.c > 0 && small_shape_size(s) <= SMALL_MAX_ELEMENTS;
+}
+
+/* Output size and padding before, along one axis, for a window of `taps` taps. */
+static small_status resolve_axis(small_layer *layer, const char *axis, int in, int taps, int stride,
+                                 int dilation, int pad_before, int pad_after, int *out, int *before) {
+    const small_layer_desc *d = &layer->desc;
+    const int span = (taps - 1) * dilation + 1;
+    switch (d->padding) {
+    case SMALL_PAD_SAME: {
+        *out = (in + stride - 1) / stride;
+        int total = (*out - 1) * stride + span - in;
+        *before = total > 0 ? total / 2 : 0;
+        return SMALL_OK;
+    }
+    case SMALL_PAD_VALID: pad_before = pad_after = 0; break;
+    case SMALL_PAD_EXPLICIT:
+        if (pad_before < 0 || pad_after < 0)
+            return fail(layer, SMALL_ERR_PARAM, "negative %s padding %d, %d", axis, pad_before, pad_after);
+        break;
+    default: return fail(layer, SMALL_ERR_PARAM, "unknown padding mode %d", (int)d->padding);
+    }
+    const long padded = (long)in + pad_before + pad_after;
+    if (span > padded)
+        return fail(layer, SMALL_ERR_SHAPE, "%s window %d (kernel %d, dilation %d) larger than padded input %ld",
+                    axis, span, taps, dilation, padded);
+    *out = (int)((padded - span) / stride) + 1;
+    *before = pad_before;
+    return SMALL_OK;
+}
+
+static small_status check_window(small_layer *layer, int is_pool) {
+    const small_layer_desc *d = &layer->desc;
+    if (d->kernel_h < 1 || d->kernel_w < 1)
+        return fail(layer, SMALL_ERR_PARAM, "kernel %dx%d must be at least 1x1", d->kernel_h, d->kernel_w);
+    if (d->stride_h < 1 || d->stride_w < 1)
+        return fail(layer, SMALL_ERR_PARAM, "stride %dx%d must be at least 1", d->stride_h, d->stride_w);
+    if (d->dilation_h < 1 || d->dilation_w < 1)
+        return fail(layer, SMALL_ERR_PARAM, "dilation %dx%d must be at least 1", d->dilation_h, d->dilation_w);
+    if (is_pool && (d->dilation_h != 1 || d->dilation_w != 1))
+        return fail(layer, SMALL_ERR_UNSUPPORTED, "dilated pooling");
+    /* Pools need every window to hold a real pixel, which padding smaller than the kernel ensures. */
+    if (is_pool && d->padding == SMALL_PAD_EXPLICIT &&
+        (d->pad_top >= d->kernel_h || d->pad_bottom >= d->kernel_h || d->pad_left >= d->kernel_w ||
+         d->pad_right >= d->kernel_w))
+        return fail(layer, SMALL_ERR_PARAM, "pool padding must be smaller than the %dx%d kernel", d->kernel_h,
+                    d->kernel_w);
+    small_status s;
+    small_shape in = d->inputs[0];
+    if ((s = resolve_axis(layer, "height", in.h, d->kernel_h, d->stride_h, d->dilation_h, d->pad_top,
+                          d->pad_bottom, &layer->output.h, &layer->pad_top)))
+        return s;
+    return resolve_axis(layer, "width", in.w, d->kernel_w, d->stride_w, d->dilation_w, d->pad_left,
+                        d->pad_right, &layer->output.w, &layer->pad_left);
+}
+
+/* Allocates and fills layer->packed with weights packed for k, then the bias. */
+static small_status pack(small_layer *layer, const small_kernel_info *k, const float *weights,
+                         const float *bias, int out_channels, int groups, int taps, int depth) {
+    if (!weights) return fail(layer, SMALL_ERR_NULL, "weights are NULL");
+    const size_t n_weights = small_packed_floats(out_channels, taps, depth);
+    const size_t n_floats = n_weights + (bias ? (size_t)out_channels : 0);
+    layer->packed = malloc(n_floats * sizeof(float));
+    if (!layer->packed) return fail(layer, SMALL_ERR_NOMEM, "cannot allocate %zu bytes of weights", n_floats * 4);
+    layer->packed_bytes = n_floats * sizeof(float);
+    small_pack_weights(k, weights, out_channels, groups, taps, depth, layer->packed);
+    if (bias) {
+        memcpy(layer->packed + n_weights, bias, (size_t)out_channels * sizeof(float));
+        layer->bias = layer->packed + n_weights;
+    }
+    return SMALL_OK;
+}
+
+static int is_depthwise(const small_layer_desc *d) {
+    return d->groups == d->inputs[0].c && d->out_channels == d->inputs[0].c;
+}
+
+static small_status plan_conv(small_layer *layer, const float *weights, const float *bias) {
+    const small_layer_desc *d = &layer->desc;
+    const small_shape in = d->inputs[0];
+    if (d->out_channels < 1) return fail(layer, SMALL_ERR_SHAPE, "%d output channels", d->out_channels);
+    if (d->groups < 1 || in.c % d->groups || d->out_channels % d->groups)
+        return fail(layer, SMALL_ERR_SHAPE, "%d groups do not divide %d input and %d output channels", d->groups,
+                    in.c, d->out_channels);
+    small_status s = check_window(layer, 0);
+    if (s) return s;
+    layer->output.c = d->out_channels;
+    const int taps = d->kernel_h * d->kernel_w;
+    if (is_depthwise(d)) {
+        layer->kernel = pick_kernel(SMALL_KERNEL_DWCONV);
+        return pack(layer, layer->kernel, weights, bias, d->out_channels, 1, taps, 1);
+    }
+    layer->kernel = pick_kernel(SMALL_KERNEL_CONV);
+    return pack(layer, layer->kernel, weights, bias, d->out_channels, d->groups, taps, in.c / d->groups);
+}
+
+static small_status plan_op(small_layer *layer, const float *weights, const float *bias) {
+    const small_layer_desc *d = &layer->desc;
+    const small_shape in = d->inputs[0];
+    layer->output = in;
+    switch (d->op) {
+    case SMALL_OP_CONV2D: return plan_conv(layer, weights, bias);
+    case SMALL_OP_MAXPOOL:
+    case SMALL_OP_AVGPOOL:
+        layer->kernel = pick_kernel(d->op == SMALL_OP_MAXPOOL ? SMALL_KERNEL_MAXPOOL : SMALL_KERNEL_AVGPOOL);
+        return check_window(layer, 1);
+    case SMALL_OP_GLOBAL_AVGPOOL:
+        layer->kernel = pick_kernel(SMALL_KERNEL_AVGPOOL);
+        layer->output.h = layer->output.w = 1;
+        return SMALL_OK;
+    case SMALL_OP_FULLY_CONNECTED: {
+        if (d->out_channels < 1) return fail(layer, SMALL_ERR_SHAPE, "%d output channels", d->out_channels);
+        layer->output = (small_shape){1, 1, d->out_channels};
+        layer->kernel = pick_kernel(SMALL_KERNEL_CONV);
+        return pack(layer, layer->kernel, weights, bias, d->out_channels, 1, 1, (int)small_shape_size(in));
+    }
+    case SMALL_OP_ADD:
+        if (memcmp(&d->inputs[0], &d->inputs[1], sizeof(small_shape)))
+            return fail(layer, SMALL_ERR_SHAPE, "input shapes %dx%dx%d and %dx%dx%d differ", in.h, in.w, in.c,
+                        d->inputs[1].h, d->inputs[1].w, d->inputs[1].c);
+        layer->kernel = pick_kernel(SMALL_KERNEL_ADD);
+        return SMALL_OK;
+    case SMALL_OP_ACTIVATION: layer->kernel = pick_kernel(SMALL_KERNEL_COPY); return SMALL_OK;
+    case SMALL_OP_SOFTMAX: layer->kernel = pick_kernel(SMALL_KERNEL_SOFTMAX); return SMALL_OK;
+    case SMALL_OP_CONCAT:
+        for (int i = 1; i < d->n_inputs; ++i) {
+            if (d->inputs[i].h != in.h || d->inputs[i].w != in.w)
+                return fail(layer, SMALL_ERR_SHAPE, "input %d is %dx%d, input 0 is %dx%d", i, d->inputs[i].h,
+                            d->inputs[i].w, in.h, in.w);
+            if ((long)layer->output.c + d->inputs[i].c > INT_MAX)
+                return fail(layer, SMALL_ERR_SHAPE, "too many channels");
+            layer->output.c += d->inputs[i].c;
+        }
+        layer->kernel = pick_kernel(SMALL_KERNEL_COPY);
+        return SMALL_OK;
+    case SMALL_OP_RESHAPE:
+        if (!shape_ok(d->reshape_to) || small_shape_size(d->reshape_to) != small_shape_size(in))
+            return fail(layer, SMALL_ERR_SHAPE, "cannot reshape %dx%dx%d to %dx%dx%d", in.h, in.w, in.c,
+                        d->reshape_to.h, d->reshape_to.w, d->reshape_to.c);
+        layer->output = d->reshape_to;
+        layer->kernel = pick_kernel(SMALL_KERNEL_COPY);
+        return SMALL_OK;
+    default: return fail(layer, SMALL_ERR_PARAM, "unknown op %d", (int)d->op);
+    }
+}
+
+static int expected_inputs(small_op op, int n) {
+    if (op == SMALL_OP_ADD) return n == 2;
+    if (op == SMALL_OP_CONCAT) return n >= 1 && n <= SMALL_MAX_INPUTS;
+    return n == 1;
+}
+
+small_status small_layer_plan(small_layer *layer, const small_layer_desc *desc, const float *weights,
+                              const float *bias) {
+    if (!layer) return SMALL_ERR_NULL;
+    memset(layer, 0, sizeof *layer);
+    if (!desc) return fail(layer, SMALL_ERR_NULL, "descriptor is NULL");
+    layer->desc = *desc;
+    if ((unsigned)desc->op >= SMALL_OP_COUNT_) return fail(layer, SMALL_ERR_PARAM, "unknown op %d", (int)desc->op);
+    if (!expected_inputs(desc->op, desc->n_inputs))
+        return fail(layer, SMALL_ERR_PARAM, "%d inputs", desc->n_inputs);
+    for (int i = 0; i < desc->n_inputs; ++i)
+        if (!shape_ok(desc->inputs[i]))
+            return fail(layer, SMALL_ERR_SHAPE, "input %d has shape %dx%dx%d", i, desc->inputs[i].h,
+                        desc->inputs[i].w, desc->inputs[i].c);
+    if ((unsigned)desc->activation > SMALL_ACT_LEAKY_RELU)
+        return fail(layer, SMALL_ERR_PARAM, "unknown activation %d", (int)desc->activation);
+    small_status s = plan_op(layer, weights, bias);
+    if (s == SMALL_OK && !shape_ok(layer->output))
+        s = fail(layer, SMALL_ERR_SHAPE, "output shape %dx%dx%d", layer->output.h, layer->output.w, layer->output.c);
+    if (s != SMALL_OK) {
+        char message[sizeof layer->message];
+        memcpy(message, layer->message, sizeof message);
+        small_layer_release(layer);
+        memcpy(layer->message, message, sizeof message);
+    }
+    return s;
+}
+
+void small_layer_release(small_layer *layer) {
+    if (!layer) return;
+    free(layer->packed);
+    memset(layer, 0, sizeof *layer);
+}
+
+/* The nest instance of a planned layer, for its first input. */
+static small_nest nest_of(const small_layer *layer) {
+    const small_layer_desc *d = &layer->desc;
+    small_nest n;
+    memset(&n, 0, sizeof n);
+    n.in = d->inputs[0];
+    n.out = layer->output;
+    n.kernel_h = n.kernel_w = n.stride_h = n.stride_w = n.dilation_h = n.dilation_w = n.groups = 1;
+    n.activation = d->activation;
+    n.alpha = d->alpha;
+    n.weights = layer->packed;
+    n.bias = layer->bias;
+    switch (d->op) {
+    case SMALL_OP_CONV2D:
+        n.groups = d->groups;
+        n.depth = is_depthwise(d) ? 0 : n.in.c / d->groups;
+        /* fall through */
+    case SMALL_OP_MAXPOOL:
+    case SMALL_OP_AVGPOOL:
+        n.kernel_h = d->kernel_h;
+        n.kernel_w = d->kernel_w;
+        n.stride_h = d->stride_h;
+        n.stride_w = d->stride_w;
+        n.dilation_h = d->dilation_h;
+        n.dilation_w = d->dilation_w;
+        n.pad_top = layer->pad_top;
+        n.pad_left = layer->pad_left;
+        break;
+    case SMALL_OP_GLOBAL_AVGPOOL:
+        n.kernel_h = n.in.h;
+        n.kernel_w = n.in.w;
+        break;
+    case SMALL_OP_FULLY_CONNECTED:
+        n.in = (small_shape){1, 1, (int)small_shape_size(n.in)};
+        n.depth = n.in.c;
+        break;
+    case SMALL_OP_RESHAPE: /* HWC data is already in order: copy it as one flat row */
+        n.in = n.out = (small_shape){1, 1, (int)small_shape_size(n.in)};
+        break;
+    default: break; /* elementwise: a 1x1 window over the same shape */
+    }
+    n.y_pixel_step = n.out.c;
+    return n;
+}
+
+small_status small_layer_run(const small_layer *layer, const float *const *inputs, float *output) {
+    if (!layer || !inputs || !output) return SMALL_ERR_NULL;
+    if (!layer->kernel) return SMALL_ERR_PARAM; /* not planned, or plan failed */
+    const small_layer_desc *d = &layer->desc;
+    for (int i = 0; i < d->n_inputs; ++i)
+        if (!inputs[i]) return SMALL_ERR_NULL;
+    small_nest n = nest_of(layer);
+    if (d->op != SMALL_OP_CONCAT) {
+        small_nest_run(&n, layer->kernel, inputs[0], d->op == SMALL_OP_ADD ? inputs[1] : 0, output);
+        return SMALL_OK;
+    }
+    /* Concat: each input is copied into its channel slice of the wider output. */
+    n.y_pixel_step = layer->output.c;
+    int offset = 0;
+    for (int i = 0; i < d->n_inputs; ++i) {
+        n.in = n.out = d->inputs[i];
+        small_nest_run(&n, layer->kernel, inputs[i], 0, output + offset);
+        offset += d->inputs[i].c;
+    }
+    return SMALL_OK;
+}

@@ -1,0 +1,36 @@
+/* nest.h: the one loop nest that every layer is an instance of. */
+#ifndef SMALL_NEST_H
+#define SMALL_NEST_H
+
+#include <stddef.h>
+
+#include "small_kernel.h"
+
+/* A layer reduced to what the nest needs. Elementwise ops are a 1x1 window with stride 1. */
+typedef struct {
+    small_shape in, out;
+    int kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w;
+    int pad_top, pad_left;          /* padding before; padding after is implied by the shapes */
+    int groups;
+    int depth;                      /* MAC ops broadcasting x: input channels per group; else 0 */
+    const float *weights;           /* packed by small_pack_weights, or NULL */
+    const float *bias;              /* out.c floats, or NULL */
+    small_activation activation;
+    float alpha;
+    ptrdiff_t y_pixel_step;         /* floats between output pixels: out.c, or more inside a concat */
+} small_nest;
+
+/* Runs the nest over the whole output with kernel k. x2 is the second input of ADD, else NULL. */
+void small_nest_run(const small_nest *n, const small_kernel_info *k, const float *x, const float *x2,
+                    float *y);
+
+/* Floats of packed weights for out_channels channels of taps x depth (depth 1 for depthwise).
+ * Packing is per channel block of k->channel_tile, each block [tap][depth][block width], so the
+ * total is the same as unpacked: nothing is padded up to a block. */
+size_t small_packed_floats(int out_channels, int taps, int depth);
+
+/* Packs OHWI weights [out][taps][depth] into the block layout the kernel k reads. */
+void small_pack_weights(const small_kernel_info *k, const float *ohwi, int out_channels, int groups,
+                        int taps, int depth, float *packed);
+
+#endif

@@ -1,0 +1,154 @@
+/* A self-contained check of the library for ctest, without the Python harness: a few layers of
+ * each op against direct double-precision loops written here, and the error codes of bad
+ * parameters. The full sweep lives in the pytest suite. Prints "N passed, N failed". */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "small.h"
+
+static int passed, failed;
+
+static void check(int ok, const char *what) {
+    if (ok) ++passed;
+    else {
+        ++failed;
+        printf("FAIL: %s\n", what);
+    }
+}
+
+static unsigned rng_state = 12345u;
+static float uniform(void) { /* [-1, 1) */
+    rng_state = rng_state * 1664525u + 1013904223u;
+    return (float)((rng_state >> 8) & 0xffffff) / 8388608.0f - 1.0f;
+}
+static float *random_floats(size_t n) {
+    float *p = malloc(n * sizeof(float));
+    for (size_t i = 0; i < n; ++i) p[i] = uniform();
+    return p;
+}
+
+/* Direct conv2d in double; explicit padding only (SAME is resolved by the caller). */
+static void conv_direct(const float *x, small_shape in, const float *w, const float *b, int out_c, int kh, int kw,
+                        int sh, int sw, int dh, int dw, int pt, int pl, int groups, small_shape out, double *y,
+                        double *bound) {
+    const int cin_g = in.c / groups, cout_g = out_c / groups;
+    for (int oh = 0; oh < out.h; ++oh)
+        for (int ow = 0; ow < out.w; ++ow)
+            for (int co = 0; co < out_c; ++co) {
+                const int g = co / cout_g;
+                double acc = b ? b[co] : 0, mag = b ? fabs(b[co]) : 0;
+                for (int i = 0; i < kh; ++i)
+                    for (int j = 0; j < kw; ++j) {
+                        const int ih = oh * sh - pt + i * dh, iw = ow * sw - pl + j * dw;
+                        if (ih < 0 || ih >= in.h || iw < 0 || iw >= in.w) continue;
+                        for (int k = 0; k < cin_g; ++k) {
+                            const double p = (double)x[(ih * in.w + iw) * in.c + g * cin_g + k] *
+                                             w[((co * kh + i) * kw + j) * cin_g + k];
+                            acc += p;
+                            mag += fabs(p);
+                        }
+                    }
+                y[(oh * out.w + ow) * out_c + co] = acc;
+                bound[(oh * out.w + ow) * out_c + co] = 4 * 1.1920929e-07 * mag + 1e-30;
+            }
+}
+
+static int close_enough(const float *got, const double *want, const double *bound, size_t n) {
+    for (size_t i = 0; i < n; ++i)
+        if (!(fabs(got[i] - want[i]) <= bound[i])) return 0;
+    return 1;
+}
+
+static void conv_case(int h, int w, int c, int out_c, int k, int stride, int dil, int pad, int groups) {
+    small_layer_desc d = small_layer_desc_default(SMALL_OP_CONV2D);
+    d.inputs[0] = (small_shape){h, w, c};
+    d.out_channels = out_c;
+    d.kernel_h = d.kernel_w = k;
+    d.stride_h = d.stride_w = stride;
+    d.dilation_h = d.dilation_w = dil;
+    d.padding = SMALL_PAD_EXPLICIT;
+    d.pad_top = d.pad_bottom = d.pad_left = d.pad_right = pad;
+    d.groups = groups;
+    float *x = random_floats((size_t)h * w * c), *wt = random_floats((size_t)out_c * k * k * (c / groups)),
+          *b = random_floats((size_t)out_c);
+    small_layer L;
+    char what[128];
+    snprintf(what, sizeof what, "conv %dx%dx%d -> %d, k%d s%d d%d p%d g%d", h, w, c, out_c, k, stride, dil, pad, groups);
+    if (small_layer_plan(&L, &d, wt, b) != SMALL_OK) {
+        check(0, what);
+    } else {
+        size_t n = small_shape_size(L.output);
+        float *y = malloc(n * sizeof(float));
+        double *ref = malloc(n * sizeof(double)), *bound = malloc(n * sizeof(double));
+        const float *inputs[1] = {x};
+        conv_direct(x, d.inputs[0], wt, b, out_c, k, k, stride, stride, dil, dil, pad, pad, groups, L.output, ref, bound);
+        check(small_layer_run(&L, inputs, y) == SMALL_OK && close_enough(y, ref, bound, n), what);
+        free(y), free(ref), free(bound);
+    }
+    small_layer_release(&L);
+    free(x), free(wt), free(b);
+}
+
+static void softmax_case(void) {
+    small_layer_desc d = small_layer_desc_default(SMALL_OP_SOFTMAX);
+    d.inputs[0] = (small_shape){1, 1, 10};
+    float x[10], y[10];
+    for (int i = 0; i < 10; ++i) x[i] = 100.0f * uniform(); /* large logits: needs the stable form */
+    double max = x[0], sum = 0;
+    for (int i = 1; i < 10; ++i) max = x[i] > max ? x[i] : max;
+    for (int i = 0; i < 10; ++i) sum += exp(x[i] - max);
+    small_layer L;
+    const float *inputs[1] = {x};
+    int ok = small_layer_plan(&L, &d, NULL, NULL) == SMALL_OK && small_layer_run(&L, inputs, y) == SMALL_OK;
+    for (int i = 0; ok && i < 10; ++i) ok = fabs(y[i] - exp(x[i] - max) / sum) <= 1e-5 * (exp(x[i] - max) / sum) + 1e-30;
+    check(ok, "softmax of large logits");
+    small_layer_release(&L);
+}
+
+static void expect_error(small_layer_desc d, small_status want, const char *what) {
+    float w[64] = {0};
+    small_layer L;
+    small_status got = small_layer_plan(&L, &d, w, NULL);
+    check(got == want && L.message[0] != '\0', what);
+    if (got != want) printf("  got %s (%s)\n", small_status_name(got), L.message);
+    small_layer_release(&L);
+}
+
+int main(void) {
+    conv_case(5, 7, 3, 4, 3, 1, 1, 1, 1);
+    conv_case(9, 6, 4, 6, 3, 2, 1, 1, 2);
+    conv_case(8, 8, 5, 5, 3, 1, 2, 2, 5);  /* depthwise, dilated */
+    conv_case(6, 11, 2, 9, 5, 3, 1, 2, 1);
+    conv_case(4, 4, 17, 3, 1, 1, 1, 0, 1);
+    softmax_case();
+
+    small_layer_desc d = small_layer_desc_default(SMALL_OP_CONV2D);
+    d.inputs[0] = (small_shape){4, 4, 2};
+    d.out_channels = 2;
+    d.kernel_h = d.kernel_w = 3;
+    small_layer_desc bad = d;
+    bad.inputs[0].c = 0;
+    expect_error(bad, SMALL_ERR_SHAPE, "zero input channels");
+    bad = d, bad.out_channels = 0;
+    expect_error(bad, SMALL_ERR_SHAPE, "zero output channels");
+    bad = d, bad.stride_w = 0;
+    expect_error(bad, SMALL_ERR_PARAM, "stride 0");
+    bad = d, bad.kernel_h = 5;
+    expect_error(bad, SMALL_ERR_SHAPE, "kernel larger than the input");
+    bad = d, bad.groups = 3;
+    expect_error(bad, SMALL_ERR_SHAPE, "groups not dividing channels");
+    bad = small_layer_desc_default(SMALL_OP_ADD);
+    bad.n_inputs = 2;
+    bad.inputs[0] = (small_shape){2, 2, 3};
+    bad.inputs[1] = (small_shape){2, 2, 4};
+    expect_error(bad, SMALL_ERR_SHAPE, "add of mismatched shapes");
+    check(small_layer_plan(NULL, &d, NULL, NULL) == SMALL_ERR_NULL, "NULL layer");
+    small_layer L;
+    check(small_layer_plan(&L, &d, NULL, NULL) == SMALL_ERR_NULL, "NULL weights");
+    check(small_layer_run(&L, NULL, NULL) == SMALL_ERR_NULL, "run with NULL tensors");
+
+    printf("isa %s: %d passed, %d failed\n", small_build_isa(), passed, failed);
+    return failed ? 1 : 0;
+}
