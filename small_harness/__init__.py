@@ -1,0 +1,1 @@
+"""Build and test harness for the SMaLL-style layer library: targets, toolchains, builds, checks."""

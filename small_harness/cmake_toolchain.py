@@ -1,0 +1,92 @@
+"""Renders the standard CMake toolchain file of a target from its TOML declaration.
+
+The rendered files are committed as toolchains/<name>.cmake so the library builds without the
+harness; a test keeps them in sync with the TOML files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from small_harness.errors import HarnessError
+from small_harness.targets import DEFAULT_BACKEND, TOOLCHAINS_DIR, Target
+
+
+def committed_toolchain_path(target: Target) -> Path:
+    return TOOLCHAINS_DIR / f"{target.name}.cmake"
+
+
+def _quote(value: str) -> str:
+    """A CMake quoted argument; escapes what CMake would otherwise interpret."""
+    escaped = value.replace("\\", "\\\\").replace('"', '\\"').replace("$", "\\$")
+    return f'"{escaped}"'
+
+
+def _set(variable: str, value: str) -> str:
+    return f"set({variable} {_quote(value)})"
+
+
+def render_toolchain(target: Target) -> str:
+    """The toolchain file text for `target` (as loaded for its backend)."""
+    compiler = target.compiler
+    lines = [
+        f"# CMake toolchain file for {target.name}: {target.description}.",
+        f"# Generated from toolchains/{target.name}.toml by `invoke toolchain.cmake`; do not edit by hand.",
+        f"# Use: cmake -S . -B build -G Ninja -DCMAKE_TOOLCHAIN_FILE=toolchains/{target.name}.cmake",
+        "",
+    ]
+    if target.is_native:
+        # No CMAKE_SYSTEM_NAME: CMake then treats this as a native build and runs tests directly.
+        lines.append("# Native build: tests run directly, without an emulator.")
+    else:
+        lines += [_set("CMAKE_SYSTEM_NAME", "Linux"), _set("CMAKE_SYSTEM_PROCESSOR", target.system_processor)]
+    lines.append(_set("CMAKE_C_COMPILER", compiler.cc))
+    if compiler.target:
+        lines.append(_set("CMAKE_C_COMPILER_TARGET", compiler.target))
+    lines.append(_set("CMAKE_C_FLAGS_INIT", " ".join(compiler.flags)))
+    if compiler.link_flags:
+        link_flags = " ".join(compiler.link_flags)
+        lines += [_set("CMAKE_EXE_LINKER_FLAGS_INIT", link_flags), _set("CMAKE_SHARED_LINKER_FLAGS_INIT", link_flags)]
+
+    if compiler.sysroot:
+        # Debian's cross packages are not a --sysroot layout (headers in <sysroot>/include, not
+        # <sysroot>/usr/include) and the compilers already know where they are, so CMAKE_SYSROOT
+        # would break them; only CMake's own find_* calls are pointed at the target files.
+        lines += [
+            "",
+            _set("CMAKE_FIND_ROOT_PATH", compiler.sysroot),
+            _set("CMAKE_FIND_ROOT_PATH_MODE_PROGRAM", "NEVER"),
+            _set("CMAKE_FIND_ROOT_PATH_MODE_LIBRARY", "ONLY"),
+            _set("CMAKE_FIND_ROOT_PATH_MODE_INCLUDE", "ONLY"),
+            _set("CMAKE_FIND_ROOT_PATH_MODE_PACKAGE", "ONLY"),
+        ]
+
+    if target.emulator is not None:
+        lines += ["", "# ctest and add_test() run target binaries through QEMU user mode."]
+        if len(target.emulator.vlens) > 1:
+            others = " ".join(str(v) for v in target.emulator.vlens[1:])
+            lines.append(f"# Other vector lengths declared for this target: {others} (the vlen= field).")
+        lines.append(_set("CMAKE_CROSSCOMPILING_EMULATOR", ";".join(target.emulator_command())))
+
+    lines += [
+        "",
+        "# Kernel folder under arch/ and the flags its files need; -D on the command line overrides.",
+        f'set(SMALL_ISA {_quote(target.kernel_isa)} CACHE STRING "Kernel folder under arch/")',
+        f'set(SMALL_ISA_FLAGS {_quote(" ".join(target.kernel_isa_flags))} CACHE STRING "Flags for the ISA kernels")',
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def write_committed_toolchains(targets: list[Target]) -> list[Path]:
+    """Rewrite toolchains/<name>.cmake for each target; returns the files whose text changed."""
+    changed = []
+    for target in targets:
+        if target.backend != DEFAULT_BACKEND:
+            # The committed files are the no-harness host build; backends render their own.
+            raise HarnessError(f"{target.name}: committed toolchain files come from the host backend")
+        path = committed_toolchain_path(target)
+        text = render_toolchain(target)
+        if not path.exists() or path.read_text() != text:
+            path.write_text(text)
+            changed.append(path)
+    return changed

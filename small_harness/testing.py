@@ -1,0 +1,87 @@
+"""`invoke test`: prepare each target (toolchain, build, ELF check, C self-test), run the pytest
+suite once over all of them, and report per target what ran and what passed."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Sequence
+
+import pytest
+
+from .build import build
+from .elfcheck import check_artifacts
+from .errors import HarnessError
+from .host_toolchain import check_host_toolchain, describe_toolchain
+from .targets import REPO_ROOT, Target
+
+HOST_ONLY = "host"  # the bucket of tests that are not parametrised by target
+
+
+@dataclass(eq=False)  # pytest keeps plugins in sets: identity hashing
+class OutcomeCounter:
+    """A pytest plugin that counts test outcomes per target parameter."""
+
+    target_of: dict[str, str] = field(default_factory=dict)
+    counts: dict[str, Counter[str]] = field(default_factory=dict)
+
+    def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
+        for item in items:
+            callspec = getattr(item, "callspec", None)
+            self.target_of[item.nodeid] = callspec.params.get("target", HOST_ONLY) if callspec else HOST_ONLY
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # One outcome per test: the call phase, or the setup phase when it failed or skipped.
+        if report.when == "call" or (report.when == "setup" and report.outcome != "passed"):
+            bucket = self.counts.setdefault(self.target_of.get(report.nodeid, HOST_ONLY), Counter())
+            bucket[report.outcome] += 1
+
+
+def run_selftest(target: Target, runner_dir: Path, vlen: int | None) -> str:
+    """Runs the C self-test of a build (under QEMU for cross targets); returns its summary line."""
+    command = target.emulator_command(vlen) + [str(runner_dir / "small_selftest")]
+    result = subprocess.run(command, capture_output=True, text=True)
+    last = (result.stdout.strip().splitlines() or ["no output"])[-1]
+    if result.returncode != 0:
+        raise HarnessError(f"{target.name}: C self-test failed ({' '.join(command)}): {last}")
+    return last
+
+
+def prepare_target(target: Target, backend: str, vlen: int | None) -> None:
+    """Checks the toolchain, builds, checks the ELF files and runs the C self-test, printing each."""
+    check_host_toolchain(target)
+    print(f"== {describe_toolchain(target)}")
+    started = time.monotonic()
+    result = build(target, backend=backend)
+    check_artifacts(target, result.artifacts)
+    print(f"   built {len(result.artifacts)} artifacts in {result.build_dir.relative_to(REPO_ROOT)} "
+          f"({time.monotonic() - started:.1f} s), ELF checks passed")
+    print(f"   C self-test: {run_selftest(target, result.build_dir, vlen)}")
+
+
+def run_tests(targets: Sequence[Target], backend: str, vlen: int | None, pytest_args: Sequence[str]) -> bool:
+    """Returns True when every target passed."""
+    for target in targets:
+        prepare_target(target, backend, vlen)
+    counter = OutcomeCounter()
+    args = ["--arch", ",".join(t.name for t in targets), "--toolchain", backend, "-q",
+            "-p", "no:cacheprovider", *(["--vlen", str(vlen)] if vlen else []), *pytest_args]
+    started = time.monotonic()
+    exit_code = pytest.main(args, plugins=[counter])
+    elapsed = time.monotonic() - started
+    print(f"\n== summary ({backend} toolchain, {elapsed:.0f} s)")
+    all_passed = exit_code == 0
+    for name in [t.name for t in targets] + [HOST_ONLY]:
+        counts = counter.counts.get(name, Counter())
+        total = sum(counts.values())
+        if name == HOST_ONLY and not total:
+            continue
+        failed = counts["failed"]
+        print(f"   {name:8} {total} cases run, {counts['passed']} passed, {failed} failed, "
+              f"{counts['skipped']} skipped")
+        if name != HOST_ONLY and counts["passed"] == 0:
+            all_passed = False  # a target that ran nothing has not passed
+    return all_passed

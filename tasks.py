@@ -1,0 +1,140 @@
+"""Developer commands (`invoke --list`). A thin layer over the small_harness package: parse the
+options, call the package, print the outcome. Failures print one `error: ...` line and exit 1."""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from invoke.collection import Collection
+from invoke.context import Context
+from invoke.exceptions import Exit
+from invoke.tasks import task
+
+from small_harness.build import ARTIFACT_NAMES, BuildResult, build_dir_for, require_implemented_backend
+from small_harness.build import build as build_target
+from small_harness.cmake_toolchain import write_committed_toolchains
+from small_harness.elfcheck import ElfReport, check_artifacts
+from small_harness.errors import HarnessError
+from small_harness.host_toolchain import check_host_toolchain, describe_toolchain, install_host_toolchain
+from small_harness.targets import DEFAULT_BACKEND, REPO_ROOT, load_targets, resolve_targets
+from small_harness.testing import run_tests
+
+ARCH_HELP = "target name or alias, comma-separated list, or 'all' (default x86_64)"
+TOOLCHAIN_HELP = "backend that provides the compilers: host (installed on this machine)"
+
+
+@contextmanager
+def reported_errors() -> Iterator[None]:
+    """A HarnessError becomes one `error: ...` line and exit status 1, without a traceback."""
+    try:
+        yield
+    except HarnessError as error:
+        if error.details:
+            print(error.details, file=sys.stderr)
+        raise Exit(f"error: {error.message}", code=1) from None
+
+
+def _relative(path: object) -> str:
+    text = str(path)
+    root = f"{REPO_ROOT}/"
+    return text[len(root) :] if text.startswith(root) else text
+
+
+def _print_reports(reports: list[ElfReport]) -> None:
+    """One line per artifact; an archive's members are summarised on its line."""
+    by_artifact: dict[str, list[ElfReport]] = {}
+    for report in reports:
+        by_artifact.setdefault(report.name.split("(")[0], []).append(report)
+    for artifact, artifact_reports in by_artifact.items():
+        summaries = sorted({report.summary() for report in artifact_reports})
+        members = f" ({len(artifact_reports)} objects)" if "(" in artifact_reports[0].name else ""
+        print(f"  {artifact}{members}: {'; '.join(summaries)}")
+
+
+@task(help={"arch": ARCH_HELP, "toolchain": TOOLCHAIN_HELP})
+def build(c: Context, arch: str = "x86_64", toolchain: str = DEFAULT_BACKEND) -> None:
+    """Build the library, runner and self-test for each target, then check the ELF files."""
+    with reported_errors():
+        require_implemented_backend(toolchain)
+        for target in resolve_targets(arch, backend=toolchain):
+            result: BuildResult = build_target(target, toolchain)
+            reports = check_artifacts(target, result.artifacts)
+            step = "configured and built" if result.configured else "built"
+            print(f"{target.name}: {step} {_relative(result.build_dir)}, ELF checks passed")
+            _print_reports(reports)
+
+
+@task(name="elf-check", help={"arch": ARCH_HELP, "toolchain": TOOLCHAIN_HELP})
+def elf_check(c: Context, arch: str = "x86_64", toolchain: str = DEFAULT_BACKEND) -> None:
+    """Check the already built artifacts of each target (machine, class, float ABI, RISC-V arch)."""
+    with reported_errors():
+        for target in resolve_targets(arch, backend=toolchain):
+            build_dir = build_dir_for(target, toolchain)
+            reports = check_artifacts(target, [build_dir / name for name in ARTIFACT_NAMES])
+            print(f"{target.name}: {_relative(build_dir)}: ELF checks passed")
+            _print_reports(reports)
+
+
+@task(help={"arch": ARCH_HELP})
+def install(c: Context, arch: str = "x86_64") -> None:
+    """apt-get install the cross compilers, sysroots and QEMU the targets need (needs root)."""
+    with reported_errors():
+        targets = resolve_targets(arch)
+        installed = install_host_toolchain(targets)
+        print(f"installed: {' '.join(installed)}" if installed else "nothing to install: all packages present")
+        for target in targets:
+            check_host_toolchain(target)
+
+
+@task(help={"arch": ARCH_HELP})
+def check(c: Context, arch: str = "x86_64") -> None:
+    """Check that each target's compiler, sysroot and QEMU are installed; show their versions."""
+    with reported_errors():
+        for target in resolve_targets(arch):
+            check_host_toolchain(target)
+            print(describe_toolchain(target))
+
+
+@task(name="cmake")
+def regenerate_cmake(c: Context) -> None:
+    """Regenerate toolchains/<name>.cmake from the toolchains/<name>.toml files."""
+    with reported_errors():
+        changed = write_committed_toolchains(list(load_targets().values()))
+        for path in changed:
+            print(f"wrote {_relative(path)}")
+        if not changed:
+            print("toolchains/*.cmake are up to date")
+
+
+@task(
+    help={
+        "arch": ARCH_HELP,
+        "toolchain": TOOLCHAIN_HELP,
+        "vlen": "RISC-V vector length in bits for QEMU (default: the target's first)",
+        "pytest-args": "extra pytest arguments, e.g. '-k conv -x'",
+    }
+)
+def test(c: Context, arch: str = "x86_64", toolchain: str = DEFAULT_BACKEND, vlen: int = 0,
+         pytest_args: str = "") -> None:
+    """Build each target, check its ELF files, run its C self-test and the pytest suite."""
+    with reported_errors():
+        require_implemented_backend(toolchain)
+        targets = resolve_targets(arch, backend=toolchain)
+        passed = run_tests(targets, toolchain, vlen or None, shlex.split(pytest_args))
+    if not passed:
+        raise Exit("error: tests failed (see above)", code=1)
+
+
+namespace = Collection()
+namespace.add_task(build)
+namespace.add_task(elf_check)
+namespace.add_task(test)
+
+toolchain = Collection("toolchain")
+toolchain.add_task(install)
+toolchain.add_task(check)
+toolchain.add_task(regenerate_cmake)
+namespace.add_collection(toolchain)

@@ -1,0 +1,23 @@
+# CMake toolchain file for riscv64: RISC-V RV64GCV (vector 1.0), Linux, under qemu-riscv64.
+# Generated from toolchains/riscv64.toml by `invoke toolchain.cmake`; do not edit by hand.
+# Use: cmake -S . -B build -G Ninja -DCMAKE_TOOLCHAIN_FILE=toolchains/riscv64.cmake
+
+set(CMAKE_SYSTEM_NAME "Linux")
+set(CMAKE_SYSTEM_PROCESSOR "riscv64")
+set(CMAKE_C_COMPILER "clang-16")
+set(CMAKE_C_COMPILER_TARGET "riscv64-linux-gnu")
+set(CMAKE_C_FLAGS_INIT "-march=rv64gcv")
+
+set(CMAKE_FIND_ROOT_PATH "/usr/riscv64-linux-gnu")
+set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM "NEVER")
+set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY "ONLY")
+set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE "ONLY")
+set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE "ONLY")
+
+# ctest and add_test() run target binaries through QEMU user mode.
+# Other vector lengths declared for this target: 256 512 1024 (the vlen= field).
+set(CMAKE_CROSSCOMPILING_EMULATOR "qemu-riscv64;-cpu;rv64,v=true,vlen=128,rvv_ta_all_1s=true,rvv_ma_all_1s=true;-L;/usr/riscv64-linux-gnu")
+
+# Kernel folder under arch/ and the flags its files need; -D on the command line overrides.
+set(SMALL_ISA "ref" CACHE STRING "Kernel folder under arch/")
+set(SMALL_ISA_FLAGS "" CACHE STRING "Flags for the ISA kernels")
