@@ -13,8 +13,11 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from small_harness.build import ARTIFACT_NAMES, BuildResult, build_dir_for, require_implemented_backend
+from small_harness.backends import Backend, select_backend
+from small_harness.build import ARTIFACT_NAMES, BuildResult, build_dir_for
 from small_harness.build import build as build_target
+from small_harness.docker_bootstrap import bootstrap_base_image
+from small_harness.docker_engine import connect
 from small_harness.cmake_toolchain import write_committed_toolchains
 from small_harness.elfcheck import ElfReport, check_artifacts
 from small_harness.errors import HarnessError
@@ -23,7 +26,9 @@ from small_harness.targets import DEFAULT_BACKEND, REPO_ROOT, load_targets, reso
 from small_harness.testing import run_tests
 
 ARCH_HELP = "target name or alias, comma-separated list, or 'all' (default x86_64)"
-TOOLCHAIN_HELP = "backend that provides the compilers: host (installed on this machine)"
+TOOLCHAIN_HELP = ("where compilers and QEMU come from: auto (docker when an engine answers, else host), "
+                  "docker (a toolchain image per target), host (installed on this machine)")
+AUTO = "auto"
 
 
 @contextmanager
@@ -35,6 +40,13 @@ def reported_errors() -> Iterator[None]:
         if error.details:
             print(error.details, file=sys.stderr)
         raise Exit(f"error: {error.message}", code=1) from None
+
+
+def _chosen_backend(toolchain: str) -> Backend:
+    """Selects the backend and says which, and why, as the first line of output."""
+    backend, why = select_backend(toolchain)
+    print(f"toolchain: {backend.name} ({why})", flush=True)
+    return backend
 
 
 def _relative(path: object) -> str:
@@ -55,12 +67,12 @@ def _print_reports(reports: list[ElfReport]) -> None:
 
 
 @task(help={"arch": ARCH_HELP, "toolchain": TOOLCHAIN_HELP})
-def build(c: Context, arch: str = "x86_64", toolchain: str = DEFAULT_BACKEND) -> None:
+def build(c: Context, arch: str = "x86_64", toolchain: str = AUTO) -> None:
     """Build the library, runner and self-test for each target, then check the ELF files."""
     with reported_errors():
-        require_implemented_backend(toolchain)
-        for target in resolve_targets(arch, backend=toolchain):
-            result: BuildResult = build_target(target, toolchain)
+        backend = _chosen_backend(toolchain)
+        for target in resolve_targets(arch, backend=backend.name):
+            result: BuildResult = build_target(target, backend)
             reports = check_artifacts(target, result.artifacts)
             step = "configured and built" if result.configured else "built"
             print(f"{target.name}: {step} {_relative(result.build_dir)}, ELF checks passed")
@@ -68,7 +80,7 @@ def build(c: Context, arch: str = "x86_64", toolchain: str = DEFAULT_BACKEND) ->
 
 
 @task(name="elf-check", help={"arch": ARCH_HELP, "toolchain": TOOLCHAIN_HELP})
-def elf_check(c: Context, arch: str = "x86_64", toolchain: str = DEFAULT_BACKEND) -> None:
+def elf_check(c: Context, arch: str = "x86_64", toolchain: str = "host") -> None:
     """Check the already built artifacts of each target (machine, class, float ABI, RISC-V arch)."""
     with reported_errors():
         for target in resolve_targets(arch, backend=toolchain):
@@ -98,6 +110,14 @@ def check(c: Context, arch: str = "x86_64") -> None:
             print(describe_toolchain(target))
 
 
+@task
+def bootstrap(c: Context) -> None:
+    """Make the Docker base image offline: debootstrap Debian trixie from this machine's apt mirror
+    and docker import it as small-base:trixie (needs root). For machines without a registry."""
+    with reported_errors():
+        bootstrap_base_image(connect())
+
+
 @task(name="cmake")
 def regenerate_cmake(c: Context) -> None:
     """Regenerate toolchains/<name>.cmake from the toolchains/<name>.toml files."""
@@ -117,13 +137,13 @@ def regenerate_cmake(c: Context) -> None:
         "pytest-args": "extra pytest arguments, e.g. '-k conv -x'",
     }
 )
-def test(c: Context, arch: str = "x86_64", toolchain: str = DEFAULT_BACKEND, vlen: int = 0,
-         pytest_args: str = "") -> None:
+def test(c: Context, arch: str = "x86_64", toolchain: str = AUTO, vlen: int = 0, pytest_args: str = "") -> None:
     """Build each target, check its ELF files, run its C self-test and the pytest suite."""
     with reported_errors():
-        require_implemented_backend(toolchain)
-        targets = resolve_targets(arch, backend=toolchain)
-        passed = run_tests(targets, toolchain, vlen or None, shlex.split(pytest_args))
+        targets = resolve_targets(arch)  # an unknown --arch is reported before any backend work
+        backend = _chosen_backend(toolchain)
+        targets = resolve_targets(arch, backend=backend.name)
+        passed = run_tests(targets, backend, vlen or None, shlex.split(pytest_args))
     if not passed:
         raise Exit("error: tests failed (see above)", code=1)
 
@@ -137,4 +157,5 @@ toolchain = Collection("toolchain")
 toolchain.add_task(install)
 toolchain.add_task(check)
 toolchain.add_task(regenerate_cmake)
+toolchain.add_task(bootstrap)
 namespace.add_collection(toolchain)

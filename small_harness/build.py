@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import shlex
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from small_harness.backends import Backend
 from small_harness.cmake_toolchain import render_toolchain
 from small_harness.errors import BuildError, HarnessError
-from small_harness.host_toolchain import check_host_toolchain
 from small_harness.targets import DEFAULT_BACKEND, REPO_ROOT, Target
 
 LIBRARY_NAME = "libsmall.a"
@@ -19,9 +18,6 @@ SELFTEST_NAME = "small_selftest"
 ARTIFACT_NAMES = (LIBRARY_NAME, RUNNER_NAME, SELFTEST_NAME)
 TOOLCHAIN_FILE_NAME = "toolchain.cmake"
 FAILURE_TAIL_LINES = 20
-
-# Backends build() can drive today; the Docker backend adds itself here.
-IMPLEMENTED_BACKENDS = (DEFAULT_BACKEND,)
 
 
 @dataclass(frozen=True)
@@ -39,14 +35,14 @@ def build_dir_for(target: Target, backend: str = DEFAULT_BACKEND) -> Path:
     return REPO_ROOT / "build" / backend / target.name
 
 
-def run_build_command(argv: list[str], cwd: Path) -> str:
-    """Run one build command and return its output; the only place builds start a process,
-    so a container backend can run the same argv elsewhere."""
-    result = subprocess.run(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
+def run_build_command(backend: Backend, target: Target, argv: list[str], cwd: Path) -> str:
+    """Run one build command with the backend's toolchain and return its output."""
+    result = backend.run(target, argv, cwd)
     if result.returncode != 0:
-        tail = "\n".join(result.stdout.rstrip().splitlines()[-FAILURE_TAIL_LINES:])
-        raise BuildError(f"{shlex.join(argv)} failed with exit code {result.returncode}", details=tail)
-    return result.stdout
+        tail = "\n".join(result.output.rstrip().splitlines()[-FAILURE_TAIL_LINES:])
+        raise BuildError(f"{target.name} ({backend.name}): {shlex.join(argv)} failed with exit code "
+                         f"{result.returncode}", details=tail)
+    return result.output
 
 
 def _write_toolchain_file(target: Target, build_dir: Path) -> bool:
@@ -65,7 +61,7 @@ def _forget_configuration(build_dir: Path) -> None:
     shutil.rmtree(build_dir / "CMakeFiles", ignore_errors=True)
 
 
-def _configure(build_dir: Path) -> None:
+def _configure(backend: Backend, target: Target, build_dir: Path) -> None:
     argv = [
         "cmake",
         "-S",
@@ -77,25 +73,19 @@ def _configure(build_dir: Path) -> None:
         f"-DCMAKE_TOOLCHAIN_FILE={build_dir / TOOLCHAIN_FILE_NAME}",
     ]
     try:
-        run_build_command(argv, cwd=REPO_ROOT)
+        run_build_command(backend, target, argv, cwd=REPO_ROOT)
     except BuildError:
         _forget_configuration(build_dir)  # so the next attempt configures again
         raise
 
 
-def require_implemented_backend(backend: str) -> None:
-    if backend not in IMPLEMENTED_BACKENDS:
-        raise HarnessError(f"backend '{backend}' is not available; available: {', '.join(IMPLEMENTED_BACKENDS)}")
+def build(target: Target, backend: Backend) -> BuildResult:
+    """Build `target` with the backend's toolchain; only what changed is recompiled."""
+    if target.backend != backend.name:
+        raise HarnessError(f"{target.name}: was loaded for the {target.backend} backend, not {backend.name}")
+    backend.prepare(target)
 
-
-def build(target: Target, backend: str = DEFAULT_BACKEND) -> BuildResult:
-    """Build `target`; only what changed is recompiled."""
-    require_implemented_backend(backend)
-    if target.backend != backend:
-        raise HarnessError(f"{target.name}: was loaded for the {target.backend} backend, not {backend}")
-    check_host_toolchain(target)
-
-    build_dir = build_dir_for(target, backend)
+    build_dir = build_dir_for(target, backend.name)
     build_dir.mkdir(parents=True, exist_ok=True)
     toolchain_changed = _write_toolchain_file(target, build_dir)
     if toolchain_changed:
@@ -103,8 +93,8 @@ def build(target: Target, backend: str = DEFAULT_BACKEND) -> BuildResult:
     configured_before = (build_dir / "CMakeCache.txt").is_file() and (build_dir / "build.ninja").is_file()
     needs_configure = toolchain_changed or not configured_before
     if needs_configure:
-        _configure(build_dir)
-    run_build_command(["cmake", "--build", str(build_dir)], cwd=REPO_ROOT)
+        _configure(backend, target, build_dir)
+    run_build_command(backend, target, ["cmake", "--build", str(build_dir)], cwd=REPO_ROOT)
 
     artifacts = [build_dir / name for name in ARTIFACT_NAMES]
     missing = [path.name for path in artifacts if not path.is_file()]
@@ -112,7 +102,7 @@ def build(target: Target, backend: str = DEFAULT_BACKEND) -> BuildResult:
         raise BuildError(f"{target.name}: the build succeeded but did not produce {', '.join(missing)} in {build_dir}")
     return BuildResult(
         target=target,
-        backend=backend,
+        backend=backend.name,
         build_dir=build_dir,
         runner=build_dir / RUNNER_NAME,
         artifacts=artifacts,

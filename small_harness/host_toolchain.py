@@ -107,12 +107,10 @@ def _first_version_line(program: str) -> str:
 
 def describe_toolchain(target: Target) -> str:
     """Which compiler and emulator a target uses, with versions, for test and build logs."""
-    compiler = target.compiler
-    compile_flags = ([f"--target={compiler.target}"] if compiler.target else []) + list(compiler.flags)
     lines = [
         f"{target.name} ({target.backend}): {target.description}",
-        f"  compiler: {compiler.cc} {' '.join(compile_flags)}".rstrip(),
-        f"            {_first_version_line(compiler.cc)}",
+        f"  compiler: {' '.join(target.compiler_command())}",
+        f"            {_first_version_line(target.compiler.cc)}",
     ]
     if target.emulator is None:
         lines.append("  emulator: none (runs natively)")

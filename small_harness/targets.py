@@ -81,6 +81,11 @@ class Target:
     def is_native(self) -> bool:
         return self.emulator is None
 
+    def compiler_command(self) -> list[str]:
+        """The compiler and the flags that choose the target, as shown to users."""
+        target_flag = [f"--target={self.compiler.target}"] if self.compiler.target else []
+        return [self.compiler.cc, *target_flag, *self.compiler.flags]
+
     def emulator_command(self, vlen: int | None = None) -> list[str]:
         """The argv prefix that runs a target binary: [] when native, else qemu with -cpu and -L.
         `vlen` applies to targets with vector-length variants and is ignored by the others, so

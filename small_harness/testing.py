@@ -3,7 +3,6 @@ suite once over all of them, and report per target what ran and what passed."""
 
 from __future__ import annotations
 
-import subprocess
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -12,10 +11,10 @@ from typing import Sequence
 
 import pytest
 
+from .backends import Backend
 from .build import build
 from .elfcheck import check_artifacts
 from .errors import HarnessError
-from .host_toolchain import check_host_toolchain, describe_toolchain
 from .targets import REPO_ROOT, Target
 
 HOST_ONLY = "host"  # the bucket of tests that are not parametrised by target
@@ -40,39 +39,41 @@ class OutcomeCounter:
             bucket[report.outcome] += 1
 
 
-def run_selftest(target: Target, runner_dir: Path, vlen: int | None) -> str:
+def run_selftest(backend: Backend, target: Target, runner_dir: Path, vlen: int | None) -> str:
     """Runs the C self-test of a build (under QEMU for cross targets); returns its summary line."""
     command = target.emulator_command(vlen) + [str(runner_dir / "small_selftest")]
-    result = subprocess.run(command, capture_output=True, text=True)
-    last = (result.stdout.strip().splitlines() or ["no output"])[-1]
+    result = backend.run(target, command, REPO_ROOT)
+    lines = [line for line in result.output.strip().splitlines() if "vector version is not specified" not in line]
+    last = (lines or ["no output"])[-1]
     if result.returncode != 0:
         raise HarnessError(f"{target.name}: C self-test failed ({' '.join(command)}): {last}")
     return last
 
 
-def prepare_target(target: Target, backend: str, vlen: int | None) -> None:
-    """Checks the toolchain, builds, checks the ELF files and runs the C self-test, printing each."""
-    check_host_toolchain(target)
-    print(f"== {describe_toolchain(target)}")
+def prepare_target(target: Target, backend: Backend, vlen: int | None) -> None:
+    """Readies the toolchain, builds, checks the ELF files and runs the C self-test, printing each."""
+    print(f"== {backend.prepare(target)}", flush=True)
     started = time.monotonic()
     result = build(target, backend=backend)
     check_artifacts(target, result.artifacts)
     print(f"   built {len(result.artifacts)} artifacts in {result.build_dir.relative_to(REPO_ROOT)} "
           f"({time.monotonic() - started:.1f} s), ELF checks passed")
-    print(f"   C self-test: {run_selftest(target, result.build_dir, vlen)}")
+    print(f"   C self-test: {run_selftest(backend, target, result.build_dir, vlen)}", flush=True)
 
 
-def run_tests(targets: Sequence[Target], backend: str, vlen: int | None, pytest_args: Sequence[str]) -> bool:
+def run_tests(targets: Sequence[Target], backend: Backend, vlen: int | None, pytest_args: Sequence[str]) -> bool:
     """Returns True when every target passed."""
     for target in targets:
         prepare_target(target, backend, vlen)
     counter = OutcomeCounter()
-    args = ["--arch", ",".join(t.name for t in targets), "--toolchain", backend, "-q",
-            "-p", "no:cacheprovider", *(["--vlen", str(vlen)] if vlen else []), *pytest_args]
+    # `--opt=value` keeps pytest's early argument scan from taking a value for a test path
+    # before tests/conftest.py has declared the option.
+    args = [str(REPO_ROOT / "tests"), f"--arch={','.join(t.name for t in targets)}", f"--toolchain={backend.name}",
+            "-q", "-p", "no:cacheprovider", *([f"--vlen={vlen}"] if vlen else []), *pytest_args]
     started = time.monotonic()
     exit_code = pytest.main(args, plugins=[counter])
     elapsed = time.monotonic() - started
-    print(f"\n== summary ({backend} toolchain, {elapsed:.0f} s)")
+    print(f"\n== summary ({backend.name} toolchain, {elapsed:.0f} s)")
     all_passed = exit_code == 0
     for name in [t.name for t in targets] + [HOST_ONLY]:
         counts = counter.counts.get(name, Counter())

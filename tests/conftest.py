@@ -11,6 +11,7 @@ from typing import Iterator
 
 import pytest
 
+from small_harness.backends import Backend, select_backend
 from small_harness.build import build
 from small_harness.runner import Runner, RunnerInfo
 from small_harness.targets import Target, resolve_targets
@@ -19,7 +20,8 @@ from small_harness.targets import Target, resolve_targets
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("small", "SMaLL targets")
     group.addoption("--arch", default="x86_64", help="target(s): a name, an alias, a comma list, or 'all'")
-    group.addoption("--toolchain", default="host", help="backend that builds and runs target code")
+    group.addoption("--toolchain", default="auto",
+                    help="backend that builds and runs target code: auto (docker when an engine answers), docker, host")
     group.addoption("--vlen", type=int, default=None, help="RISC-V vector length in bits for QEMU")
     group.addoption("--runner-command", default=None,
                     help="run this command as the runner instead of building one (e.g. on a device)")
@@ -32,18 +34,25 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="session")
-def target(request: pytest.FixtureRequest) -> Target:
-    (resolved,) = resolve_targets(request.param)
+def backend(request: pytest.FixtureRequest) -> Backend:
+    chosen, _ = select_backend(request.config.getoption("toolchain"))
+    return chosen
+
+
+@pytest.fixture(scope="session")
+def target(request: pytest.FixtureRequest, backend: Backend) -> Target:
+    (resolved,) = resolve_targets(request.param, backend=backend.name)
     return resolved
 
 
 @pytest.fixture(scope="session")
-def runner_command(request: pytest.FixtureRequest, target: Target) -> list[str]:
+def runner_command(request: pytest.FixtureRequest, target: Target, backend: Backend) -> list[str]:
     override = request.config.getoption("runner_command")
     if override:
         return shlex.split(override)
-    result = build(target, backend=request.config.getoption("toolchain"))
-    return target.emulator_command(request.config.getoption("vlen")) + [str(result.runner)]
+    result = build(target, backend)
+    command = target.emulator_command(request.config.getoption("vlen")) + [str(result.runner)]
+    return backend.interactive_command(target, command)
 
 
 @pytest.fixture(scope="session")

@@ -9,6 +9,7 @@ import functools
 import subprocess
 from pathlib import Path
 
+from small_harness.backends import HostBackend
 from small_harness.build import BuildResult, build
 from small_harness.targets import Target, load_targets
 
@@ -23,7 +24,7 @@ def host_target(name: str) -> Target:
 @functools.cache
 def built(name: str) -> BuildResult:
     """One (incremental) build per target per test session, in build/host/<name>/."""
-    return build(host_target(name))
+    return build(host_target(name), HostBackend())
 
 
 def compile_object(compiler_argv: list[str], directory: Path, stem: str) -> Path:

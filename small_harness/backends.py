@@ -1,0 +1,134 @@
+"""Where target code is built and run: on this machine (host) or in a per-target toolchain
+container (docker). Builds, the C self-test and the runner all go through a Backend."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+
+from .docker_engine import DockerUnavailable, connect, engine_version
+from .docker_images import VERSIONS_FILE, base_image_origin, ensure_toolchain_image
+from .errors import HarnessError
+from .host_toolchain import check_host_toolchain, describe_toolchain
+from .targets import REPO_ROOT, Target
+
+BACKEND_CHOICES = ("auto", "docker", "host")
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    returncode: int
+    output: str  # stdout and stderr, interleaved
+
+
+class Backend(ABC):
+    name: str
+
+    @abstractmethod
+    def prepare(self, target: Target) -> str:
+        """Make the target's toolchain ready (check it, or build its image); describe it."""
+
+    @abstractmethod
+    def run(self, target: Target, argv: list[str], cwd: Path) -> CommandResult:
+        """Run a command to completion with the target's toolchain."""
+
+    @abstractmethod
+    def interactive_command(self, target: Target, argv: list[str]) -> list[str]:
+        """The argv that runs `argv` with the target's toolchain with stdin and stdout attached."""
+
+
+class HostBackend(Backend):
+    name = "host"
+
+    def prepare(self, target: Target) -> str:
+        check_host_toolchain(target)
+        return describe_toolchain(target)
+
+    def run(self, target: Target, argv: list[str], cwd: Path) -> CommandResult:
+        result = subprocess.run(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        return CommandResult(result.returncode, result.stdout)
+
+    def interactive_command(self, target: Target, argv: list[str]) -> list[str]:
+        return argv
+
+
+class DockerBackend(Backend):
+    """Each target's commands run in its toolchain image: the repository bind-mounted at the same
+    path, as the invoking user (no root-owned files in the tree), without network, not privileged,
+    and the container removed afterwards."""
+
+    name = "docker"
+
+    def __init__(self, client: docker.DockerClient):
+        self.client = client
+        self._images: dict[str, str] = {}
+        self._descriptions: dict[str, str] = {}
+
+    def _image(self, target: Target) -> str:
+        if target.name not in self._images:
+            self.prepare(target)
+        return self._images[target.name]
+
+    def prepare(self, target: Target) -> str:
+        if target.name not in self._descriptions:
+            tag, built = ensure_toolchain_image(self.client, target)
+            self._images[target.name] = tag
+            versions = self.run(target, ["cat", VERSIONS_FILE], REPO_ROOT).output.strip().splitlines()
+            emulator = " ".join(target.emulator_command()) if target.emulator else "none (runs natively)"
+            self._descriptions[target.name] = "\n".join([
+                f"{target.name} (docker): {target.description}",
+                f"  image: {tag} ({'built now' if built else 'reused'}), base {base_image_origin(self.client)}",
+                f"  compiler: {' '.join(target.compiler_command())}",
+                f"  emulator: {emulator}",
+                *(f"            {line}" for line in versions),
+            ])
+        return self._descriptions[target.name]
+
+    def _mount_options(self) -> dict[str, object]:
+        return {
+            "volumes": {str(REPO_ROOT): {"bind": str(REPO_ROOT), "mode": "rw"}},
+            "user": f"{os.getuid()}:{os.getgid()}",
+            "environment": {"HOME": "/tmp"},
+        }
+
+    def run(self, target: Target, argv: list[str], cwd: Path) -> CommandResult:
+        container = self.client.containers.run(self._image(target), argv, working_dir=str(cwd), detach=True,
+                                               network_disabled=True, **self._mount_options())
+        try:
+            code = int(container.wait()["StatusCode"])
+            output = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
+        finally:
+            container.remove(force=True)
+        return CommandResult(code, output)
+
+    def interactive_command(self, target: Target, argv: list[str]) -> list[str]:
+        # The runner speaks a binary protocol on stdin/stdout for its whole life; `docker run -i`
+        # is the plain, robust way to attach both streams to a container.
+        if shutil.which("docker") is None:
+            raise HarnessError("the docker command-line client is not installed (the runner uses "
+                               "`docker run -i`): apt-get install -y docker.io, or use --toolchain host")
+        return ["docker", "run", "-i", "--rm", "--network", "none", "--user", f"{os.getuid()}:{os.getgid()}",
+                "-e", "HOME=/tmp", "-v", f"{REPO_ROOT}:{REPO_ROOT}", "-w", str(REPO_ROOT),
+                self._image(target), *argv]
+
+
+def select_backend(requested: str) -> tuple[Backend, str]:
+    """The backend to use, and why, in words for the first line of output."""
+    if requested == "host":
+        return HostBackend(), "requested with --toolchain host"
+    if requested == "docker":
+        client = connect()
+        return DockerBackend(client), f"requested with --toolchain docker; engine {engine_version(client)}"
+    if requested == "auto":
+        try:
+            client = connect()
+        except DockerUnavailable as error:
+            return HostBackend(), f"falling back to the host toolchains: {error.message}"
+        return DockerBackend(client), f"a Docker engine answers (version {engine_version(client)})"
+    raise HarnessError(f"unknown toolchain '{requested}'; choose one of: {', '.join(BACKEND_CHOICES)}")

@@ -1,0 +1,45 @@
+"""Connecting to the Docker engine, and the one-line explanation of why it failed."""
+
+from __future__ import annotations
+
+import os
+
+import docker
+from docker.errors import DockerException
+
+from .errors import HarnessError
+
+
+class DockerUnavailable(HarnessError):
+    """No Docker engine can be used: not installed, not running, or no permission."""
+
+
+def _engine_address() -> str:
+    return os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
+
+
+def _explain(error: Exception) -> str:
+    text = str(error)
+    address = _engine_address()
+    if "Permission denied" in text or "PermissionError" in text:
+        return (f"permission denied on {address}: add yourself to the docker group "
+                "(sudo usermod -aG docker $USER, then log in again), or use --toolchain host")
+    if "FileNotFoundError" in text or "No such file" in text or "ConnectionRefused" in text \
+            or "Connection refused" in text:
+        return (f"no Docker engine answers at {address}: start it (sudo systemctl start docker, or "
+                "dockerd &), or use --toolchain host")
+    return f"the Docker engine at {address} cannot be used ({text.splitlines()[0][:160]}), or use --toolchain host"
+
+
+def connect() -> docker.DockerClient:
+    """A client whose engine answered a ping; raises DockerUnavailable with what to do."""
+    try:
+        client = docker.from_env(timeout=300)
+        client.ping()
+    except DockerException as error:
+        raise DockerUnavailable(_explain(error)) from None
+    return client
+
+
+def engine_version(client: docker.DockerClient) -> str:
+    return str(client.version().get("Version", "unknown"))

@@ -1,0 +1,115 @@
+"""The toolchain images: which base image to start from, and one image per target built from
+docker/toolchain.Dockerfile, tagged by a hash of its inputs so it is built only when they change."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+
+import docker
+from docker.errors import APIError, ImageNotFound
+
+from .docker_bootstrap import BOOTSTRAPPED_BASE, bootstrap_base_image
+from .errors import HarnessError
+from .targets import REPO_ROOT, Target
+
+REGISTRY_BASE = "debian:trixie-slim"
+DOCKERFILE = REPO_ROOT / "docker" / "toolchain.Dockerfile"
+VERSIONS_FILE = "/etc/small-toolchain-versions"
+LOG_TAIL_LINES = 15
+
+
+class ImageBuildError(HarnessError):
+    """A toolchain image failed to build."""
+
+
+@dataclass(frozen=True)
+class BaseImage:
+    name: str
+    image_id: str
+    origin: str  # how it was found, for the user
+
+
+def _local_image(client: docker.DockerClient, name: str) -> str | None:
+    try:
+        return str(client.images.get(name).id)
+    except ImageNotFound:
+        return None
+
+
+def ensure_base_image(client: docker.DockerClient) -> BaseImage:
+    """A local base image, else the registry's, else one bootstrapped from the Debian archive."""
+    for name, origin in ((REGISTRY_BASE, "from the registry, cached"),
+                         (BOOTSTRAPPED_BASE, "bootstrapped from the Debian archive, cached")):
+        image_id = _local_image(client, name)
+        if image_id:
+            return BaseImage(name, image_id, origin)
+    try:
+        repository, tag = REGISTRY_BASE.split(":")
+        print(f"   pulling {REGISTRY_BASE} from the registry", flush=True)
+        image = client.images.pull(repository, tag=tag)
+        return BaseImage(REGISTRY_BASE, str(image.id), "pulled from the registry")
+    except APIError as error:
+        reason = str(error.explanation or error).splitlines()[0][:140]
+        print(f"   no registry ({reason}); making the base image offline", flush=True)
+    try:
+        name = bootstrap_base_image(client)
+    except HarnessError as error:
+        raise HarnessError(f"no base image: {REGISTRY_BASE} cannot be pulled (no registry) and "
+                           f"bootstrapping failed: {error.message}", details=error.details) from None
+    return BaseImage(name, str(client.images.get(name).id), "bootstrapped from the Debian archive")
+
+
+def _build_args(target: Target, base: BaseImage) -> dict[str, str]:
+    packages = target.packages.all()
+    return {
+        "BASE_IMAGE": base.name,
+        "PACKAGES": " ".join(packages),
+        "CC": target.compiler.cc,
+        "QEMU": target.emulator.binary if target.emulator else "",
+    }
+
+
+def image_tag(target: Target, base: BaseImage) -> str:
+    """small-toolchain-<target>:<hash of the Dockerfile, the base image and the build args>."""
+    inputs = {"dockerfile": DOCKERFILE.read_text(), "base": base.image_id, "args": _build_args(target, base)}
+    digest = hashlib.sha256(json.dumps(inputs, sort_keys=True).encode()).hexdigest()[:12]
+    return f"small-toolchain-{target.name}:{digest}"
+
+
+def _build(client: docker.DockerClient, target: Target, base: BaseImage, tag: str) -> None:
+    """Builds with the docker SDK, echoing the build's output so a long build is never silent."""
+    log: list[str] = []
+    step = ""
+    stream = client.api.build(path=str(DOCKERFILE.parent), dockerfile=DOCKERFILE.name, tag=tag,
+                              buildargs=_build_args(target, base), network_mode="host", rm=True,
+                              forcerm=True, decode=True)
+    for chunk in stream:
+        if "error" in chunk:
+            raise ImageBuildError(f"building {tag} failed at {step or 'the start'}: {chunk['error'].strip()}",
+                                  details="\n".join(log[-LOG_TAIL_LINES:]))
+        for line in str(chunk.get("stream", "")).splitlines():
+            line = line.rstrip()
+            if not line:
+                continue
+            log.append(line)
+            if line.startswith("Step "):
+                step = line
+            print(f"   | {line[:150]}", flush=True)
+
+
+def ensure_toolchain_image(client: docker.DockerClient, target: Target) -> tuple[str, bool]:
+    """The target's image tag, building it if needed; and whether it was built now."""
+    base = ensure_base_image(client)
+    tag = image_tag(target, base)
+    if _local_image(client, tag):
+        return tag, False
+    print(f"   building {tag} from {base.name} ({base.origin})", flush=True)
+    _build(client, target, base, tag)
+    return tag, True
+
+
+def base_image_origin(client: docker.DockerClient) -> str:
+    base = ensure_base_image(client)
+    return f"{base.name} ({base.origin})"
