@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import struct
 from dataclasses import dataclass
-from typing import BinaryIO, Sequence
+from typing import IO, Sequence
 
 import numpy as np
 
@@ -101,18 +101,19 @@ def encode_layer(fields: dict[str, int], alpha: float, weights: np.ndarray | Non
     return b"".join(parts)
 
 
-def _read(stream: BinaryIO, n: int) -> bytes:
+def _read(stream: IO[bytes], n: int) -> bytes:
     data = stream.read(n)
     if data is None or len(data) != n:
         raise ProtocolError(f"runner output ended after {0 if not data else len(data)} of {n} bytes")
     return data
 
 
-def _read_u32(stream: BinaryIO) -> int:
-    return struct.unpack("<I", _read(stream, 4))[0]
+def _read_u32(stream: IO[bytes]) -> int:
+    (value,) = struct.unpack("<I", _read(stream, 4))
+    return int(value)
 
 
-def _read_string(stream: BinaryIO) -> str:
+def _read_string(stream: IO[bytes]) -> str:
     return _read(stream, _read_u32(stream)).decode("utf-8", "replace")
 
 
@@ -126,14 +127,14 @@ class ReplyHeader:
         return STATUS_NAMES.get(self.status, f"status {self.status}")
 
 
-def read_header(stream: BinaryIO) -> ReplyHeader:
+def read_header(stream: IO[bytes]) -> ReplyHeader:
     magic, status = struct.unpack("<Ii", _read(stream, 8))
     if magic != MAGIC:
         raise ProtocolError(f"bad reply magic {magic:#x}: the runner printed something else on stdout")
     return ReplyHeader(status, _read_string(stream))
 
 
-def read_info_text(stream: BinaryIO) -> str:
+def read_info_text(stream: IO[bytes]) -> str:
     return _read_string(stream)
 
 
@@ -144,7 +145,7 @@ class LayerReply:
     elapsed_ns: int
 
 
-def read_layer_reply(stream: BinaryIO) -> LayerReply:
+def read_layer_reply(stream: IO[bytes]) -> LayerReply:
     kernel = _read_string(stream)
     h, w, c, n = struct.unpack("<iiiI", _read(stream, 16))
     output = np.frombuffer(_read(stream, 4 * n), dtype="<f4").reshape(h, w, c).astype(np.float32) if n else None

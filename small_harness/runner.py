@@ -5,13 +5,16 @@ from __future__ import annotations
 import subprocess
 import tempfile
 from dataclasses import dataclass
-from typing import Sequence
+from typing import IO, Callable, Sequence, TypeVar
 
 import numpy as np
 
 from . import layers as L
 from . import protocol
 from .errors import HarnessError
+
+
+T = TypeVar("T")
 
 
 class SmallError(Exception):
@@ -86,7 +89,7 @@ class Runner:
         detail = f"; stderr: {' | '.join(tail)}" if tail else ""
         return RunnerCrashed(f"runner {' '.join(self.command)} failed (exit {code}): {why}{detail}")
 
-    def _exchange(self, request: bytes, read_payload):  # type: ignore[no-untyped-def]
+    def _exchange(self, request: bytes, read_payload: Callable[[IO[bytes]], T]) -> tuple[protocol.ReplyHeader, T]:
         process = self._ensure_started()
         assert process.stdin is not None and process.stdout is not None
         try:
@@ -112,12 +115,12 @@ class Runner:
             bias: np.ndarray | None = None, repeat: int = 1) -> LayerResult:
         """Runs one layer on HWC float32 inputs; raises SmallError when the library refuses it."""
         arrays = [_hwc(x, f"input {i}") for i, x in enumerate(inputs)]
-        fields = protocol.layer_fields(layer, [a.shape for a in arrays])  # type: ignore[misc]
+        fields = protocol.layer_fields(layer, [(a.shape[0], a.shape[1], a.shape[2]) for a in arrays])
         fields.update(has_weights=int(weights is not None), has_bias=int(bias is not None), repeat=repeat)
         request = protocol.encode_layer(fields, float(getattr(layer, "alpha", 0.0)), weights, bias, arrays)
         header, reply = self._exchange(request, protocol.read_layer_reply)
         self.cases_run += 1
-        if header.status != 0:
+        if header.status != 0 or reply.output is None:
             raise SmallError(header.status_name, header.message)
         return LayerResult(reply.output, reply.kernel, reply.elapsed_ns)
 

@@ -117,6 +117,11 @@ small_status small_layer_plan(small_layer *layer, const small_layer_desc *desc, 
  * Allocates nothing; input and output must not overlap. */
 small_status small_layer_run(const small_layer *layer, const float *const *inputs, float *output);
 
+/* Floats of weights and of bias that small_layer_plan reads for this descriptor (0 for ops
+ * without them, and 0 when the descriptor is invalid: plan then reports why). */
+size_t small_layer_weight_count(const small_layer_desc *desc);
+size_t small_layer_bias_count(const small_layer_desc *desc);
+
 /* Frees what plan allocated. Safe on a zeroed or failed layer. */
 void small_layer_release(small_layer *layer);
 

@@ -122,11 +122,21 @@ static int serve_layer(void) {
         return 0;
     }
 
+    /* The library reads as many floats as the descriptor implies: check the arrays hold them. */
     small_layer layer;
-    small_status s = small_layer_plan(&layer, &desc, fields[F_HAS_WEIGHTS] ? weights : NULL,
-                                      fields[F_HAS_BIAS] ? bias : NULL);
-    const char *message = layer.message;
+    memset(&layer, 0, sizeof layer);
     char mismatch[96];
+    const char *message = mismatch;
+    small_status s = SMALL_ERR_SHAPE;
+    const size_t want_weights = small_layer_weight_count(&desc), want_bias = small_layer_bias_count(&desc);
+    if (fields[F_HAS_WEIGHTS] && want_weights && n_weights != want_weights) {
+        snprintf(mismatch, sizeof mismatch, "weights have %u floats, the layer needs %zu", n_weights, want_weights);
+    } else if (fields[F_HAS_BIAS] && want_bias && n_bias != want_bias) {
+        snprintf(mismatch, sizeof mismatch, "bias has %u floats, the layer needs %zu", n_bias, want_bias);
+    } else {
+        s = small_layer_plan(&layer, &desc, fields[F_HAS_WEIGHTS] ? weights : NULL, fields[F_HAS_BIAS] ? bias : NULL);
+        message = layer.message;
+    }
     for (int i = 0; s == SMALL_OK && i < n_inputs; ++i)
         if (n_in[i] != small_shape_size(desc.inputs[i])) {
             snprintf(mismatch, sizeof mismatch, "input %d has %u floats, its shape needs %zu", i, n_in[i],

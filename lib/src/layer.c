@@ -250,6 +250,19 @@ small_status small_layer_plan(small_layer *layer, const small_layer_desc *desc, 
     return s;
 }
 
+size_t small_layer_weight_count(const small_layer_desc *d) {
+    if (!d || d->n_inputs < 1 || d->out_channels < 1 || !shape_ok(d->inputs[0])) return 0;
+    if (d->op == SMALL_OP_FULLY_CONNECTED) return (size_t)d->out_channels * small_shape_size(d->inputs[0]);
+    if (d->op != SMALL_OP_CONV2D || d->groups < 1 || d->inputs[0].c % d->groups || d->kernel_h < 1 || d->kernel_w < 1)
+        return 0;
+    return small_packed_floats(d->out_channels, d->kernel_h * d->kernel_w, d->inputs[0].c / d->groups);
+}
+
+size_t small_layer_bias_count(const small_layer_desc *d) {
+    if (!d || d->out_channels < 1) return 0;
+    return d->op == SMALL_OP_CONV2D || d->op == SMALL_OP_FULLY_CONNECTED ? (size_t)d->out_channels : 0;
+}
+
 void small_layer_release(small_layer *layer) {
     if (!layer) return;
     free(layer->packed);
