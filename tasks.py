@@ -14,7 +14,8 @@ from invoke.exceptions import Exit
 from invoke.tasks import task
 
 from small_harness.backends import Backend, select_backend
-from small_harness.build import ARTIFACT_NAMES, BuildResult, build_dir_for
+from small_harness.build import ARTIFACT_NAMES, LIBRARY_NAME, BuildResult, build_dir_for
+from small_harness.disasm import check_kernel_fmas
 from small_harness.build import build as build_target
 from small_harness.docker_bootstrap import bootstrap_base_image
 from small_harness.docker_engine import connect
@@ -22,6 +23,7 @@ from small_harness.cmake_toolchain import write_committed_toolchains
 from small_harness.elfcheck import ElfReport, check_artifacts
 from small_harness.errors import HarnessError
 from small_harness.host_toolchain import check_host_toolchain, describe_toolchain, install_host_toolchain
+from small_harness.port_size import format_table, port_sizes
 from small_harness.targets import DEFAULT_BACKEND, REPO_ROOT, load_targets, resolve_targets
 from small_harness.testing import run_tests
 
@@ -74,6 +76,8 @@ def build(c: Context, arch: str = "x86_64", toolchain: str = AUTO) -> None:
         for target in resolve_targets(arch, backend=backend.name):
             result: BuildResult = build_target(target, backend)
             reports = check_artifacts(target, result.artifacts)
+            for fma in check_kernel_fmas(target, backend, result.build_dir / LIBRARY_NAME):
+                print(f"  {fma.function}: {fma.fma_count} vector FMAs ({fma.mnemonic or 'none'})")
             step = "configured and built" if result.configured else "built"
             print(f"{target.name}: {step} {_relative(result.build_dir)}, ELF checks passed")
             _print_reports(reports)
@@ -133,25 +137,35 @@ def regenerate_cmake(c: Context) -> None:
     help={
         "arch": ARCH_HELP,
         "toolchain": TOOLCHAIN_HELP,
-        "vlen": "RISC-V vector length in bits for QEMU (default: the target's first)",
+        "vlen": "RISC-V vector lengths for QEMU: 'all' declared ones (default) or a comma list, e.g. 256",
         "pytest-args": "extra pytest arguments, e.g. '-k conv -x'",
     }
 )
-def test(c: Context, arch: str = "x86_64", toolchain: str = AUTO, vlen: int = 0, pytest_args: str = "") -> None:
+def test(c: Context, arch: str = "x86_64", toolchain: str = AUTO, vlen: str = "all", pytest_args: str = "") -> None:
     """Build each target, check its ELF files, run its C self-test and the pytest suite."""
     with reported_errors():
         targets = resolve_targets(arch)  # an unknown --arch is reported before any backend work
         backend = _chosen_backend(toolchain)
         targets = resolve_targets(arch, backend=backend.name)
-        passed = run_tests(targets, backend, vlen or None, shlex.split(pytest_args))
+        passed = run_tests(targets, backend, vlen, shlex.split(pytest_args))
     if not passed:
         raise Exit("error: tests failed (see above)", code=1)
+
+
+@task(name="port-size")
+def port_size(c: Context) -> None:
+    """Lines of C per ISA port under arch/ (blank lines and comments excluded) against the budget."""
+    sizes = port_sizes()
+    print(format_table(sizes))
+    if not all(size.within_budget for size in sizes):
+        raise Exit("error: a port is over its line budget", code=1)
 
 
 namespace = Collection()
 namespace.add_task(build)
 namespace.add_task(elf_check)
 namespace.add_task(test)
+namespace.add_task(port_size)
 
 toolchain = Collection("toolchain")
 toolchain.add_task(install)

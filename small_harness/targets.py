@@ -47,6 +47,8 @@ class ElfExpectations:
     elf_class: int  # 32 or 64
     arm_float_abi: str | None  # "hard" for armhf
     riscv_arch_contains: tuple[str, ...]  # components of Tag_RISCV_arch, e.g. v1p0
+    objdump: str | None  # disassembler for the target, used to find the kernels' vector FMAs
+    fma_mnemonics: tuple[str, ...]  # mnemonic prefixes of the ISA's vector FMA, e.g. vfmadd
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ class Target:
     backend: str
     kernel_isa: str  # folder under arch/
     kernel_isa_flags: tuple[str, ...]
+    cpu_flags: tuple[str, ...]  # /proc/cpuinfo flags a native run needs (QEMU cannot stand in)
     system_processor: str  # CMAKE_SYSTEM_PROCESSOR, i.e. `uname -m` on the target
     compiler: Compiler
     emulator: Emulator | None  # None: native, binaries run directly
@@ -234,6 +237,8 @@ def _read_elf(data: dict[str, Any], file: Path) -> ElfExpectations:
         elf_class=table.integer("class"),
         arm_float_abi=table.optional_string("arm_float_abi"),
         riscv_arch_contains=table.strings("riscv_arch_contains", default=()),
+        objdump=table.optional_string("objdump"),
+        fma_mnemonics=table.strings("fma_mnemonics", default=()),
     )
     table.reject_unknown_keys()
     if elf.elf_class not in (32, 64):
@@ -300,6 +305,7 @@ def load_target(file: Path, backend: str = DEFAULT_BACKEND) -> Target:
         backend=backend,
         kernel_isa=top.string("kernel_isa"),
         kernel_isa_flags=top.strings("kernel_isa_flags", default=()),
+        cpu_flags=top.strings("cpu_flags", default=()),
         system_processor=_read_system_processor(top.table("cmake"), file),
         compiler=_read_compiler(compiler_data, file, "compiler"),
         emulator=emulator,
@@ -355,3 +361,49 @@ def resolve_targets(arch: str, backend: str = DEFAULT_BACKEND) -> list[Target]:
         else:
             raise UnknownTargetError(f"unknown target '{word}'; known: {known_names(targets)}")
     return list(chosen.values())
+
+
+VARIANT_SEPARATOR = "@vlen"
+
+
+def select_vlens(target: Target, spec: str = "all") -> list[int | None]:
+    """The vector lengths to run `target` at: every declared one for "all", else those of a comma
+    list that the target declares; [None] for a target without vector-length variants."""
+    declared = target.emulator.vlens if target.emulator else ()
+    if not declared:
+        return [None]
+    if spec == "all":
+        return list(declared)
+    try:
+        wanted = [int(word) for word in spec.split(",")]
+    except ValueError:
+        raise HarnessError(f"--vlen takes 'all' or a comma list of numbers, not '{spec}'") from None
+    unknown = [v for v in wanted if v not in declared]
+    if unknown:
+        raise HarnessError(f"{target.name}: VLEN {unknown[0]} not declared; declared: "
+                           f"{', '.join(str(v) for v in declared)}")
+    return list(wanted)
+
+
+def variant_label(target: Target, vlen: int | None) -> str:
+    """How tests and summaries name a target run at one vector length: riscv64@vlen256."""
+    return target.name if vlen is None else f"{target.name}{VARIANT_SEPARATOR}{vlen}"
+
+
+def parse_variant_label(label: str) -> tuple[str, int | None]:
+    name, _, vlen = label.partition(VARIANT_SEPARATOR)
+    return name, int(vlen) if vlen else None
+
+
+def missing_cpu_flags(target: Target, cpuinfo: Path = Path("/proc/cpuinfo")) -> list[str]:
+    """The CPU features a native target needs that this machine lacks ([] for emulated targets,
+    since QEMU provides the CPU)."""
+    if not target.is_native or not target.cpu_flags:
+        return []
+    have: set[str] = set()
+    for line in cpuinfo.read_text().splitlines():
+        if line.startswith("flags"):
+            have = set(line.split(":", 1)[1].split())
+            break
+    return [flag for flag in target.cpu_flags if flag not in have]
+

@@ -12,10 +12,11 @@ from typing import Sequence
 import pytest
 
 from .backends import Backend
-from .build import build
+from .build import LIBRARY_NAME, build
+from .disasm import check_kernel_fmas
 from .elfcheck import check_artifacts
 from .errors import HarnessError
-from .targets import REPO_ROOT, Target
+from .targets import REPO_ROOT, Target, missing_cpu_flags, select_vlens, variant_label
 
 HOST_ONLY = "host"  # the bucket of tests that are not parametrised by target
 
@@ -30,7 +31,7 @@ class OutcomeCounter:
     def pytest_collection_modifyitems(self, items: list[pytest.Item]) -> None:
         for item in items:
             callspec = getattr(item, "callspec", None)
-            self.target_of[item.nodeid] = callspec.params.get("target", HOST_ONLY) if callspec else HOST_ONLY
+            self.target_of[item.nodeid] = callspec.params.get("variant", HOST_ONLY) if callspec else HOST_ONLY
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         # One outcome per test: the call phase, or the setup phase when it failed or skipped.
@@ -50,38 +51,52 @@ def run_selftest(backend: Backend, target: Target, runner_dir: Path, vlen: int |
     return last
 
 
-def prepare_target(target: Target, backend: Backend, vlen: int | None) -> None:
-    """Readies the toolchain, builds, checks the ELF files and runs the C self-test, printing each."""
+def prepare_target(target: Target, backend: Backend, vlens: list[int | None]) -> None:
+    """Readies the toolchain, builds, checks the ELF files and runs the C self-test at each vector
+    length, printing each."""
     print(f"== {backend.prepare(target)}", flush=True)
     started = time.monotonic()
     result = build(target, backend=backend)
     check_artifacts(target, result.artifacts)
     print(f"   built {len(result.artifacts)} artifacts in {result.build_dir.relative_to(REPO_ROOT)} "
           f"({time.monotonic() - started:.1f} s), ELF checks passed")
-    print(f"   C self-test: {run_selftest(backend, target, result.build_dir, vlen)}", flush=True)
+    fmas = check_kernel_fmas(target, backend, result.build_dir / LIBRARY_NAME)
+    if fmas:
+        print("   vector FMAs in the kernels: " + ", ".join(
+            f"{r.function} {r.fma_count}x {r.mnemonic}" for r in fmas if r.fma_count), flush=True)
+    lacking = missing_cpu_flags(target)
+    if lacking:
+        print(f"   C self-test: skipped, this CPU lacks {' '.join(lacking)} (QEMU does not emulate it)")
+        return
+    for vlen in vlens:
+        print(f"   C self-test{f' at VLEN {vlen}' if vlen else ''}: "
+              f"{run_selftest(backend, target, result.build_dir, vlen)}", flush=True)
 
 
-def run_tests(targets: Sequence[Target], backend: Backend, vlen: int | None, pytest_args: Sequence[str]) -> bool:
-    """Returns True when every target passed."""
+def run_tests(targets: Sequence[Target], backend: Backend, vlen_spec: str, pytest_args: Sequence[str]) -> bool:
+    """Returns True when every target variant passed."""
+    labels = []
     for target in targets:
-        prepare_target(target, backend, vlen)
+        vlens = select_vlens(target, vlen_spec)
+        prepare_target(target, backend, vlens)
+        labels += [variant_label(target, vlen) for vlen in vlens]
     counter = OutcomeCounter()
     # `--opt=value` keeps pytest's early argument scan from taking a value for a test path
     # before tests/conftest.py has declared the option.
     args = [str(REPO_ROOT / "tests"), f"--arch={','.join(t.name for t in targets)}", f"--toolchain={backend.name}",
-            "-q", "-p", "no:cacheprovider", *([f"--vlen={vlen}"] if vlen else []), *pytest_args]
+            "-q", "-p", "no:cacheprovider", f"--vlen={vlen_spec}", *pytest_args]
     started = time.monotonic()
     exit_code = pytest.main(args, plugins=[counter])
     elapsed = time.monotonic() - started
     print(f"\n== summary ({backend.name} toolchain, {elapsed:.0f} s)")
     all_passed = exit_code == 0
-    for name in [t.name for t in targets] + [HOST_ONLY]:
+    for name in labels + [HOST_ONLY]:
         counts = counter.counts.get(name, Counter())
         total = sum(counts.values())
         if name == HOST_ONLY and not total:
             continue
         failed = counts["failed"]
-        print(f"   {name:8} {total} cases run, {counts['passed']} passed, {failed} failed, "
+        print(f"   {name:16} {total} cases run, {counts['passed']} passed, {failed} failed, "
               f"{counts['skipped']} skipped")
         if name != HOST_ONLY and counts["passed"] == 0:
             all_passed = False  # a target that ran nothing has not passed

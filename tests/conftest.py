@@ -14,7 +14,8 @@ import pytest
 from small_harness.backends import Backend, select_backend
 from small_harness.build import build
 from small_harness.runner import Runner, RunnerInfo
-from small_harness.targets import Target, resolve_targets
+from small_harness.targets import (Target, missing_cpu_flags, parse_variant_label, resolve_targets, select_vlens,
+                                   variant_label)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -22,15 +23,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--arch", default="x86_64", help="target(s): a name, an alias, a comma list, or 'all'")
     group.addoption("--toolchain", default="auto",
                     help="backend that builds and runs target code: auto (docker when an engine answers), docker, host")
-    group.addoption("--vlen", type=int, default=None, help="RISC-V vector length in bits for QEMU")
+    group.addoption("--vlen", default="all",
+                    help="RISC-V vector lengths for QEMU: 'all' declared ones (default) or a comma list")
     group.addoption("--runner-command", default=None,
                     help="run this command as the runner instead of building one (e.g. on a device)")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    if "target" in metafunc.fixturenames:
-        names = [t.name for t in resolve_targets(metafunc.config.getoption("arch"))]
-        metafunc.parametrize("target", names, indirect=True, scope="session")
+    """Tests that use a target run once per target variant: per target, and per vector length for
+    targets that have them (riscv64@vlen128 ... riscv64@vlen1024)."""
+    if "variant" in metafunc.fixturenames:
+        spec = metafunc.config.getoption("vlen")
+        labels = [variant_label(t, vlen) for t in resolve_targets(metafunc.config.getoption("arch"))
+                  for vlen in select_vlens(t, spec)]
+        metafunc.parametrize("variant", labels, indirect=True, scope="session")
 
 
 @pytest.fixture(scope="session")
@@ -40,18 +46,28 @@ def backend(request: pytest.FixtureRequest) -> Backend:
 
 
 @pytest.fixture(scope="session")
-def target(request: pytest.FixtureRequest, backend: Backend) -> Target:
-    (resolved,) = resolve_targets(request.param, backend=backend.name)
+def variant(request: pytest.FixtureRequest) -> str:
+    """The label of the target variant under test, e.g. riscv64@vlen256."""
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def target(variant: str, backend: Backend) -> Target:
+    (resolved,) = resolve_targets(parse_variant_label(variant)[0], backend=backend.name)
     return resolved
 
 
 @pytest.fixture(scope="session")
-def runner_command(request: pytest.FixtureRequest, target: Target, backend: Backend) -> list[str]:
+def runner_command(request: pytest.FixtureRequest, variant: str, target: Target, backend: Backend) -> list[str]:
     override = request.config.getoption("runner_command")
     if override:
         return shlex.split(override)
+    lacking = missing_cpu_flags(target)
+    if lacking:
+        pytest.skip(f"{target.name}: this CPU lacks {' '.join(lacking)}, which QEMU does not emulate; "
+                    "the build and its ELF and FMA checks still ran")
     result = build(target, backend)
-    command = target.emulator_command(request.config.getoption("vlen")) + [str(result.runner)]
+    command = target.emulator_command(parse_variant_label(variant)[1]) + [str(result.runner)]
     return backend.interactive_command(target, command)
 
 

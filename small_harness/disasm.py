@@ -1,0 +1,70 @@
+"""Proof from the binary that a SIMD build's kernels are vector code: the conv and depthwise kernel
+functions of arch/<isa>/ must contain the ISA's vector FMA instructions.
+
+Convention (docs/PORTING.md): the kernel functions of arch/<isa>/ are named <isa>_<kind>...,
+e.g. avx2_conv_6x16, rvv_dwconv."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from .backends import Backend
+from .errors import ElfMismatchError, HarnessError
+from .targets import REPO_ROOT, Target
+
+KINDS_NEEDING_FMA = ("conv", "dwconv")
+_FUNCTION = re.compile(r"^[0-9a-f]+ <([^>]+)>:$")
+_INSTRUCTION = re.compile(r"^\s+[0-9a-f]+:\s+(\S+)")
+
+
+@dataclass(frozen=True)
+class FmaReport:
+    function: str
+    fma_count: int
+    mnemonic: str  # the most frequent FMA mnemonic
+
+
+def mnemonics_by_function(disassembly: str) -> dict[str, Counter[str]]:
+    """Instruction mnemonics per function in `objdump -d --no-show-raw-insn` output."""
+    functions: dict[str, Counter[str]] = {}
+    current: Counter[str] | None = None
+    for line in disassembly.splitlines():
+        header = _FUNCTION.match(line)
+        if header:
+            current = functions.setdefault(header.group(1), Counter())
+            continue
+        instruction = _INSTRUCTION.match(line)
+        if instruction and current is not None:
+            current[instruction.group(1)] += 1
+    return functions
+
+
+def check_kernel_fmas(target: Target, backend: Backend, library: Path) -> list[FmaReport]:
+    """For a SIMD target, the FMA use of each kernel function; raises when a conv or depthwise
+    kernel has none. [] for a target built with portable kernels only."""
+    if target.kernel_isa == "ref":
+        return []
+    if not target.elf.objdump or not target.elf.fma_mnemonics:
+        raise HarnessError(f"{target.source.name}: a SIMD target needs [elf] objdump and fma_mnemonics")
+    result = backend.run(target, [target.elf.objdump, "-d", "--no-show-raw-insn", str(library)], REPO_ROOT)
+    if result.returncode != 0:
+        raise HarnessError(f"{target.name}: {target.elf.objdump} failed on {library.name}: "
+                           f"{result.output.strip().splitlines()[-1:]}")
+    prefix = f"{target.kernel_isa}_"
+    reports = []
+    for function, mnemonics in sorted(mnemonics_by_function(result.output).items()):
+        if not function.startswith(prefix):
+            continue
+        fmas = Counter({m: n for m, n in mnemonics.items() if m.startswith(target.elf.fma_mnemonics)})
+        top = fmas.most_common(1)
+        reports.append(FmaReport(function, sum(fmas.values()), top[0][0] if top else ""))
+    for kind in KINDS_NEEDING_FMA:
+        kernels = [r for r in reports if r.function.startswith(f"{prefix}{kind}")]
+        if not any(r.fma_count for r in kernels):
+            found = ", ".join(r.function for r in kernels) or f"no function named {prefix}{kind}*"
+            raise ElfMismatchError(f"{target.name}: no vector FMA ({', '.join(target.elf.fma_mnemonics)}) in the "
+                                   f"{kind} kernels of {library.name} ({found}): the SIMD code is not there")
+    return reports
