@@ -129,6 +129,6 @@ def select_backend(requested: str) -> tuple[Backend, str]:
         try:
             client = connect()
         except DockerUnavailable as error:
-            return HostBackend(), f"falling back to the host toolchains: {error.message}"
+            return HostBackend(), f"{error.reason}: falling back to the host toolchains"
         return DockerBackend(client), f"a Docker engine answers (version {engine_version(client)})"
     raise HarnessError(f"unknown toolchain '{requested}'; choose one of: {', '.join(BACKEND_CHOICES)}")

@@ -11,24 +11,29 @@ from .errors import HarnessError
 
 
 class DockerUnavailable(HarnessError):
-    """No Docker engine can be used: not installed, not running, or no permission."""
+    """No Docker engine can be used: not installed, not running, or no permission. `reason` is
+    the fact alone, for messages that go on without Docker."""
+
+    def __init__(self, reason: str, advice: str) -> None:
+        super().__init__(f"{reason}: {advice}, or use --toolchain host")
+        self.reason = reason
 
 
 def _engine_address() -> str:
     return os.environ.get("DOCKER_HOST", "unix:///var/run/docker.sock")
 
 
-def _explain(error: Exception) -> str:
+def _explain(error: Exception) -> DockerUnavailable:
     text = str(error)
     address = _engine_address()
     if "Permission denied" in text or "PermissionError" in text:
-        return (f"permission denied on {address}: add yourself to the docker group "
-                "(sudo usermod -aG docker $USER, then log in again), or use --toolchain host")
-    if "FileNotFoundError" in text or "No such file" in text or "ConnectionRefused" in text \
-            or "Connection refused" in text:
-        return (f"no Docker engine answers at {address}: start it (sudo systemctl start docker, or "
-                "dockerd &), or use --toolchain host")
-    return f"the Docker engine at {address} cannot be used ({text.splitlines()[0][:160]}), or use --toolchain host"
+        return DockerUnavailable(f"permission denied on {address}",
+                                 "add yourself to the docker group (sudo usermod -aG docker $USER, then log in again)")
+    if any(sign in text for sign in ("FileNotFoundError", "No such file", "ConnectionRefused", "Connection refused")):
+        return DockerUnavailable(f"no Docker engine answers at {address}",
+                                 "start it (sudo systemctl start docker, or dockerd &)")
+    return DockerUnavailable(f"the Docker engine at {address} cannot be used ({text.splitlines()[0][:160]})",
+                             "check that it runs")
 
 
 def connect() -> docker.DockerClient:
@@ -37,7 +42,7 @@ def connect() -> docker.DockerClient:
         client = docker.from_env(timeout=300)
         client.ping()
     except DockerException as error:
-        raise DockerUnavailable(_explain(error)) from None
+        raise _explain(error) from None
     return client
 
 
