@@ -4,6 +4,7 @@ container (docker). Builds, the C self-test and the runner all go through a Back
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 from abc import ABC, abstractmethod
@@ -41,6 +42,15 @@ class Backend(ABC):
     @abstractmethod
     def interactive_command(self, target: Target, argv: list[str]) -> list[str]:
         """The argv that runs `argv` with the target's toolchain with stdin and stdout attached."""
+
+
+    def emulator_version(self, target: Target) -> str | None:
+        """The QEMU version that runs the target's code with this backend, e.g. "7.2.22"."""
+        if target.emulator is None:
+            return None
+        output = self.run(target, [target.emulator.binary, "--version"], REPO_ROOT).output
+        found = re.search(r"version (\d+(?:\.\d+)+)", output)
+        return found.group(1) if found else None
 
 
 class HostBackend(Backend):

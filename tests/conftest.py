@@ -7,7 +7,9 @@ starting QEMU costs tens of milliseconds and the suite runs hundreds of cases pe
 from __future__ import annotations
 
 import shlex
-from typing import Iterator
+import tomllib
+from pathlib import Path
+from typing import Any, Iterator
 
 import pytest
 
@@ -80,3 +82,33 @@ def runner(runner_command: list[str]) -> Iterator[Runner]:
 @pytest.fixture(scope="session")
 def runner_info(runner: Runner) -> RunnerInfo:
     return runner.info()
+
+
+QUARANTINE_FILE = Path(__file__).with_name("quarantine.toml")
+
+
+@pytest.fixture(scope="session")
+def quarantine_entries() -> list[dict[str, Any]]:
+    with QUARANTINE_FILE.open("rb") as stream:
+        return list(tomllib.load(stream)["quarantine"])
+
+
+@pytest.fixture(scope="session")
+def emulator_version(target: Target, backend: Backend) -> str | None:
+    return backend.emulator_version(target)
+
+
+@pytest.fixture(autouse=True)
+def _quarantine(request: pytest.FixtureRequest, quarantine_entries: list[dict[str, Any]]) -> None:
+    """Marks a test xfail(strict) when tests/quarantine.toml names it for this variant's QEMU."""
+    if "variant" not in request.fixturenames or not quarantine_entries:
+        return
+    variant = request.getfixturevalue("variant")
+    for entry in quarantine_entries:
+        if entry["test"] in request.node.nodeid and (variant == entry["variant"] or
+                                                     variant.startswith(entry["variant"] + "@")):
+            version = request.getfixturevalue("emulator_version") or ""
+            if any(version.startswith(prefix) for prefix in entry["qemu"]):
+                request.applymarker(pytest.mark.xfail(reason=f"quarantined on QEMU {version}: {entry['bug']}",
+                                                      strict=True))
+
