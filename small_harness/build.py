@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import shlex
 import shutil
 from dataclasses import dataclass
@@ -87,6 +88,14 @@ def build(target: Target, backend: Backend) -> BuildResult:
 
     build_dir = build_dir_for(target, backend.name)
     build_dir.mkdir(parents=True, exist_ok=True)
+    # Two runs building the same directory at once (two terminals, parallel jobs) would corrupt it:
+    # the second waits for the first, then finds the build up to date.
+    with (build_dir / ".build.lock").open("w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _build_locked(target, backend, build_dir)
+
+
+def _build_locked(target: Target, backend: Backend, build_dir: Path) -> BuildResult:
     toolchain_changed = _write_toolchain_file(target, build_dir)
     if toolchain_changed:
         _forget_configuration(build_dir)

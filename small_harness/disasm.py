@@ -18,6 +18,7 @@ from .targets import REPO_ROOT, Target
 KINDS_NEEDING_FMA = ("conv", "dwconv")
 _FUNCTION = re.compile(r"^[0-9a-f]+ <([^>]+)>:$")
 _INSTRUCTION = re.compile(r"^\s+[0-9a-f]+:\s+(\S+)")
+_RELATIVE = re.compile(r"[+-]0x[0-9a-f]+$")
 
 
 @dataclass(frozen=True)
@@ -33,8 +34,13 @@ def mnemonics_by_function(disassembly: str) -> dict[str, Counter[str]]:
     current: Counter[str] | None = None
     for line in disassembly.splitlines():
         header = _FUNCTION.match(line)
-        if header:
+        # Assembler-local labels (.LBB0_2, .Lpcrel_hi3) that some compilers keep in objects, e.g.
+        # clang-16 with RISC-V linker relaxation, are branch targets inside a function, and objdump's
+        # symbol-relative names (<rvv_add-0x2>) are addresses: neither starts a function.
+        if header and not header.group(1).startswith(".L") and not _RELATIVE.search(header.group(1)):
             current = functions.setdefault(header.group(1), Counter())
+            continue
+        if header:
             continue
         instruction = _INSTRUCTION.match(line)
         if instruction and current is not None:

@@ -324,7 +324,7 @@ def load_targets(backend: str = DEFAULT_BACKEND, directory: Path = TOOLCHAINS_DI
         target = load_target(file, backend)
         targets[target.name] = target
     _check_names_unique(targets)
-    return targets
+    return dict(sorted(targets.items()))  # by name: "x86_64" before "x86_64-avx512"
 
 
 def _check_names_unique(targets: dict[str, Target]) -> None:

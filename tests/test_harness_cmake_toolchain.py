@@ -37,7 +37,7 @@ def test_cross_toolchain_sets_system_compiler_and_emulator() -> None:
         'set(CMAKE_FIND_ROOT_PATH "/usr/riscv64-linux-gnu")',
         'set(CMAKE_CROSSCOMPILING_EMULATOR "qemu-riscv64;-cpu;'
         'rv64,v=true,vlen=128,rvv_ta_all_1s=true,rvv_ma_all_1s=true;-L;/usr/riscv64-linux-gnu")',
-        'set(SMALL_ISA "ref" CACHE STRING',
+        'set(SMALL_ISA "rvv" CACHE STRING',
     ]:
         assert line in text
 

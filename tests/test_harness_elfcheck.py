@@ -113,3 +113,21 @@ def test_archive_reader_handles_long_member_names(tmp_path: Path, ar_command: li
     assert [name for name, _ in members] == ["a_member_name_longer_than_sixteen_chars.o", "k.o"]
     assert [data for _, data in members] == [long_object.read_bytes(), short_object.read_bytes()]
     assert len(check_artifacts(target, [library])) == 2
+
+
+def test_disassembly_parser_keeps_local_labels_inside_their_function() -> None:
+    from small_harness.disasm import mnemonics_by_function
+
+    listing = """
+0000000000000000 <rvv_conv>:
+   0:\tvsetvli\ta5,zero,e32,m4,ta,ma
+0000000000000010 <.LBB0_2>:
+  10:\tvfmacc.vf\tv8,fa5,v16
+0000000000000020 <rvv_add-0x2>:
+  20:\tret
+0000000000000030 <rvv_add>:
+  30:\tvfadd.vv\tv8,v8,v16
+"""
+    functions = mnemonics_by_function(listing)
+    assert set(functions) == {"rvv_conv", "rvv_add"}
+    assert functions["rvv_conv"]["vfmacc.vf"] == 1 and functions["rvv_conv"]["ret"] == 1

@@ -18,7 +18,8 @@ def test_unknown_arch_prints_one_error_line_and_exits_1() -> None:
     result = run_invoke("build", "--arch", "mips")
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        "error: unknown target 'mips'; known: aarch64 (arm64), armv7 (arm), riscv64 (riscv), x86_64 (x86), all"
+        "error: unknown target 'mips'; known: aarch64 (arm64), armv7 (arm), riscv64 (riscv), x86_64 (x86), "
+        "x86_64-avx512 (avx512), all"
     ]
     assert "Traceback" not in result.stdout + result.stderr
 

@@ -17,5 +17,5 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE "ONLY")
 set(CMAKE_CROSSCOMPILING_EMULATOR "qemu-aarch64;-cpu;max;-L;/usr/aarch64-linux-gnu")
 
 # Kernel folder under arch/ and the flags its files need; -D on the command line overrides.
-set(SMALL_ISA "ref" CACHE STRING "Kernel folder under arch/")
-set(SMALL_ISA_FLAGS "" CACHE STRING "Flags for the ISA kernels")
+set(SMALL_ISA "asimd" CACHE STRING "Kernel folder under arch/")
+set(SMALL_ISA_FLAGS "-fno-schedule-insns" CACHE STRING "Flags for the ISA kernels")

@@ -17,5 +17,5 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE "ONLY")
 set(CMAKE_CROSSCOMPILING_EMULATOR "qemu-arm;-cpu;cortex-a15;-L;/usr/arm-linux-gnueabihf")
 
 # Kernel folder under arch/ and the flags its files need; -D on the command line overrides.
-set(SMALL_ISA "ref" CACHE STRING "Kernel folder under arch/")
-set(SMALL_ISA_FLAGS "" CACHE STRING "Flags for the ISA kernels")
+set(SMALL_ISA "neon" CACHE STRING "Kernel folder under arch/")
+set(SMALL_ISA_FLAGS "-mfpu=neon-vfpv4" CACHE STRING "Flags for the ISA kernels")

@@ -19,5 +19,5 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE "ONLY")
 set(CMAKE_CROSSCOMPILING_EMULATOR "qemu-riscv64;-cpu;rv64,v=true,vlen=128,rvv_ta_all_1s=true,rvv_ma_all_1s=true;-L;/usr/riscv64-linux-gnu")
 
 # Kernel folder under arch/ and the flags its files need; -D on the command line overrides.
-set(SMALL_ISA "ref" CACHE STRING "Kernel folder under arch/")
+set(SMALL_ISA "rvv" CACHE STRING "Kernel folder under arch/")
 set(SMALL_ISA_FLAGS "" CACHE STRING "Flags for the ISA kernels")

@@ -7,5 +7,5 @@ set(CMAKE_C_COMPILER "x86_64-linux-gnu-gcc")
 set(CMAKE_C_FLAGS_INIT "")
 
 # Kernel folder under arch/ and the flags its files need; -D on the command line overrides.
-set(SMALL_ISA "ref" CACHE STRING "Kernel folder under arch/")
-set(SMALL_ISA_FLAGS "" CACHE STRING "Flags for the ISA kernels")
+set(SMALL_ISA "avx2" CACHE STRING "Kernel folder under arch/")
+set(SMALL_ISA_FLAGS "-mavx2 -mfma" CACHE STRING "Flags for the ISA kernels")

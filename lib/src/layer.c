@@ -133,7 +133,8 @@ static small_status pack(small_layer *layer, const small_kernel_info *k, const f
     if (!weights) return fail(layer, SMALL_ERR_NULL, "weights are NULL");
     const size_t n_weights = small_packed_floats(out_channels, taps, depth);
     const size_t n_floats = n_weights + (bias ? (size_t)out_channels : 0);
-    layer->packed = malloc(n_floats * sizeof(float));
+    /* Cache-line aligned, so that vector loads of a block's weight rows never straddle two lines. */
+    layer->packed = aligned_alloc(64, (n_floats * sizeof(float) + 63) / 64 * 64);
     if (!layer->packed) return fail(layer, SMALL_ERR_NOMEM, "cannot allocate %zu bytes of weights", n_floats * 4);
     layer->packed_bytes = n_floats * sizeof(float);
     small_pack_weights(k, weights, out_channels, groups, taps, depth, layer->packed);

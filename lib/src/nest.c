@@ -1,4 +1,5 @@
-/* The shared loop nest: groups -> channel blocks -> output rows -> pixel tiles -> kernel.
+/* The shared loop nest: groups -> channel blocks -> output rows -> pixel tiles -> kernel (MAC
+ * kinds; channelwise kinds take the channel blocks innermost, under the pixel tiles).
  *
  * Padding is never materialised. For each output row the nest clips the window's rows to the
  * input; along the row it splits pixels into the interior, where the whole window is inside the
@@ -48,6 +49,17 @@ void small_pack_weights(const small_kernel_info *k, const float *ohwi, int out_c
 
 void small_nest_run(const small_nest *n, const small_kernel_info *k, const float *x, const float *x2,
                     float *y) {
+    /* A 1x1 window with stride 1 and no padding reads input pixel i for output pixel i, and both
+     * tensors store their rows back to back: walk them as one long row, so that pixel tiles run on
+     * across row ends instead of leaving a partial tile at the end of every row. */
+    small_nest flat;
+    if (n->kernel_h == 1 && n->kernel_w == 1 && n->stride_h == 1 && n->stride_w == 1 && n->pad_top == 0 &&
+        n->pad_left == 0 && n->in.h == n->out.h && n->in.w == n->out.w && n->out.h > 1) {
+        flat = *n;
+        flat.in.w = flat.out.w = n->out.h * n->out.w;
+        flat.in.h = flat.out.h = 1;
+        n = &flat;
+    }
     const int mac = n->depth > 0; /* broadcast-MAC ops reduce over a group's input channels */
     const int groups = mac ? n->groups : 1;
     const int group_out = n->out.c / groups;
@@ -71,25 +83,27 @@ void small_nest_run(const small_nest *n, const small_kernel_info *k, const float
     t.activation = n->activation;
     t.alpha = n->alpha;
 
+    /* MAC kinds walk channel blocks outermost, so that a block's packed weights stay in cache over
+     * the whole output. Channelwise kinds have no weights to keep (or a few): they walk blocks
+     * innermost, so that each pixel's channels are read contiguously, which the prefetchers follow
+     * far better than short runs a channel block apart. */
     for (int g = 0; g < groups; ++g) {
         const int group_end = (g + 1) * group_out;
-        for (int c0 = g * group_out; c0 < group_end; c0 += block) {
-            const int nc = min_int(block, group_end - c0);
-            const ptrdiff_t x_channel = mac ? (ptrdiff_t)g * n->depth : c0;
-            const float *w_block = n->weights ? n->weights + (size_t)c0 * n->kernel_h * n->kernel_w * depth : 0;
-            t.channels = nc;
-            t.bias = n->bias ? n->bias + c0 : 0;
-            t.w_col_step = (ptrdiff_t)depth * nc;
-            t.w_row_step = (ptrdiff_t)n->kernel_w * depth * nc;
+        for (int b0 = g * group_out; b0 < group_end; b0 += mac ? block : group_out) {
+            const int b_end = mac ? min_int(b0 + block, group_end) : group_end;
             for (int oh = 0; oh < n->out.h; ++oh) {
                 const int ih0 = oh * n->stride_h - n->pad_top;
                 int i_lo, i_hi;
                 clip_window(ih0, n->kernel_h, n->dilation_h, n->in.h, &i_lo, &i_hi);
                 for (int ow = 0; ow < n->out.w; ow += t.pixels) {
                     const int iw0 = ow * n->stride_w - n->pad_left;
-                    int j_lo, j_hi;
-                    clip_window(iw0, n->kernel_w, n->dilation_w, n->in.w, &j_lo, &j_hi);
-                    t.pixels = (ow >= ow_lo && ow < ow_hi) ? min_int(k->pixel_tile, ow_hi - ow) : 1;
+                    int j_lo = 0, j_hi = n->kernel_w; /* the interior's whole window row: no division */
+                    if (ow >= ow_lo && ow < ow_hi) {
+                        t.pixels = min_int(k->pixel_tile, ow_hi - ow);
+                    } else {
+                        clip_window(iw0, n->kernel_w, n->dilation_w, n->in.w, &j_lo, &j_hi);
+                        t.pixels = 1;
+                    }
                     t.taps_h = i_hi - i_lo;
                     t.taps_w = j_hi - j_lo;
                     /* An empty window reads nothing; point at the tensor start to stay in bounds. */
@@ -97,11 +111,21 @@ void small_nest_run(const small_nest *n, const small_kernel_info *k, const float
                         (t.taps_h && t.taps_w)
                             ? ((ptrdiff_t)(ih0 + i_lo * n->dilation_h) * n->in.w + (iw0 + j_lo * n->dilation_w)) * in_c
                             : 0;
-                    t.x = x + x_offset + x_channel;
-                    t.x2 = x2 ? x2 + x_offset + x_channel : 0;
-                    t.w = w_block ? w_block + ((ptrdiff_t)i_lo * n->kernel_w + j_lo) * depth * nc : 0;
-                    t.y = y + ((ptrdiff_t)oh * n->out.w + ow) * n->y_pixel_step + c0;
-                    k->run(&t);
+                    for (int c0 = b0; c0 < b_end; c0 += block) {
+                        const int nc = min_int(block, group_end - c0);
+                        const ptrdiff_t x_channel = mac ? (ptrdiff_t)g * n->depth : c0;
+                        t.channels = nc;
+                        t.bias = n->bias ? n->bias + c0 : 0;
+                        t.w_col_step = (ptrdiff_t)depth * nc;
+                        t.w_row_step = (ptrdiff_t)n->kernel_w * depth * nc;
+                        t.x = x + x_offset + x_channel;
+                        t.x2 = x2 ? x2 + x_offset + x_channel : 0;
+                        t.w = n->weights ? n->weights + (size_t)c0 * n->kernel_h * n->kernel_w * depth +
+                                               ((ptrdiff_t)i_lo * n->kernel_w + j_lo) * depth * nc
+                                         : 0;
+                        t.y = y + ((ptrdiff_t)oh * n->out.w + ow) * n->y_pixel_step + c0;
+                        k->run(&t);
+                    }
                 }
             }
         }

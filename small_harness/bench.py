@@ -1,0 +1,162 @@
+"""`invoke bench`: native speed of the layers of small_harness/bench_layers.toml against the FMA peak
+measured in the same run (small_peak), one thread.
+
+Each layer is planned once per runner request, outside the timed loop; the runner times `repeat`
+runs of it into the same preallocated buffers. A batch is calibrated to last about BATCH_SECONDS, so
+the first run's page faults on a fresh output buffer weigh little, and the figure is the median over
+BATCHES batches (the VM is noisy: medians, never single runs)."""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import statistics
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .backends import Backend
+from .bench_layers import BenchLayer
+from .build import build
+from .errors import HarnessError
+from .runner import Runner
+from .targets import REPO_ROOT, Target, missing_cpu_flags
+
+PEAK_NAME = "small_peak"
+BATCHES = 9
+BATCH_SECONDS = 0.05
+RESULTS_DIR = REPO_ROOT / "build" / "bench"
+
+
+@dataclass(frozen=True)
+class Peak:
+    gflops: float  # median over small_peak's batches (the higher of two runs): what layers are compared with
+    best_gflops: float
+    lanes: int
+    chains: int
+
+
+@dataclass(frozen=True)
+class Measurement:
+    layer: BenchLayer
+    kernel: str
+    repeat: int
+    batch_ns: tuple[float, ...]  # per run, one per batch
+
+    @property
+    def median_ns(self) -> float:
+        return statistics.median(self.batch_ns)
+
+    @property
+    def gflops(self) -> float:
+        return 2.0 * self.layer.macs() / self.median_ns
+
+    def goal_met(self, peak: Peak) -> bool | None:
+        """None when the layer has no goal."""
+        if self.layer.goal_peak_fraction is not None:
+            return self.gflops >= self.layer.goal_peak_fraction * peak.gflops
+        if self.layer.goal_gflops is not None:
+            return self.gflops >= self.layer.goal_gflops
+        return None
+
+
+@dataclass(frozen=True)
+class BenchReport:
+    target: Target
+    backend: str
+    isa: str
+    peak: Peak
+    measurements: list[Measurement]
+
+
+def measure_peak(target: Target, backend: Backend, build_dir: Path) -> Peak:
+    program = build_dir / PEAK_NAME
+    if not program.is_file():
+        raise HarnessError(f"{target.name}: no {PEAK_NAME} in {build_dir} (it is built for x86 SIMD targets only)")
+    result = backend.run(target, [str(program)], REPO_ROOT)
+    words = result.output.split()
+    if result.returncode != 0 or len(words) != 7 or words[0] != "peak":
+        raise HarnessError(f"{target.name}: {PEAK_NAME} failed (exit {result.returncode}): {result.output.strip()}")
+    return Peak(float(words[1]), float(words[2]), int(words[4]), int(words[6]))
+
+
+def _operands(layer: BenchLayer, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(-1.0, 1.0, layer.input).astype(np.float32)
+    weights = rng.uniform(-1.0, 1.0, layer.weight_shape()).astype(np.float32)
+    bias = rng.uniform(-1.0, 1.0, (layer.out_channels,)).astype(np.float32)
+    return x, weights, bias
+
+
+def measure_layer(runner: Runner, layer: BenchLayer, seed: int, batches: int = BATCHES) -> Measurement:
+    x, weights, bias = _operands(layer, seed)
+    first = runner.run(layer.layer(), [x], weights, bias, repeat=1)  # warms up and sizes the batches
+    repeat = max(1, math.ceil(BATCH_SECONDS * 1e9 / max(first.elapsed_ns, 1)))
+    per_run = []
+    for _ in range(batches):
+        result = runner.run(layer.layer(), [x], weights, bias, repeat=repeat)
+        per_run.append(result.elapsed_ns / repeat)
+    return Measurement(layer, first.kernel, repeat, tuple(per_run))
+
+
+def run_bench(target: Target, backend: Backend, layers: list[BenchLayer], batches: int = BATCHES) -> BenchReport:
+    if not target.is_native:
+        raise HarnessError(f"{target.name} runs under QEMU, where wall time means nothing: bench measures "
+                           "native targets only")
+    lacking = missing_cpu_flags(target)
+    if lacking:
+        raise HarnessError(f"{target.name}: this CPU lacks {' '.join(lacking)}; nothing to measure")
+    result = build(target, backend)
+    before = measure_peak(target, backend, result.build_dir)
+    command = backend.interactive_command(target, [str(result.runner)])
+    with Runner(command) as runner:
+        isa = runner.info().isa
+        measurements = [measure_layer(runner, layer, seed, batches) for seed, layer in enumerate(layers)]
+    # The peak before and after the layers: the higher one, so that a busy moment cannot inflate ratios.
+    after = measure_peak(target, backend, result.build_dir)
+    return BenchReport(target, backend.name, isa, max(before, after, key=lambda p: p.gflops), measurements)
+
+
+def format_table(report: BenchReport) -> str:
+    peak = report.peak
+    rows = [f"{report.target.name} ({report.isa} kernels, {report.backend} toolchain): FMA peak {peak.gflops:.1f} "
+            f"GFLOP/s median, {peak.best_gflops:.1f} best ({peak.chains} chains x {peak.lanes} lanes); medians of "
+            f"{len(report.measurements[0].batch_ns) if report.measurements else 0} batches",
+            f"{'layer':20} {'shape':24} {'MACs':>11} {'median us':>10} {'GFLOP/s':>8} {'% peak':>7} {'goal':>11}  kernel"]
+    for m in report.measurements:
+        met = m.goal_met(peak)
+        goal = ""
+        if met is not None:
+            wanted = (f">={m.layer.goal_peak_fraction:.0%}" if m.layer.goal_peak_fraction is not None
+                      else f">={m.layer.goal_gflops:g}")
+            goal = f"{wanted} {'ok' if met else 'MISS'}"
+        rows.append(f"{m.layer.name:20} {m.layer.shape_text():24} {m.layer.macs():>11,} {m.median_ns / 1e3:>10.1f} "
+                    f"{m.gflops:>8.1f} {m.gflops / peak.gflops:>7.1%} {goal:>11}  {m.kernel}")
+    return "\n".join(rows)
+
+
+def write_json(report: BenchReport, directory: Path = RESULTS_DIR) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    path = directory / f"{report.target.name}.json"
+    data = {
+        "target": report.target.name, "isa": report.isa, "backend": report.backend, "machine": _cpu_model(),
+        "peak_gflops": report.peak.gflops, "peak_best_gflops": report.peak.best_gflops,
+        "peak_lanes": report.peak.lanes, "peak_chains": report.peak.chains,
+        "layers": [{
+            "name": m.layer.name, "op": m.layer.op, "shape": m.layer.shape_text(), "source": m.layer.source,
+            "macs": m.layer.macs(), "kernel": m.kernel, "repeat": m.repeat, "batch_ns": list(m.batch_ns),
+            "median_ns": m.median_ns, "gflops": m.gflops, "peak_fraction": m.gflops / report.peak.gflops,
+            "goal_met": m.goal_met(report.peak),
+        } for m in report.measurements],
+    }
+    path.write_text(json.dumps(data, indent=1) + "\n")
+    return path
+
+
+def _cpu_model() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor()
