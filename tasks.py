@@ -4,6 +4,7 @@ options, call the package, print the outcome. Failures print one `error: ...` li
 from __future__ import annotations
 
 import shlex
+from pathlib import Path
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -14,6 +15,9 @@ from invoke.exceptions import Exit
 from invoke.tasks import task
 
 from small_harness.backends import Backend, select_backend
+from small_harness.bench import run_bench, write_json
+from small_harness.bench import format_table as format_bench_table
+from small_harness.bench_layers import load_bench_layers
 from small_harness.build import ARTIFACT_NAMES, LIBRARY_NAME, BuildResult, build_dir_for
 from small_harness.disasm import check_kernel_fmas
 from small_harness.build import build as build_target
@@ -24,6 +28,7 @@ from small_harness.elfcheck import ElfReport, check_artifacts
 from small_harness.errors import HarnessError
 from small_harness.host_toolchain import check_host_toolchain, describe_toolchain, install_host_toolchain
 from small_harness.port_size import format_table, port_sizes
+from small_harness.run_model import run_model
 from small_harness.targets import DEFAULT_BACKEND, REPO_ROOT, load_targets, resolve_targets
 from small_harness.testing import run_tests
 
@@ -152,6 +157,26 @@ def test(c: Context, arch: str = "x86_64", toolchain: str = AUTO, vlen: str = "a
         raise Exit("error: tests failed (see above)", code=1)
 
 
+@task(
+    help={
+        "model": "a float .tflite file",
+        "arch": "one target (name or alias), default x86_64",
+        "toolchain": TOOLCHAIN_HELP,
+        "input": "input .npy (default: a fixed-seed random input)",
+        "output": "write the output here as .npy",
+    }
+)
+def run(c: Context, model: str, arch: str = "x86_64", toolchain: str = AUTO, input: str = "", output: str = "") -> None:
+    """Import a .tflite model, build for the target and run one inference with the library."""
+    with reported_errors():
+        targets = resolve_targets(arch)
+        if len(targets) != 1:
+            raise HarnessError(f"--arch names {len(targets)} targets; run takes one")
+        backend = _chosen_backend(toolchain)
+        (target,) = resolve_targets(arch, backend=backend.name)
+        run_model(Path(model), target, backend, Path(input) if input else None, Path(output) if output else None)
+
+
 @task(name="port-size")
 def port_size(c: Context) -> None:
     """Lines of C per ISA port under arch/ (blank lines and comments excluded) against the budget."""
@@ -161,11 +186,31 @@ def port_size(c: Context) -> None:
         raise Exit("error: a port is over its line budget", code=1)
 
 
+@task(help={"arch": "native target(s): x86_64 (default), x86_64-avx512, or a comma list",
+            "toolchain": "host (default) or docker: where the benchmark is built and run",
+            "only": "measure only layers whose name contains one of these comma-separated words"})
+def bench(c: Context, arch: str = "x86_64", toolchain: str = "host", only: str = "") -> None:
+    """Time the bench layers (small_harness/bench_layers.toml) natively against the measured FMA peak;
+    print a table and write build/bench/<target>.json."""
+    with reported_errors():
+        backend = _chosen_backend(toolchain)
+        words = [word.strip() for word in only.split(",") if word.strip()]
+        layers = [layer for layer in load_bench_layers() if not words or any(w in layer.name for w in words)]
+        if not layers:
+            raise HarnessError(f"no bench layer name contains any of: {only}")
+        for target in resolve_targets(arch, backend=backend.name):
+            report = run_bench(target, backend, layers)
+            print(format_bench_table(report))
+            print(f"wrote {_relative(write_json(report))}", flush=True)
+
+
 namespace = Collection()
 namespace.add_task(build)
 namespace.add_task(elf_check)
 namespace.add_task(test)
 namespace.add_task(port_size)
+namespace.add_task(run)
+namespace.add_task(bench)
 
 toolchain = Collection("toolchain")
 toolchain.add_task(install)

@@ -12,7 +12,7 @@ import numpy as np
 from . import layers as L
 
 MAGIC = 0x524C4D53  # "SMLR"
-CMD_INFO, CMD_LAYER, CMD_QUIT = 1, 2, 3
+CMD_INFO, CMD_LAYER, CMD_QUIT, CMD_MODEL_LOAD, CMD_MODEL_RUN = 1, 2, 3, 4, 5
 MAX_INPUTS = 8
 
 # Must match small_op, small_padding and small_activation in lib/include/small.h.
@@ -88,6 +88,14 @@ def encode_info() -> bytes:
     return struct.pack("<II", MAGIC, CMD_INFO)
 
 
+def encode_model_load(model_file: bytes) -> bytes:
+    return struct.pack("<III", MAGIC, CMD_MODEL_LOAD, len(model_file)) + model_file
+
+
+def encode_model_run(x: np.ndarray, repeat: int) -> bytes:
+    return struct.pack("<III", MAGIC, CMD_MODEL_RUN, repeat) + _array_bytes(x)
+
+
 def encode_quit() -> bytes:
     return struct.pack("<II", MAGIC, CMD_QUIT)
 
@@ -151,3 +159,19 @@ def read_layer_reply(stream: IO[bytes]) -> LayerReply:
     output = np.frombuffer(_read(stream, 4 * n), dtype="<f4").reshape(h, w, c).astype(np.float32) if n else None
     (elapsed_ns,) = struct.unpack("<Q", _read(stream, 8))
     return LayerReply(kernel, output, elapsed_ns)
+
+
+@dataclass(frozen=True)
+class ModelReply:
+    input_shape: tuple[int, int, int]
+    output_shape: tuple[int, int, int]
+    arena_bytes: int
+    kernels: list[str]  # the kernel of each layer, in order
+
+
+def read_model_load_reply(stream: IO[bytes]) -> ModelReply:
+    shapes = struct.unpack("<6i", _read(stream, 24))
+    (arena_bytes,) = struct.unpack("<Q", _read(stream, 8))
+    kernels = _read_string(stream).splitlines()
+    return ModelReply(shapes[:3], shapes[3:], int(arena_bytes), kernels)  # type: ignore[arg-type]
+

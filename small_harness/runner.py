@@ -124,6 +124,22 @@ class Runner:
             raise SmallError(header.status_name, header.message)
         return LayerResult(reply.output, reply.kernel, reply.elapsed_ns)
 
+    def load_model(self, model_file: bytes) -> protocol.ModelReply:
+        """Loads a model file (model_format.encode) into the runner, replacing the previous one;
+        raises SmallError with the C loader's reason when it refuses the file."""
+        header, reply = self._exchange(protocol.encode_model_load(model_file), protocol.read_model_load_reply)
+        if header.status != 0:
+            raise SmallError(header.status_name, header.message)
+        return reply
+
+    def run_model(self, x: np.ndarray, repeat: int = 1) -> LayerResult:
+        """One inference (or `repeat`, timed together) of the loaded model on an HWC input."""
+        data = np.ascontiguousarray(x, dtype=np.float32)
+        header, reply = self._exchange(protocol.encode_model_run(data, repeat), protocol.read_layer_reply)
+        if header.status != 0 or reply.output is None:
+            raise SmallError(header.status_name, header.message)
+        return LayerResult(reply.output, "", reply.elapsed_ns)
+
     def close(self) -> None:
         if self._process is not None and self._process.poll() is None:
             try:

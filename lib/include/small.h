@@ -125,6 +125,33 @@ size_t small_layer_bias_count(const small_layer_desc *desc);
 /* Frees what plan allocated. Safe on a zeroed or failed layer. */
 void small_layer_release(small_layer *layer);
 
+/* ---- Models -------------------------------------------------------------------------------------
+ * A model is a graph of layers in the library's own format (written by small_harness/model_format.py
+ * from a .tflite file; the layout is documented there and in lib/src/model.c). It is loaded from a
+ * memory buffer, so a file read on Linux and a const array in a microcontroller's flash work alike:
+ * load validates everything, packs each layer's weights for this build once, and plans one activation
+ * arena in which tensors whose lifetimes do not overlap share memory. Inference then allocates nothing.
+ * The buffer must stay valid only during load, and be 4-byte aligned. */
+typedef struct small_model small_model;
+
+typedef struct {
+    char text[160];
+} small_message;
+
+/* Loads a model; on failure returns the error, sets *model to NULL and says why in *why (optional). */
+small_status small_model_load(small_model **model, const void *data, size_t size, small_message *why);
+
+/* Runs one inference: input of small_model_input_shape, output of small_model_output_shape. */
+small_status small_model_run(small_model *model, const float *input, float *output);
+
+small_shape small_model_input_shape(const small_model *model);
+small_shape small_model_output_shape(const small_model *model);
+size_t small_model_arena_bytes(const small_model *model);
+int small_model_layer_count(const small_model *model);
+/* The planned layer i (0 <= i < layer count), e.g. for its kernel name; NULL when out of range. */
+const small_layer *small_model_layer(const small_model *model, int i);
+void small_model_free(small_model *model);
+
 /* Output elements of a planned layer. */
 size_t small_shape_size(small_shape shape);
 

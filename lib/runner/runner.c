@@ -7,6 +7,9 @@
  *     CMD_LAYER: u32 n_fields, i32 fields[n_fields] (order of enum field below), f32 alpha,
  *                then arrays (u32 count, f32 data[count]): weights, bias, inputs[n_inputs]
  *                -> reply: status, message, kernel name, output shape, output data, elapsed ns
+ *     CMD_MODEL_LOAD: u32 size, bytes[size] (a model file) -> reply: input shape, output shape,
+ *                u64 arena bytes, string of the layers' kernel names, one per line
+ *     CMD_MODEL_RUN: u32 repeat, then an array (the input) -> reply as for CMD_LAYER (kernel name empty)
  *     CMD_QUIT:  exit 0
  *   reply:    u32 MAGIC, i32 status, string message, then the command's payload;
  *             a string is u32 length + bytes.
@@ -21,7 +24,8 @@
 #include "small.h"
 #include "small_kernel.h"
 
-enum { MAGIC = 0x524c4d53u /* "SMLR" */, CMD_INFO = 1, CMD_LAYER = 2, CMD_QUIT = 3 };
+enum { MAGIC = 0x524c4d53u /* "SMLR" */, CMD_INFO = 1, CMD_LAYER = 2, CMD_QUIT = 3, CMD_MODEL_LOAD = 4,
+       CMD_MODEL_RUN = 5 };
 enum { MAX_ARRAY = 1 << 28 };
 
 enum field {
@@ -43,7 +47,9 @@ static void write_string(const char *s) {
 static float *read_array(uint32_t *count, int *ok) {
     *ok = read_exact(count, 4) && *count <= MAX_ARRAY;
     if (!*ok || *count == 0) return NULL;
-    float *data = malloc((size_t)*count * sizeof(float));
+    /* Cache-line aligned, as a model's activation arena would be: a vector load then never
+     * straddles two lines, which would slow the kernels the bench times. */
+    float *data = aligned_alloc(64, ((size_t)*count * sizeof(float) + 63) / 64 * 64);
     *ok = data && read_exact(data, (size_t)*count * sizeof(float));
     return data;
 }
@@ -147,8 +153,11 @@ static int serve_layer(void) {
     float *output = NULL;
     uint64_t elapsed = 0;
     if (s == SMALL_OK) {
-        output = malloc(small_shape_size(layer.output) * sizeof(float));
-        if (!output) s = SMALL_ERR_NOMEM, message = "cannot allocate the output";
+        output = aligned_alloc(64, (small_shape_size(layer.output) * sizeof(float) + 63) / 64 * 64);
+        if (!output) {
+            s = SMALL_ERR_NOMEM;
+            message = "cannot allocate the output";
+        }
     }
     if (s == SMALL_OK) {
         const int repeat = fields[F_REPEAT] > 0 ? fields[F_REPEAT] : 1;
@@ -176,6 +185,79 @@ static int serve_layer(void) {
     return 1;
 }
 
+static small_model *model; /* the one loaded model, replaced by the next CMD_MODEL_LOAD */
+
+static void write_shape(small_shape s) {
+    write_i32(s.h);
+    write_i32(s.w);
+    write_i32(s.c);
+}
+
+static int serve_model_load(void) {
+    uint32_t size = 0;
+    if (!read_exact(&size, 4) || size > MAX_ARRAY) {
+        reply_header(SMALL_ERR_FORMAT, "malformed model request");
+        return 0;
+    }
+    unsigned char *bytes = malloc(size ? size : 1);
+    if (!bytes || !read_exact(bytes, size)) {
+        free(bytes);
+        reply_header(SMALL_ERR_FORMAT, "model request truncated");
+        return 0;
+    }
+    small_model_free(model);
+    small_message why;
+    small_status s = small_model_load(&model, bytes, size, &why);
+    free(bytes); /* load copies what it keeps: weights are packed into the layers */
+    reply_header(s, why.text);
+    write_shape(small_model_input_shape(model));
+    write_shape(small_model_output_shape(model));
+    uint64_t arena = small_model_arena_bytes(model);
+    fwrite(&arena, 8, 1, stdout);
+    static char kernels[1 << 14];
+    size_t n = 0;
+    kernels[0] = '\0';
+    for (int i = 0; i < small_model_layer_count(model) && n + 64 < sizeof kernels; ++i)
+        n += (size_t)snprintf(kernels + n, sizeof kernels - n, "%s\n", small_layer_kernel_name(small_model_layer(model, i)));
+    write_string(kernels);
+    return 1;
+}
+
+static int serve_model_run(void) {
+    uint32_t repeat = 0, n_in = 0;
+    int ok = read_exact(&repeat, 4);
+    float *input = ok ? read_array(&n_in, &ok) : NULL;
+    if (!ok) {
+        free(input);
+        reply_header(SMALL_ERR_FORMAT, "malformed model run request");
+        return 0;
+    }
+    small_status s = model ? SMALL_OK : SMALL_ERR_PARAM;
+    const char *message = model ? "" : "no model loaded";
+    if (model && n_in != small_shape_size(small_model_input_shape(model))) {
+        s = SMALL_ERR_SHAPE;
+        message = "input size differs from the model's input shape";
+    }
+    const small_shape out = s == SMALL_OK ? small_model_output_shape(model) : (small_shape){0, 0, 0};
+    float *output = s == SMALL_OK ? malloc(small_shape_size(out) * sizeof(float)) : NULL;
+    uint64_t elapsed = 0;
+    if (s == SMALL_OK) {
+        const uint64_t start = now_ns();
+        for (uint32_t r = 0; r < (repeat ? repeat : 1) && s == SMALL_OK; ++r) s = small_model_run(model, input, output);
+        elapsed = now_ns() - start;
+    }
+    reply_header(s, message);
+    write_string(""); /* the layer reply's kernel name: a model has one per layer, sent at load */
+    write_shape(s == SMALL_OK ? out : (small_shape){0, 0, 0});
+    const uint32_t n_out = s == SMALL_OK ? (uint32_t)small_shape_size(out) : 0;
+    write_u32(n_out);
+    if (n_out) fwrite(output, sizeof(float), n_out, stdout);
+    fwrite(&elapsed, 8, 1, stdout);
+    free(input);
+    free(output);
+    return 1;
+}
+
 int main(void) {
     for (;;) {
         uint32_t header[2];
@@ -189,6 +271,8 @@ int main(void) {
         switch (header[1]) {
         case CMD_INFO: reply_info(); break;
         case CMD_LAYER: keep_going = serve_layer(); break;
+        case CMD_MODEL_LOAD: keep_going = serve_model_load(); break;
+        case CMD_MODEL_RUN: keep_going = serve_model_run(); break;
         case CMD_QUIT: return 0;
         default: reply_header(SMALL_ERR_FORMAT, "unknown command"); keep_going = 0;
         }

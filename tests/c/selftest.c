@@ -149,6 +149,23 @@ int main(void) {
     check(small_layer_plan(&L, &d, NULL, NULL) == SMALL_ERR_NULL, "NULL weights");
     check(small_layer_run(&L, NULL, NULL) == SMALL_ERR_NULL, "run with NULL tensors");
 
+    /* The model loader refuses what is not a model, with a reason, and leaves no model behind. */
+    static unsigned int garbage[64];
+    for (int i = 0; i < 64; ++i) garbage[i] = 0x9e3779b9u * (unsigned)i;
+    small_model *model = (small_model *)&garbage; /* must be reset to NULL on failure */
+    small_message why;
+    check(small_model_load(&model, garbage, sizeof garbage, &why) == SMALL_ERR_FORMAT && !model && why.text[0],
+          "model loader refuses garbage");
+    memcpy(garbage, "SMLM", 4); /* a header and nothing behind it: truncated */
+    garbage[1] = 1; /* version */
+    garbage[2] = 3; /* tensors */
+    garbage[3] = 2; /* layers */
+    check(small_model_load(&model, garbage, 32, &why) == SMALL_ERR_FORMAT && !model && why.text[0],
+          "model loader refuses a truncated model");
+    check(small_model_load(&model, (const char *)garbage + 1, 32, &why) == SMALL_ERR_FORMAT,
+          "model loader refuses an unaligned buffer");
+    check(small_model_load(&model, NULL, 0, &why) == SMALL_ERR_NULL, "model loader refuses NULL");
+
     printf("isa %s: %d passed, %d failed\n", small_build_isa(), passed, failed);
     return failed ? 1 : 0;
 }

@@ -1,0 +1,257 @@
+/* Models: load from a memory buffer, plan one activation arena, run inferences without allocating.
+ *
+ * Format (all fields little-endian 32-bit; small_harness/model_format.py writes it):
+ *   header   "SMLM", version, n_tensors, n_layers, input tensor, output tensor,
+ *            weights offset (bytes from the start, a multiple of 16), weights count (floats)
+ *   tensors  n_tensors x (h, w, c)
+ *   layers   n_layers x LAYER_WORDS words: op, n_inputs, input tensors[SMALL_MAX_INPUTS], output tensor,
+ *            out_channels, groups, kernel_h, kernel_w, stride_h, stride_w, dilation_h, dilation_w,
+ *            padding, pad_top, pad_bottom, pad_left, pad_right, activation, alpha (float bits),
+ *            weights offset, bias offset (in floats into the weights blob, or -1 for none)
+ *   weights  weights count floats
+ * Layers come in execution order and each tensor is produced once (the model input by none). */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "small.h"
+
+enum { HEADER_WORDS = 8, MAX_TENSORS = 1 << 16, VERSION = 1, ALIGN_FLOATS = 4 };
+enum { L_OP, L_N_INPUTS, L_INPUTS, L_OUTPUT = L_INPUTS + SMALL_MAX_INPUTS, L_OUT_CHANNELS, L_GROUPS, L_KERNEL_H,
+       L_KERNEL_W, L_STRIDE_H, L_STRIDE_W, L_DILATION_H, L_DILATION_W, L_PADDING, L_PAD_TOP, L_PAD_BOTTOM,
+       L_PAD_LEFT, L_PAD_RIGHT, L_ACTIVATION, L_ALPHA, L_WEIGHTS, L_BIAS, LAYER_WORDS };
+
+typedef struct {
+    small_shape shape;
+    int first, last;  /* layers that produce and last read it; the model input is not in the arena */
+    size_t offset;    /* in floats, into the arena */
+} tensor_plan;
+
+struct small_model {
+    int n_tensors, n_layers, input, output;
+    tensor_plan *tensors;
+    small_layer *layers;
+    int (*layer_io)[SMALL_MAX_INPUTS + 1]; /* per layer: input tensors, then the output tensor */
+    float *arena;
+    size_t arena_floats;
+};
+
+static small_status refuse(small_message *why, small_status status, const char *fmt, int a, int b) {
+    if (why) snprintf(why->text, sizeof why->text, fmt, a, b);
+    return status;
+}
+
+static int32_t word(const unsigned char *data, size_t index) {
+    int32_t value;
+    memcpy(&value, data + 4 * index, 4); /* the buffer may be unaligned for 32-bit words in flash */
+    return value;
+}
+
+static small_layer_desc layer_desc(const unsigned char *w, const tensor_plan *tensors) {
+    small_layer_desc d = small_layer_desc_default((small_op)word(w, L_OP));
+    d.n_inputs = word(w, L_N_INPUTS);
+    for (int i = 0; i < d.n_inputs; ++i) d.inputs[i] = tensors[word(w, L_INPUTS + i)].shape;
+    d.out_channels = word(w, L_OUT_CHANNELS);
+    d.groups = word(w, L_GROUPS);
+    d.kernel_h = word(w, L_KERNEL_H);
+    d.kernel_w = word(w, L_KERNEL_W);
+    d.stride_h = word(w, L_STRIDE_H);
+    d.stride_w = word(w, L_STRIDE_W);
+    d.dilation_h = word(w, L_DILATION_H);
+    d.dilation_w = word(w, L_DILATION_W);
+    d.padding = (small_padding)word(w, L_PADDING);
+    d.pad_top = word(w, L_PAD_TOP);
+    d.pad_bottom = word(w, L_PAD_BOTTOM);
+    d.pad_left = word(w, L_PAD_LEFT);
+    d.pad_right = word(w, L_PAD_RIGHT);
+    d.activation = (small_activation)word(w, L_ACTIVATION);
+    int32_t alpha_bits = word(w, L_ALPHA);
+    memcpy(&d.alpha, &alpha_bits, 4);
+    d.reshape_to = tensors[word(w, L_OUTPUT)].shape;
+    return d;
+}
+
+/* Checks one layer's tensor references: inputs exist already, the output is new. */
+static small_status check_layer_io(const unsigned char *w, int layer, small_model *m, small_message *why) {
+    const int n_inputs = word(w, L_N_INPUTS), output = word(w, L_OUTPUT);
+    if (n_inputs < 1 || n_inputs > SMALL_MAX_INPUTS)
+        return refuse(why, SMALL_ERR_FORMAT, "layer %d has %d inputs", layer, n_inputs);
+    for (int i = 0; i < n_inputs; ++i) {
+        const int t = word(w, L_INPUTS + i);
+        if (t < 0 || t >= m->n_tensors || (t != m->input && m->tensors[t].first < 0))
+            return refuse(why, SMALL_ERR_FORMAT, "layer %d reads tensor %d before it exists", layer, t);
+        m->tensors[t].last = layer;
+        m->layer_io[layer][i] = t;
+    }
+    if (output < 0 || output >= m->n_tensors || output == m->input || m->tensors[output].first >= 0)
+        return refuse(why, SMALL_ERR_FORMAT, "layer %d writes tensor %d, which is not a new tensor", layer, output);
+    m->tensors[output].first = m->tensors[output].last = layer;
+    m->layer_io[layer][SMALL_MAX_INPUTS] = output;
+    return SMALL_OK;
+}
+
+/* Plans layer i: its weights must lie inside the blob and hold exactly what the layer reads. */
+static small_status plan_layer(small_model *m, int i, const unsigned char *w, const float *blob, size_t blob_floats,
+                               small_message *why) {
+    small_layer_desc d = layer_desc(w, m->tensors);
+    const int32_t weights_at = word(w, L_WEIGHTS), bias_at = word(w, L_BIAS);
+    const size_t n_weights = small_layer_weight_count(&d), n_bias = small_layer_bias_count(&d);
+    if ((weights_at >= 0 && (size_t)weights_at + n_weights > blob_floats) ||
+        (bias_at >= 0 && (size_t)bias_at + n_bias > blob_floats))
+        return refuse(why, SMALL_ERR_FORMAT, "layer %d: weights or bias beyond the weights blob (%d floats)", i,
+                      (int)blob_floats);
+    small_status s = small_layer_plan(&m->layers[i], &d, weights_at >= 0 ? blob + weights_at : NULL,
+                                      bias_at >= 0 ? blob + bias_at : NULL);
+    if (s != SMALL_OK) {
+        if (why) snprintf(why->text, sizeof why->text, "layer %d: %s", i, m->layers[i].message);
+        return s;
+    }
+    const small_shape got = m->layers[i].output, want = m->tensors[m->layer_io[i][SMALL_MAX_INPUTS]].shape;
+    if (got.h != want.h || got.w != want.w || got.c != want.c)
+        return refuse(why, SMALL_ERR_FORMAT, "layer %d computes a shape other than its output tensor %d", i,
+                      m->layer_io[i][SMALL_MAX_INPUTS]);
+    return SMALL_OK;
+}
+
+static int lifetimes_overlap(const tensor_plan *a, const tensor_plan *b) {
+    return a->first <= b->last && b->first <= a->last;
+}
+
+/* Greedy by size: place the largest tensors first, each at the lowest offset that does not collide
+ * with an already placed tensor alive at the same time. Near the lower bound for chain-like graphs. */
+static small_status plan_arena(small_model *m) {
+    int *order = malloc((size_t)m->n_tensors * sizeof(int));
+    int *placed = malloc((size_t)m->n_tensors * sizeof(int));
+    if (!order || !placed) {
+        free(order), free(placed);
+        return SMALL_ERR_NOMEM;
+    }
+    int n_order = 0, n_placed = 0;
+    for (int t = 0; t < m->n_tensors; ++t)
+        if (t != m->input && m->tensors[t].first >= 0) order[n_order++] = t;
+    for (int i = 1; i < n_order; ++i) /* insertion sort by size, descending: models have few tensors */
+        for (int j = i; j > 0 && small_shape_size(m->tensors[order[j]].shape) >
+                                      small_shape_size(m->tensors[order[j - 1]].shape); --j) {
+            int swap = order[j];
+            order[j] = order[j - 1];
+            order[j - 1] = swap;
+        }
+    m->arena_floats = 0;
+    for (int i = 0; i < n_order; ++i) {
+        tensor_plan *t = &m->tensors[order[i]];
+        const size_t size = (small_shape_size(t->shape) + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
+        size_t offset = 0;
+        for (int moved = 1; moved;) { /* move past every live tensor we collide with, until none */
+            moved = 0;
+            for (int j = 0; j < n_placed; ++j) {
+                const tensor_plan *p = &m->tensors[placed[j]];
+                const size_t p_end = p->offset + small_shape_size(p->shape);
+                if (lifetimes_overlap(t, p) && offset < p_end && p->offset < offset + size) {
+                    offset = (p_end + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
+                    moved = 1;
+                }
+            }
+        }
+        t->offset = offset;
+        placed[n_placed++] = order[i];
+        if (offset + size > m->arena_floats) m->arena_floats = offset + size;
+    }
+    free(order), free(placed);
+    m->arena = malloc((m->arena_floats ? m->arena_floats : 1) * sizeof(float));
+    return m->arena ? SMALL_OK : SMALL_ERR_NOMEM;
+}
+
+static small_status load(small_model *m, const unsigned char *data, size_t size, small_message *why) {
+    if (size < HEADER_WORDS * 4 || memcmp(data, "SMLM", 4))
+        return refuse(why, SMALL_ERR_FORMAT, "not a SMaLL model (no SMLM header; %d bytes)", (int)size, 0);
+    if (word(data, 1) != VERSION)
+        return refuse(why, SMALL_ERR_FORMAT, "model format version %d, this library reads %d", word(data, 1), VERSION);
+    m->n_tensors = word(data, 2);
+    m->n_layers = word(data, 3);
+    m->input = word(data, 4);
+    m->output = word(data, 5);
+    const int32_t weights_offset = word(data, 6), weights_count = word(data, 7);
+    if (m->n_tensors < 2 || m->n_tensors > MAX_TENSORS || m->n_layers < 1 || m->n_layers > MAX_TENSORS)
+        return refuse(why, SMALL_ERR_FORMAT, "%d tensors and %d layers", m->n_tensors, m->n_layers);
+    const size_t tables_end = 4 * (HEADER_WORDS + 3 * (size_t)m->n_tensors + (size_t)LAYER_WORDS * m->n_layers);
+    if (tables_end > size || weights_offset < 0 || weights_count < 0 || (size_t)weights_offset < tables_end ||
+        weights_offset % 16 || (size_t)weights_offset + 4 * (size_t)weights_count > size)
+        return refuse(why, SMALL_ERR_FORMAT, "truncated or inconsistent: %d bytes, weights end at %d", (int)size,
+                      weights_offset + 4 * weights_count);
+    if (m->input < 0 || m->input >= m->n_tensors || m->output < 0 || m->output >= m->n_tensors)
+        return refuse(why, SMALL_ERR_FORMAT, "input tensor %d or output tensor %d out of range", m->input, m->output);
+    m->tensors = calloc((size_t)m->n_tensors, sizeof *m->tensors);
+    m->layers = calloc((size_t)m->n_layers, sizeof *m->layers);
+    m->layer_io = calloc((size_t)m->n_layers, sizeof *m->layer_io);
+    if (!m->tensors || !m->layers || !m->layer_io) return refuse(why, SMALL_ERR_NOMEM, "out of memory", 0, 0);
+    for (int t = 0; t < m->n_tensors; ++t) {
+        m->tensors[t].shape = (small_shape){word(data, HEADER_WORDS + 3 * t), word(data, HEADER_WORDS + 3 * t + 1),
+                                            word(data, HEADER_WORDS + 3 * t + 2)};
+        m->tensors[t].first = m->tensors[t].last = -1;
+        const small_shape s = m->tensors[t].shape;
+        if (s.h < 1 || s.w < 1 || s.c < 1 || small_shape_size(s) > (1u << 28))
+            return refuse(why, SMALL_ERR_FORMAT, "tensor %d has an invalid shape (h %d)", t, s.h);
+    }
+    const unsigned char *layer_words = data + 4 * (HEADER_WORDS + 3 * (size_t)m->n_tensors);
+    const float *blob = (const float *)(const void *)(data + weights_offset);
+    for (int i = 0; i < m->n_layers; ++i) {
+        const unsigned char *w = layer_words + 4 * (size_t)LAYER_WORDS * i;
+        small_status s = check_layer_io(w, i, m, why);
+        if (s == SMALL_OK) s = plan_layer(m, i, w, blob, (size_t)weights_count, why);
+        if (s != SMALL_OK) return s;
+    }
+    if (m->tensors[m->output].first < 0)
+        return refuse(why, SMALL_ERR_FORMAT, "no layer produces the output tensor %d", m->output, 0);
+    m->tensors[m->output].last = m->n_layers; /* alive until copied out */
+    return plan_arena(m) == SMALL_OK ? SMALL_OK : refuse(why, SMALL_ERR_NOMEM, "cannot allocate the arena", 0, 0);
+}
+
+small_status small_model_load(small_model **model, const void *data, size_t size, small_message *why) {
+    if (why) why->text[0] = '\0';
+    if (!model || !data) return refuse(why, SMALL_ERR_NULL, "model or data is NULL", 0, 0);
+    *model = NULL;
+    if ((uintptr_t)data % 4) return refuse(why, SMALL_ERR_FORMAT, "model buffer is not 4-byte aligned", 0, 0);
+    small_model *m = calloc(1, sizeof *m);
+    if (!m) return refuse(why, SMALL_ERR_NOMEM, "out of memory", 0, 0);
+    small_status s = load(m, data, size, why);
+    if (s != SMALL_OK) {
+        small_model_free(m);
+        return s;
+    }
+    *model = m;
+    return SMALL_OK;
+}
+
+small_status small_model_run(small_model *m, const float *input, float *output) {
+    if (!m || !input || !output) return SMALL_ERR_NULL;
+    for (int i = 0; i < m->n_layers; ++i) {
+        const float *inputs[SMALL_MAX_INPUTS];
+        for (int k = 0; k < m->layers[i].desc.n_inputs; ++k) {
+            const int t = m->layer_io[i][k];
+            inputs[k] = t == m->input ? input : m->arena + m->tensors[t].offset;
+        }
+        small_status s = small_layer_run(&m->layers[i], inputs,
+                                         m->arena + m->tensors[m->layer_io[i][SMALL_MAX_INPUTS]].offset);
+        if (s != SMALL_OK) return s;
+    }
+    const tensor_plan *out = &m->tensors[m->output];
+    memcpy(output, m->arena + out->offset, small_shape_size(out->shape) * sizeof(float));
+    return SMALL_OK;
+}
+
+small_shape small_model_input_shape(const small_model *m) { return m ? m->tensors[m->input].shape : (small_shape){0, 0, 0}; }
+small_shape small_model_output_shape(const small_model *m) {
+    return m ? m->tensors[m->output].shape : (small_shape){0, 0, 0};
+}
+size_t small_model_arena_bytes(const small_model *m) { return m ? m->arena_floats * sizeof(float) : 0; }
+int small_model_layer_count(const small_model *m) { return m ? m->n_layers : 0; }
+const small_layer *small_model_layer(const small_model *m, int i) {
+    return m && i >= 0 && i < m->n_layers ? &m->layers[i] : NULL;
+}
+
+void small_model_free(small_model *m) {
+    if (!m) return;
+    for (int i = 0; m->layers && i < m->n_layers; ++i) small_layer_release(&m->layers[i]);
+    free(m->tensors), free(m->layers), free(m->layer_io), free(m->arena), free(m);
+}

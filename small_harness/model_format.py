@@ -1,0 +1,120 @@
+"""The library's own model: a graph of layers with their weights (built by tflite_import.py), its
+binary file format (read by lib/src/model.c, whose header comment documents the same layout), and
+its memory figures."""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import layers as L
+from .protocol import ACTIVATION_CODES, MAX_INPUTS, OP_CODES, PADDING_EXPLICIT, PADDING_SAME, PADDING_VALID
+
+MAGIC = b"SMLM"
+VERSION = 1
+LAYER_WORDS = 28  # enum of layer words in lib/src/model.c
+WEIGHTS_ALIGN = 16
+Shape = tuple[int, int, int]
+
+
+@dataclass
+class Node:
+    """One layer of the graph: reads `inputs`, writes `output` (tensor indices)."""
+
+    layer: L.Layer
+    inputs: list[int]
+    output: int
+    weights: np.ndarray | None = None  # OHWI for Conv2D, (out, K) for FullyConnected
+    bias: np.ndarray | None = None
+    origin: str = ""  # where it came from, e.g. "CONV_2D #3"
+
+
+@dataclass
+class Model:
+    name: str
+    shapes: list[Shape]  # HWC per tensor
+    nodes: list[Node]
+    input: int
+    output: int
+    output_layout: tuple[int, ...] = ()  # the source model's output shape, e.g. (1, 10)
+    input_layout: tuple[int, ...] = ()
+    tensor_names: list[str] = field(default_factory=list)
+    dequantized_constants: int = 0  # weight tensors stored as int8 in the source, folded to float
+
+
+def _padding_words(padding: L.Padding) -> list[int]:
+    if padding == "same":
+        return [PADDING_SAME, 0, 0, 0, 0]
+    if padding == "valid":
+        return [PADDING_VALID, 0, 0, 0, 0]
+    return [PADDING_EXPLICIT, *padding]
+
+
+def _layer_words(node: Node, weights_at: int, bias_at: int) -> list[int]:
+    layer = node.layer
+    kernel, stride, dilation, padding = (1, 1), (1, 1), (1, 1), "valid"
+    out_channels, groups = 0, 1
+    if isinstance(layer, (L.Conv2D, L.MaxPool, L.AvgPool)):
+        kernel, stride, padding = layer.kernel, layer.stride, layer.padding
+    if isinstance(layer, L.Conv2D):
+        dilation, out_channels, groups = layer.dilation, layer.out_channels, layer.groups
+    if isinstance(layer, L.FullyConnected):
+        out_channels = layer.out_channels
+    inputs = node.inputs + [0] * (MAX_INPUTS - len(node.inputs))
+    alpha_bits = struct.unpack("<i", struct.pack("<f", getattr(layer, "alpha", 0.0)))[0]
+    words = [OP_CODES[type(layer)], len(node.inputs), *inputs, node.output, out_channels, groups, *kernel, *stride,
+             *dilation, *_padding_words(padding), ACTIVATION_CODES[getattr(layer, "activation", "none")],
+             alpha_bits, weights_at, bias_at]
+    assert len(words) == LAYER_WORDS
+    return words
+
+
+def encode(model: Model) -> bytes:
+    """The model file: header, tensor shapes, layers, then the weights blob (16-byte aligned)."""
+    blob: list[np.ndarray] = []
+    blob_floats = 0
+
+    def place(array: np.ndarray | None) -> int:
+        nonlocal blob_floats
+        if array is None:
+            return -1
+        flat = np.ascontiguousarray(array, dtype="<f4").ravel()
+        blob.append(flat)
+        blob_floats += flat.size
+        return blob_floats - flat.size
+
+    layer_words: list[int] = []
+    for node in model.nodes:
+        weights_at = place(node.weights)
+        layer_words += _layer_words(node, weights_at, place(node.bias))
+    tables = [VERSION, len(model.shapes), len(model.nodes), model.input, model.output]
+    tables_bytes = 4 * (8 + 3 * len(model.shapes) + len(layer_words))
+    weights_offset = -(-tables_bytes // WEIGHTS_ALIGN) * WEIGHTS_ALIGN
+    header = MAGIC + struct.pack("<7i", *tables, weights_offset, blob_floats)
+    body = struct.pack(f"<{3 * len(model.shapes)}i", *(d for shape in model.shapes for d in shape))
+    body += struct.pack(f"<{len(layer_words)}i", *layer_words)
+    padding = b"\0" * (weights_offset - tables_bytes)
+    weights = b"".join(a.tobytes() for a in blob)
+    return header + body + padding + weights
+
+
+@dataclass(frozen=True)
+class MemoryFigures:
+    naive_bytes: int  # every activation in its own buffer
+    lower_bound_bytes: int  # the most bytes alive at once (the tensors a layer reads and writes)
+
+
+def memory_figures(model: Model) -> MemoryFigures:
+    """What an arena must hold at least, and what it would cost without reuse (the model input is
+    the caller's buffer, so neither counts it)."""
+    sizes = {t: 4 * int(np.prod(shape)) for t, shape in enumerate(model.shapes) if t != model.input}
+    last_use = {t: i for i, node in enumerate(model.nodes) for t in node.inputs}
+    last_use[model.output] = len(model.nodes)
+    first = {node.output: i for i, node in enumerate(model.nodes)}
+    peak = 0
+    for i in range(len(model.nodes)):
+        live = sum(size for t, size in sizes.items() if t in first and first[t] <= i <= last_use.get(t, first[t]))
+        peak = max(peak, live)
+    return MemoryFigures(sum(size for t, size in sizes.items() if t in first), peak)

@@ -1,0 +1,93 @@
+"""`invoke run --model M.tflite --arch A`: import the model (cached), build the target, run one
+inference through the library's own runtime, and report the prediction, the arena and the time."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .backends import Backend
+from .build import build
+from .errors import HarnessError
+from .model_format import Model, encode, memory_figures
+from .runner import Runner, SmallError
+from .targets import REPO_ROOT, Target
+from .tflite_import import import_tflite
+
+CACHE_DIR = REPO_ROOT / "build" / "models"
+INPUT_SEED = 0
+TOP_CLASSES = 5
+
+
+@dataclass(frozen=True)
+class ImportedModel:
+    model: Model
+    file: bytes  # the library's model file
+    cache_path: Path
+
+
+def import_cached(path: Path) -> ImportedModel:
+    """Imports a .tflite file, keeping the library's model file in build/models/ by content hash so
+    an unchanged model is not converted again."""
+    model = import_tflite(path)  # parsing is fast; the cache is the converted file for other tools
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    cache_path = CACHE_DIR / f"{path.stem}-{digest}.smlm"
+    if cache_path.is_file():
+        return ImportedModel(model, cache_path.read_bytes(), cache_path)
+    data = encode(model)
+    CACHE_DIR.mkdir(parents=True, exist_ok=True)
+    cache_path.write_bytes(data)
+    return ImportedModel(model, data, cache_path)
+
+
+def model_input(model: Model, input_path: Path | None) -> np.ndarray:
+    """The input from a .npy file (any shape with the model input's size), else a fixed-seed
+    uniform [0, 1) tensor."""
+    shape = model.shapes[model.input]
+    if input_path is None:
+        return np.random.default_rng(INPUT_SEED).random(shape, dtype=np.float32)
+    try:
+        data = np.load(input_path)
+    except (OSError, ValueError) as error:
+        raise HarnessError(f"{input_path}: cannot read a .npy array ({error})") from None
+    if data.size != int(np.prod(shape)):
+        raise HarnessError(f"{input_path}: {data.shape} has {data.size} values; the model input "
+                           f"{model.input_layout} needs {int(np.prod(shape))}")
+    return np.ascontiguousarray(data, dtype=np.float32).reshape(shape)
+
+
+def run_model(path: Path, target: Target, backend: Backend, input_path: Path | None,
+              output_path: Path | None) -> np.ndarray:
+    imported = import_cached(path)
+    model = imported.model
+    print(f"model: {path} ({len(model.nodes)} layers, input {model.input_layout}, output {model.output_layout}), "
+          f"imported to {imported.cache_path.relative_to(REPO_ROOT)}", flush=True)
+    result = build(target, backend)
+    command = backend.interactive_command(target, target.emulator_command() + [str(result.runner)])
+    x = model_input(model, input_path)
+    with Runner(command) as runner:
+        try:
+            loaded = runner.load_model(imported.file)
+            reply = runner.run_model(x)
+        except SmallError as error:
+            raise HarnessError(f"{path.name} on {target.name}: {error}") from None
+    output = reply.output.reshape(model.output_layout)
+    figures = memory_figures(model)
+    print(f"arena: {loaded.arena_bytes} bytes (naive sum of activations {figures.naive_bytes}, "
+          f"lower bound {figures.lower_bound_bytes})")
+    if target.is_native:
+        print(f"time: {reply.elapsed_ns / 1e6:.3f} ms for one inference ({target.name}, native)")
+    else:
+        print(f"time: not measured: under QEMU wall time means nothing, and this QEMU has no instruction "
+              f"counter plugin ({reply.elapsed_ns / 1e6:.1f} ms emulated)")
+    scores = output.ravel()
+    if scores.size <= 1000:
+        top = np.argsort(-scores, kind="stable")[:TOP_CLASSES]
+        print("top classes: " + ", ".join(f"{int(c)} ({scores[c]:.4f})" for c in top))
+    if output_path is not None:
+        np.save(output_path, output)
+        print(f"output: {output.shape} written to {output_path}")
+    return output

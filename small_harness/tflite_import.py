@@ -1,0 +1,224 @@
+"""Import a float .tflite model into the library's model (model_format.Model), with the `tflite`
+package's parser of the TFLite flatbuffers schema. Fused activations stay fused; ops the library
+lacks are refused by name, index and file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import tflite
+
+from . import layers as L
+from .errors import HarnessError
+from .model_format import Model, Node, Shape
+
+
+class ModelImportError(HarnessError):
+    """The file is not a float .tflite model this library can run."""
+
+
+OP_NAMES = {code: name for name, code in vars(tflite.BuiltinOperator).items() if not name.startswith("_")}
+TENSOR_FLOAT32 = tflite.TensorType.FLOAT32
+QUANTIZED_TYPES = {tflite.TensorType.INT8: np.int8, tflite.TensorType.UINT8: np.uint8}
+ACTIVATIONS = {tflite.ActivationFunctionType.NONE: "none", tflite.ActivationFunctionType.RELU: "relu",
+               tflite.ActivationFunctionType.RELU6: "relu6"}
+PADDINGS = {tflite.Padding.SAME: "same", tflite.Padding.VALID: "valid"}
+
+
+def hwc(dims: tuple[int, ...], what: str) -> Shape:
+    """A TFLite tensor shape (batch first) as the library's HWC shape, keeping the data order."""
+    if len(dims) == 0 or dims[0] != 1 and len(dims) > 1:
+        raise ModelImportError(f"{what}: shape {dims}: only batch 1 is supported")
+    rest = tuple(int(d) for d in (dims[1:] if len(dims) > 1 else dims))
+    if len(rest) > 3:
+        raise ModelImportError(f"{what}: shape {dims} has more than 3 dimensions after the batch")
+    return (1,) * (3 - len(rest)) + rest  # type: ignore[return-value]
+
+
+class _Reader:
+    """The parts of one subgraph the importer needs, with file-and-op context for errors."""
+
+    def __init__(self, path: Path, data: bytes):
+        self.path = path
+        if len(data) < 8 or data[4:8] != b"TFL3":
+            raise ModelImportError(f"{path}: not a .tflite file (no TFL3 identifier)")
+        self.model = tflite.Model.GetRootAs(data, 0)
+        if self.model.SubgraphsLength() != 1:
+            raise ModelImportError(f"{path}: {self.model.SubgraphsLength()} subgraphs; one is supported")
+        self.graph = self.model.Subgraphs(0)
+        self.dequantized = 0
+
+    def tensor(self, index: int) -> Any:
+        return self.graph.Tensors(index)
+
+    def dims(self, index: int) -> tuple[int, ...]:
+        return tuple(int(d) for d in self.tensor(index).ShapeAsNumpy())
+
+    def constant(self, index: int) -> np.ndarray | None:
+        """The data of a constant tensor, as float32 in its TFLite shape; None for activations.
+        Weight-only quantized constants (int8 with scales, as in kws_ref_model_float32) are folded
+        back to float: (q - zero_point) * scale, per channel along the quantized dimension."""
+        tensor = self.tensor(index)
+        buffer = self.model.Buffers(tensor.Buffer())
+        if buffer is None or buffer.DataLength() == 0:
+            return None
+        dims = self.dims(index)
+        raw = buffer.DataAsNumpy()
+        if tensor.Type() == TENSOR_FLOAT32:
+            return raw.view("<f4").astype(np.float32).reshape(dims)
+        if tensor.Type() not in QUANTIZED_TYPES or tensor.Quantization() is None \
+                or tensor.Quantization().ScaleLength() == 0:
+            raise ModelImportError(f"{self.path}: constant tensor {index} is neither float32 nor quantized int8")
+        quantization = tensor.Quantization()
+        self.dequantized += 1
+        values = raw.view(QUANTIZED_TYPES[tensor.Type()]).astype(np.float64).reshape(dims)
+        axis_shape = [1] * len(dims)
+        scale, zero_point = quantization.ScaleAsNumpy(), quantization.ZeroPointAsNumpy()
+        if scale.size > 1:
+            axis_shape[quantization.QuantizedDimension()] = scale.size
+        zero = np.asarray(zero_point if quantization.ZeroPointLength() else 0, dtype=np.float64)
+        return ((values - zero.reshape(axis_shape if zero.size > 1 else [])) *
+                scale.astype(np.float64).reshape(axis_shape)).astype(np.float32)
+
+    def op_name(self, op: Any) -> str:
+        code = self.model.OperatorCodes(op.OpcodeIndex())
+        builtin = max(code.BuiltinCode(), code.DeprecatedBuiltinCode())
+        return OP_NAMES.get(builtin, f"builtin {builtin}")
+
+
+def _options(op: Any, kind: type) -> Any:
+    table = op.BuiltinOptions()
+    options = kind()
+    options.Init(table.Bytes, table.Pos)
+    return options
+
+
+def _activation(options: Any, where: str) -> str:
+    code = options.FusedActivationFunction()
+    if code not in ACTIVATIONS:
+        raise ModelImportError(f"{where}: fused activation {code} is not supported (none, relu, relu6 are)")
+    return ACTIVATIONS[code]
+
+
+def _conv(r: _Reader, op: Any, inputs: list[int], where: str) -> tuple[L.Layer, np.ndarray, np.ndarray | None]:
+    o = _options(op, tflite.Conv2DOptions)
+    weights = r.constant(inputs[1])  # OHWI already
+    if weights is None:
+        raise ModelImportError(f"{where}: filter is not a constant tensor")
+    in_channels = r.dims(inputs[0])[-1]
+    layer = L.Conv2D(out_channels=weights.shape[0], kernel=(weights.shape[1], weights.shape[2]),
+                     stride=(o.StrideH(), o.StrideW()), dilation=(o.DilationHFactor(), o.DilationWFactor()),
+                     padding=PADDINGS[o.Padding()], groups=in_channels // weights.shape[3],  # type: ignore[arg-type]
+                     activation=_activation(o, where))  # type: ignore[arg-type]
+    return layer, weights, r.constant(inputs[2]) if len(inputs) > 2 and inputs[2] >= 0 else None
+
+
+def _depthwise(r: _Reader, op: Any, inputs: list[int], where: str) -> tuple[L.Layer, np.ndarray, np.ndarray | None]:
+    o = _options(op, tflite.DepthwiseConv2DOptions)
+    filters = r.constant(inputs[1])  # (1, kh, kw, channels * multiplier)
+    if filters is None:
+        raise ModelImportError(f"{where}: filter is not a constant tensor")
+    in_channels = r.dims(inputs[0])[-1]
+    weights = filters[0].transpose(2, 0, 1)[..., None]  # OHWI with one input channel per group
+    layer = L.Conv2D(out_channels=weights.shape[0], kernel=(weights.shape[1], weights.shape[2]),
+                     stride=(o.StrideH(), o.StrideW()), dilation=(o.DilationHFactor(), o.DilationWFactor()),
+                     padding=PADDINGS[o.Padding()], groups=in_channels,  # type: ignore[arg-type]
+                     activation=_activation(o, where))  # type: ignore[arg-type]
+    return layer, weights, r.constant(inputs[2]) if len(inputs) > 2 and inputs[2] >= 0 else None
+
+
+def _pool(kind: type) -> Callable[[_Reader, Any, list[int], str], tuple[L.Layer, None, None]]:
+    def read(r: _Reader, op: Any, inputs: list[int], where: str) -> tuple[L.Layer, None, None]:
+        o = _options(op, tflite.Pool2DOptions)
+        return kind(kernel=(o.FilterHeight(), o.FilterWidth()), stride=(o.StrideH(), o.StrideW()),
+                    padding=PADDINGS[o.Padding()], activation=_activation(o, where)), None, None
+    return read
+
+
+def _fully_connected(r: _Reader, op: Any, inputs: list[int], where: str) -> tuple[L.Layer, np.ndarray, np.ndarray | None]:
+    o = _options(op, tflite.FullyConnectedOptions)
+    weights = r.constant(inputs[1])
+    if weights is None or o.WeightsFormat() != tflite.FullyConnectedOptionsWeightsFormat.DEFAULT:
+        raise ModelImportError(f"{where}: weights must be a constant float matrix in the default format")
+    layer = L.FullyConnected(out_channels=weights.shape[0], activation=_activation(o, where))  # type: ignore[arg-type]
+    return layer, weights, r.constant(inputs[2]) if len(inputs) > 2 and inputs[2] >= 0 else None
+
+
+def _add(r: _Reader, op: Any, inputs: list[int], where: str) -> tuple[L.Layer, None, None]:
+    if r.dims(inputs[0]) != r.dims(inputs[1]):
+        raise ModelImportError(f"{where}: broadcasting ADD ({r.dims(inputs[0])} + {r.dims(inputs[1])}) is not supported")
+    return L.Add(activation=_activation(_options(op, tflite.AddOptions), where)), None, None  # type: ignore[arg-type]
+
+
+def _softmax(r: _Reader, op: Any, inputs: list[int], where: str) -> tuple[L.Layer, None, None]:
+    beta = _options(op, tflite.SoftmaxOptions).Beta()
+    if beta != 1.0:
+        raise ModelImportError(f"{where}: softmax with beta {beta} is not supported (beta 1 is)")
+    return L.Softmax(), None, None
+
+
+IMPORTERS: dict[str, Callable[[_Reader, Any, list[int], str], tuple[L.Layer, np.ndarray | None, np.ndarray | None]]] = {
+    "CONV_2D": _conv,
+    "DEPTHWISE_CONV_2D": _depthwise,
+    "AVERAGE_POOL_2D": _pool(L.AvgPool),
+    "MAX_POOL_2D": _pool(L.MaxPool),
+    "FULLY_CONNECTED": _fully_connected,
+    "ADD": _add,
+    "SOFTMAX": _softmax,
+    "RESHAPE": lambda r, op, inputs, where: (L.Reshape((0, 0, 0)), None, None),  # shape: the output tensor's
+}
+# Inputs that are data (activations); the rest are weights, bias or shape tensors.
+DATA_INPUTS = {"ADD": 2}
+
+
+def import_tflite(path: Path) -> Model:
+    """Reads a float .tflite file into the library's model; raises ModelImportError saying why not."""
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise ModelImportError(f"{path}: cannot read ({error.strerror})") from None
+    try:
+        return _import(path, data)
+    except ModelImportError:
+        raise
+    except Exception as error:  # a damaged flatbuffer fails deep inside the generated parser
+        raise ModelImportError(f"{path}: not a valid .tflite model ({type(error).__name__}: {error})") from None
+
+
+def _import(path: Path, data: bytes) -> Model:
+    r = _Reader(path, data)
+    graph = r.graph
+    if graph.InputsLength() != 1 or graph.OutputsLength() != 1:
+        raise ModelImportError(f"{path}: {graph.InputsLength()} inputs and {graph.OutputsLength()} outputs; "
+                               "one of each is supported")
+    ids: dict[int, int] = {}  # TFLite tensor index -> our tensor index
+    shapes: list[Shape] = []
+    names: list[str] = []
+
+    def tensor_id(index: int) -> int:
+        if index not in ids:
+            ids[index] = len(shapes)
+            shapes.append(hwc(r.dims(index), f"{path}: tensor {index}"))
+            names.append(r.tensor(index).Name().decode())
+        return ids[index]
+
+    model_input = tensor_id(graph.Inputs(0))
+    nodes: list[Node] = []
+    for index in range(graph.OperatorsLength()):
+        op = graph.Operators(index)
+        name = r.op_name(op)
+        where = f"{path.name}: operator {index} ({name})"
+        if name not in IMPORTERS:
+            raise ModelImportError(f"{where} is not supported by the library; supported: {', '.join(IMPORTERS)}")
+        inputs = [int(i) for i in op.InputsAsNumpy()]
+        layer, weights, bias = IMPORTERS[name](r, op, inputs, where)
+        output = tensor_id(int(op.Outputs(0)))
+        if isinstance(layer, L.Reshape):
+            layer = L.Reshape(shapes[output])
+        data_inputs = [tensor_id(i) for i in inputs[: DATA_INPUTS.get(name, 1)]]
+        nodes.append(Node(layer, data_inputs, output, weights, bias, origin=f"{name} #{index}"))
+    return Model(name=path.stem, shapes=shapes, nodes=nodes, input=model_input, output=ids[graph.Outputs(0)],
+                 output_layout=r.dims(graph.Outputs(0)), input_layout=r.dims(graph.Inputs(0)), tensor_names=names,
+                 dequantized_constants=r.dequantized)

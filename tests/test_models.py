@@ -1,0 +1,205 @@
+"""The MLPerf Tiny float models, imported from .tflite and run end to end by the library's own
+runtime on every target: against LiteRT (an independent implementation, with the same top-1 class
+and a small error relative to the output scale) and against the numpy layer references chained over
+the imported graph; plus the models and files the library must refuse, clearly and without a crash."""
+
+from __future__ import annotations
+
+import functools
+import struct
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import reference as ref
+from small_harness import layers as L
+from small_harness.model_format import Model, encode
+from small_harness.runner import Runner, SmallError
+from small_harness.targets import REPO_ROOT, Target
+from small_harness.tflite_import import ModelImportError, import_tflite
+
+MODELS_DIR = REPO_ROOT.parent / "shared" / "models" / "mlperf-tiny"
+MODELS = ["pretrainedResnet", "kws_ref_model_float32", "vww_96_float", "ad01_fp32"]
+INPUTS_NATIVE, INPUTS_EMULATED = 24, 2
+
+# LiteRT runs float layers in float32 in another summation order: differences of a few float32
+# rounding errors of the output scale (measured up to 2e-6). For layers whose weights the file stores
+# as int8 (weight-only quantization, as in kws_ref_model_float32), LiteRT's kernels also quantize the
+# activations to int8 on the fly, which the library does not: the difference is that quantization's,
+# measured 2.9e-3 of the output scale; 3e-2 leaves a margin while still catching a wrong layer.
+FLOAT_RTOL, HYBRID_RTOL = 1e-4, 3e-2
+# Against the float64 numpy references the only differences are float32 roundings, compounded
+# over the layers: measured below 1e-6 of the output scale.
+REFERENCE_RTOL = 1e-4
+
+pytestmark = pytest.mark.skipif(not MODELS_DIR.is_dir(), reason=f"no MLPerf Tiny models at {MODELS_DIR}")
+
+
+@functools.cache
+def imported(name: str) -> tuple[Model, bytes]:
+    model = import_tflite(MODELS_DIR / f"{name}.tflite")
+    return model, encode(model)
+
+
+@functools.cache
+def litert(name: str):  # type: ignore[no-untyped-def]
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_path=str(MODELS_DIR / f"{name}.tflite"), num_threads=1)
+    interpreter.allocate_tensors()
+    return interpreter
+
+
+def litert_run(name: str, x: np.ndarray) -> np.ndarray:
+    interpreter = litert(name)
+    interpreter.set_tensor(interpreter.get_input_details()[0]["index"], x)
+    interpreter.invoke()
+    return np.array(interpreter.get_tensor(interpreter.get_output_details()[0]["index"]))
+
+
+def model_inputs(model: Model, count: int, seed: str) -> list[np.ndarray]:
+    rng = ref.case_rng(seed)
+    return [rng.random(model.input_layout, dtype=np.float32) for _ in range(count)]
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_model_matches_litert(runner: Runner, target: Target, name: str) -> None:
+    model, model_file = imported(name)
+    loaded = runner.load_model(model_file)
+    assert loaded.input_shape == model.shapes[model.input] and len(loaded.kernels) == len(model.nodes)
+    rtol = HYBRID_RTOL if model.dequantized_constants else FLOAT_RTOL
+    count = INPUTS_NATIVE if target.is_native else INPUTS_EMULATED
+    for i, x in enumerate(model_inputs(model, count, name)):
+        want = litert_run(name, x).ravel().astype(np.float64)
+        got = runner.run_model(x.reshape(model.shapes[model.input])).output.ravel()
+        scale = np.abs(want).max()
+        error = np.abs(got - want).max()
+        assert error <= rtol * scale, f"{name} input {i}: max error {error:.3g}, allowed {rtol} x {scale:.3g}"
+        ranked = np.sort(want)
+        if want.size > 1 and ranked[-1] - ranked[-2] > 2 * rtol * scale:  # a clear winner must win here too
+            assert got.argmax() == want.argmax(), f"{name} input {i}: top-1 {got.argmax()}, LiteRT {want.argmax()}"
+
+
+def reference_forward(model: Model, x: np.ndarray) -> np.ndarray:
+    """The imported graph computed with the numpy layer references, in float64."""
+    values: dict[int, np.ndarray] = {model.input: x}
+    for node in model.nodes:
+        ins = [values[t] for t in node.inputs]
+        layer = node.layer
+        if isinstance(layer, L.Conv2D):
+            expected = ref.conv2d(layer, ins[0], node.weights, node.bias)
+        elif isinstance(layer, L.FullyConnected):
+            expected = ref.fully_connected(layer, ins[0], node.weights, node.bias)
+        elif isinstance(layer, L.AvgPool):
+            expected = ref.avg_pool(layer, ins[0])
+        elif isinstance(layer, L.MaxPool):
+            expected = ref.max_pool(layer, ins[0])
+        elif isinstance(layer, L.Add):
+            expected = ref.add(layer, ins[0], ins[1])
+        elif isinstance(layer, L.Softmax):
+            expected = ref.softmax(ins[0])
+        elif isinstance(layer, L.Reshape):
+            expected = ref.reshape(layer, ins[0])
+        else:
+            raise AssertionError(f"no reference for {layer}")
+        values[node.output] = expected.value
+    return values[model.output]
+
+
+@pytest.mark.parametrize("name", MODELS)
+def test_model_matches_float_reference(runner: Runner, name: str) -> None:
+    model, model_file = imported(name)
+    runner.load_model(model_file)
+    (x,) = model_inputs(model, 1, f"{name}-reference")
+    hwc = x.reshape(model.shapes[model.input])
+    want = reference_forward(model, hwc).ravel()
+    got = runner.run_model(hwc).output.ravel()
+    error, scale = np.abs(got - want).max(), np.abs(want).max()
+    assert error <= REFERENCE_RTOL * scale, f"{name}: max error {error:.3g} against float64, scale {scale:.3g}"
+
+
+def test_model_arena_is_smaller_than_the_naive_sum(runner: Runner) -> None:
+    from small_harness.model_format import memory_figures
+
+    for name in MODELS:
+        model, model_file = imported(name)
+        figures = memory_figures(model)
+        arena = runner.load_model(model_file).arena_bytes
+        assert figures.lower_bound_bytes <= arena < figures.naive_bytes, f"{name}: arena {arena}, {figures}"
+
+
+# --- What must be refused --------------------------------------------------------------------------
+
+def with_unsupported_op(tmp_path: Path) -> Path:
+    """ad01 with its operator code rewritten to TANH, an op the library lacks (built from the real
+    file so the rest of the model stays valid)."""
+    import tflite
+
+    data = bytearray((MODELS_DIR / "ad01_fp32.tflite").read_bytes())
+    code = tflite.Model.GetRootAs(bytes(data), 0).OperatorCodes(0)
+    tanh = tflite.BuiltinOperator.TANH
+    # Fields 3 (builtin_code, int32) and 0 (deprecated_builtin_code, int8) of OperatorCode; a field at
+    # its default value is absent from the buffer (vtable offset 0), and readers take the larger one.
+    builtin_at, deprecated_at = code._tab.Offset(10), code._tab.Offset(4)
+    if builtin_at:
+        struct.pack_into("<i", data, code._tab.Pos + builtin_at, tanh)
+    if deprecated_at:
+        struct.pack_into("<b", data, code._tab.Pos + deprecated_at, tanh)
+    assert builtin_at or deprecated_at
+    path = tmp_path / "ad01_with_tanh.tflite"
+    path.write_bytes(bytes(data))
+    return path
+
+
+def test_unsupported_op_is_named_with_its_index_and_file(tmp_path: Path) -> None:
+    path = with_unsupported_op(tmp_path)
+    with pytest.raises(ModelImportError, match=r"ad01_with_tanh.tflite: operator 0 \(TANH\) is not supported"):
+        import_tflite(path)
+
+
+@pytest.mark.parametrize("keep", [0.5, 0.1, 0.002])
+def test_truncated_tflite_is_refused_by_the_importer(tmp_path: Path, keep: float) -> None:
+    data = (MODELS_DIR / "pretrainedResnet.tflite").read_bytes()
+    path = tmp_path / "truncated.tflite"
+    path.write_bytes(data[: int(len(data) * keep)])
+    with pytest.raises(ModelImportError, match="truncated.tflite: not a"):
+        import_tflite(path)
+
+
+def test_corrupted_model_files_are_refused_by_the_c_loader(runner: Runner) -> None:
+    _, good = imported("kws_ref_model_float32")
+    damaged = {
+        "truncated": (good[: len(good) // 2], "truncated"),
+        "bad magic": (b"XXXX" + good[4:], "not a SMaLL model"),
+        "other version": (good[:4] + struct.pack("<i", 99) + good[8:], "version 99"),
+        "empty": (b"", "not a SMaLL model"),
+    }
+    for what, (data, reason) in damaged.items():
+        with pytest.raises(SmallError) as caught:
+            runner.load_model(data)
+        assert caught.value.status_name == "SMALL_ERR_FORMAT" and reason in caught.value.message, what
+    runner.load_model(good)  # the runner survived and loads the real file
+
+
+def test_random_corruptions_never_crash_the_loader(runner: Runner, target: Target) -> None:
+    if not target.is_native:
+        pytest.skip("a corrupted shape may ask for a large arena: loaded natively only, where it is fast")
+    model, good = imported("kws_ref_model_float32")
+    tables_end = 4 * (8 + 3 * len(model.shapes) + 28 * len(model.nodes))
+    rng = np.random.default_rng(20261124)
+    outcomes = {"loaded": 0, "refused": 0}
+    for _ in range(300):
+        data = bytearray(good)
+        word = int(rng.integers(0, tables_end // 4))
+        struct.pack_into("<i", data, 4 * word, int(rng.choice([-1, 0, 1, 7, 1 << 20, -(1 << 30), rng.integers(0, 64)])))
+        try:
+            runner.load_model(bytes(data))
+            outcomes["loaded"] += 1
+        except SmallError as error:
+            assert error.message, "a refusal must say why"
+            outcomes["refused"] += 1
+    assert outcomes["refused"] > 0
+    runner.load_model(good)
+    x = model_inputs(model, 1, "after-fuzz")[0]
+    assert np.isfinite(runner.run_model(x.reshape(model.shapes[model.input])).output).all()
