@@ -89,11 +89,12 @@ def build(c: Context, arch: str = "x86_64", toolchain: str = AUTO) -> None:
 
 
 @task(name="elf-check", help={"arch": ARCH_HELP, "toolchain": TOOLCHAIN_HELP})
-def elf_check(c: Context, arch: str = "x86_64", toolchain: str = "host") -> None:
+def elf_check(c: Context, arch: str = "x86_64", toolchain: str = AUTO) -> None:
     """Check the already built artifacts of each target (machine, class, float ABI, RISC-V arch)."""
     with reported_errors():
-        for target in resolve_targets(arch, backend=toolchain):
-            build_dir = build_dir_for(target, toolchain)
+        backend = _chosen_backend(toolchain)  # the same choice as `build`, so the same build dir
+        for target in resolve_targets(arch, backend=backend.name):
+            build_dir = build_dir_for(target, backend.name)
             reports = check_artifacts(target, [build_dir / name for name in ARTIFACT_NAMES])
             print(f"{target.name}: {_relative(build_dir)}: ELF checks passed")
             _print_reports(reports)
