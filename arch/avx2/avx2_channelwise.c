@@ -1,7 +1,8 @@
 /* The channel-by-channel kinds (depthwise conv, max and average pooling, add, copy) share one tile
  * walk: up to 64 channels of up to 6 pixels per call, in chunks of 16 channels (two vectors) held
  * as 6 x 2 accumulators; the last chunk of a tile may be partial and uses masked loads and stores.
- * A tile of fewer than 6 pixels (row borders, row ends) goes one pixel at a time. */
+ * A tile of fewer than 6 pixels (row borders, row ends) goes one pixel at a time. Depthwise tiles of
+ * 6 pixels whose 3-wide window rows overlap (stride == dilation) take dw_row_chunk instead. */
 #include "avx2_common.h"
 
 enum { CW_PIXELS = 6, CW_VECTORS = 2, CW_CHUNK = CW_VECTORS * AVX2_LANES, CW_WIDE = 8 };
@@ -53,6 +54,31 @@ AVX2_INLINE void cw_chunk(const small_tile *t, cw_op op, int P, int V, int c, in
         }
 }
 
+/* Depthwise with a 3-wide window whose pixel p, tap j reads input column p + j (x_pixel_step ==
+ * x_col_step: stride 1 and dilation 1, or stride == dilation): each of the 8 input columns of a
+ * window row is loaded once and feeds the up to 3 pixels that use it, instead of once per (pixel,
+ * tap). One vector of channels at a time, so that 6 accumulators, 3 weights and the input fit the
+ * 16 registers and the FMAs take register operands only; the chunks' independent chains overlap. */
+AVX2_INLINE void dw_row_chunk(const small_tile *t, int c, int masked, const avx2_epilogue *e) {
+    enum { W = 3 };
+    const __m256i mask = avx2_lanes(t->channels - c);
+    const __m256 init = t->bias ? avx2_load(t->bias + c, masked, mask) : _mm256_setzero_ps();
+    __m256 acc[CW_PIXELS];
+    AVX2_UNROLL for (int p = 0; p < CW_PIXELS; ++p) acc[p] = init;
+    for (int i = 0; i < t->taps_h; ++i) {
+        const float *x = t->x + i * t->x_row_step + c, *wt = t->w + i * t->w_row_step + c;
+        __m256 w[W];
+        AVX2_UNROLL for (int j = 0; j < W; ++j) w[j] = avx2_load(wt + j * t->w_col_step, masked, mask);
+        AVX2_UNROLL for (int q = 0; q < CW_PIXELS + W - 1; ++q) {
+            const __m256 xv = avx2_load(x + q * t->x_col_step, masked, mask);
+            AVX2_UNROLL for (int j = 0; j < W; ++j)
+                if (q - j >= 0 && q - j < CW_PIXELS) acc[q - j] = _mm256_fmadd_ps(xv, w[j], acc[q - j]);
+        }
+    }
+    AVX2_UNROLL for (int p = 0; p < CW_PIXELS; ++p)
+        avx2_store(t->y + p * t->y_pixel_step + c, avx2_activate(acc[p], e), masked, mask);
+}
+
 /* Whole 16-channel chunks, then the partial one: two vectors, or one. */
 AVX2_INLINE void cw_chunks(const small_tile *t, cw_op op, int P, const avx2_epilogue *e) {
     int c = 0;
@@ -68,6 +94,12 @@ AVX2_INLINE void cw_chunks(const small_tile *t, cw_op op, int P, const avx2_epil
 AVX2_INLINE void cw_tile(const small_tile *tile, cw_op op) {
     small_tile t = *tile;
     const avx2_epilogue e = avx2_epilogue_of(&t);
+    if (op == OP_DWCONV && t.pixels == CW_PIXELS && t.taps_w == 3 && t.x_pixel_step == t.x_col_step) {
+        int c = 0;
+        for (; c + AVX2_LANES <= t.channels; c += AVX2_LANES) dw_row_chunk(&t, c, 0, &e);
+        if (c < t.channels) dw_row_chunk(&t, c, 1, &e);
+        return;
+    }
     if (t.pixels == CW_PIXELS) {
         cw_chunks(&t, op, CW_PIXELS, &e);
         return;
