@@ -14,7 +14,7 @@ from pathlib import Path
 import docker
 
 from .docker_engine import DockerUnavailable, connect, engine_version
-from .docker_images import VERSIONS_FILE, base_image_origin, ensure_toolchain_image
+from .docker_images import VERSIONS_FILE, ensure_toolchain_image
 from .errors import HarnessError
 from .host_toolchain import check_host_toolchain, describe_toolchain
 from .targets import REPO_ROOT, Target
@@ -43,6 +43,10 @@ class Backend(ABC):
     def interactive_command(self, target: Target, argv: list[str]) -> list[str]:
         """The argv that runs `argv` with the target's toolchain with stdin and stdout attached."""
 
+
+    def runner_command(self, target: Target, runner: Path, vlen: int | None = None) -> list[str]:
+        """The argv that starts a built runner: under the target's emulator, with this toolchain."""
+        return self.interactive_command(target, target.emulator_command(vlen) + [str(runner)])
 
     def emulator_version(self, target: Target) -> str | None:
         """The QEMU version that runs the target's code with this backend, e.g. "7.2.22"."""
@@ -87,13 +91,14 @@ class DockerBackend(Backend):
 
     def prepare(self, target: Target) -> str:
         if target.name not in self._descriptions:
-            tag, built = ensure_toolchain_image(self.client, target)
-            self._images[target.name] = tag
+            image = ensure_toolchain_image(self.client, target)
+            self._images[target.name] = image.tag
             versions = self.run(target, ["cat", VERSIONS_FILE], REPO_ROOT).output.strip().splitlines()
             emulator = " ".join(target.emulator_command()) if target.emulator else "none (runs natively)"
             self._descriptions[target.name] = "\n".join([
                 f"{target.name} (docker): {target.description}",
-                f"  image: {tag} ({'built now' if built else 'reused'}), base {base_image_origin(self.client)}",
+                f"  image: {image.tag} ({'built now' if image.built_now else 'reused'}), "
+                f"base {image.base.name} ({image.base.origin})",
                 f"  compiler: {' '.join(target.compiler_command())}",
                 f"  emulator: {emulator}",
                 *(f"            {line}" for line in versions),

@@ -110,7 +110,7 @@ def run_bench(target: Target, backend: Backend, layers: list[BenchLayer], batche
         raise HarnessError(f"{target.name}: this CPU lacks {' '.join(lacking)}; nothing to measure")
     result = build(target, backend)
     before = measure_peak(target, backend, result.build_dir)
-    command = backend.interactive_command(target, [str(result.runner)])
+    command = backend.runner_command(target, result.runner)
     with Runner(command) as runner:
         isa = runner.info().isa
         measurements = [measure_layer(runner, layer, seed, batches) for seed, layer in enumerate(layers)]

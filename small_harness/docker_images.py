@@ -99,17 +99,19 @@ def _build(client: docker.DockerClient, target: Target, base: BaseImage, tag: st
             print(f"   | {line[:150]}", flush=True)
 
 
-def ensure_toolchain_image(client: docker.DockerClient, target: Target) -> tuple[str, bool]:
-    """The target's image tag, building it if needed; and whether it was built now."""
+@dataclass(frozen=True)
+class ToolchainImage:
+    tag: str
+    built_now: bool
+    base: BaseImage
+
+
+def ensure_toolchain_image(client: docker.DockerClient, target: Target) -> ToolchainImage:
+    """The target's image, built from its base if it does not exist yet."""
     base = ensure_base_image(client)
     tag = image_tag(target, base)
     if _local_image(client, tag):
-        return tag, False
+        return ToolchainImage(tag, False, base)
     print(f"   building {tag} from {base.name} ({base.origin})", flush=True)
     _build(client, target, base, tag)
-    return tag, True
-
-
-def base_image_origin(client: docker.DockerClient) -> str:
-    base = ensure_base_image(client)
-    return f"{base.name} ({base.origin})"
+    return ToolchainImage(tag, True, base)

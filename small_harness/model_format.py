@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import layers as L
-from .protocol import ACTIVATION_CODES, MAX_INPUTS, OP_CODES, PADDING_EXPLICIT, PADDING_SAME, PADDING_VALID
+from .protocol import MAX_INPUTS, layer_fields
 
 MAGIC = b"SMLM"
 VERSION = 1
@@ -44,28 +44,17 @@ class Model:
     dequantized_constants: int = 0  # weight tensors stored as int8 in the source, folded to float
 
 
-def _padding_words(padding: L.Padding) -> list[int]:
-    if padding == "same":
-        return [PADDING_SAME, 0, 0, 0, 0]
-    if padding == "valid":
-        return [PADDING_VALID, 0, 0, 0, 0]
-    return [PADDING_EXPLICIT, *padding]
+# The layer words of a model file after the tensor references, in lib/src/model.c's order; their
+# values are the runner protocol's fields of the same names (protocol.layer_fields).
+LAYER_FIELD_WORDS = ("out_channels", "groups", "kernel_h", "kernel_w", "stride_h", "stride_w", "dilation_h",
+                     "dilation_w", "padding", "pad_top", "pad_bottom", "pad_left", "pad_right", "activation")
 
 
-def _layer_words(node: Node, weights_at: int, bias_at: int) -> list[int]:
-    layer = node.layer
-    kernel, stride, dilation, padding = (1, 1), (1, 1), (1, 1), "valid"
-    out_channels, groups = 0, 1
-    if isinstance(layer, (L.Conv2D, L.MaxPool, L.AvgPool)):
-        kernel, stride, padding = layer.kernel, layer.stride, layer.padding
-    if isinstance(layer, L.Conv2D):
-        dilation, out_channels, groups = layer.dilation, layer.out_channels, layer.groups
-    if isinstance(layer, L.FullyConnected):
-        out_channels = layer.out_channels
+def _layer_words(node: Node, input_shapes: list[Shape], weights_at: int, bias_at: int) -> list[int]:
+    fields = layer_fields(node.layer, input_shapes)
     inputs = node.inputs + [0] * (MAX_INPUTS - len(node.inputs))
-    alpha_bits = struct.unpack("<i", struct.pack("<f", getattr(layer, "alpha", 0.0)))[0]
-    words = [OP_CODES[type(layer)], len(node.inputs), *inputs, node.output, out_channels, groups, *kernel, *stride,
-             *dilation, *_padding_words(padding), ACTIVATION_CODES[getattr(layer, "activation", "none")],
+    alpha_bits = struct.unpack("<i", struct.pack("<f", getattr(node.layer, "alpha", 0.0)))[0]
+    words = [fields["op"], fields["n_inputs"], *inputs, node.output, *(fields[name] for name in LAYER_FIELD_WORDS),
              alpha_bits, weights_at, bias_at]
     assert len(words) == LAYER_WORDS
     return words
@@ -88,7 +77,7 @@ def encode(model: Model) -> bytes:
     layer_words: list[int] = []
     for node in model.nodes:
         weights_at = place(node.weights)
-        layer_words += _layer_words(node, weights_at, place(node.bias))
+        layer_words += _layer_words(node, [model.shapes[t] for t in node.inputs], weights_at, place(node.bias))
     tables = [VERSION, len(model.shapes), len(model.nodes), model.input, model.output]
     tables_bytes = 4 * (8 + 3 * len(model.shapes) + len(layer_words))
     weights_offset = -(-tables_bytes // WEIGHTS_ALIGN) * WEIGHTS_ALIGN

@@ -66,7 +66,7 @@ def run_model(path: Path, target: Target, backend: Backend, input_path: Path | N
     print(f"model: {path} ({len(model.nodes)} layers, input {model.input_layout}, output {model.output_layout}), "
           f"imported to {imported.cache_path.relative_to(REPO_ROOT)}", flush=True)
     result = build(target, backend)
-    command = backend.interactive_command(target, target.emulator_command() + [str(result.runner)])
+    command = backend.runner_command(target, result.runner)
     x = model_input(model, input_path)
     with Runner(command) as runner:
         try:

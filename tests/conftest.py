@@ -69,8 +69,7 @@ def runner_command(request: pytest.FixtureRequest, variant: str, target: Target,
         pytest.skip(f"{target.name}: this CPU lacks {' '.join(lacking)}, which QEMU does not emulate; "
                     "the build and its ELF and FMA checks still ran")
     result = build(target, backend)
-    command = target.emulator_command(parse_variant_label(variant)[1]) + [str(result.runner)]
-    return backend.interactive_command(target, command)
+    return backend.runner_command(target, result.runner, parse_variant_label(variant)[1])
 
 
 @pytest.fixture(scope="session")

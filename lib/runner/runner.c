@@ -60,6 +60,26 @@ static void reply_header(small_status status, const char *message) {
     write_string(message);
 }
 
+static void write_shape(small_shape s) {
+    write_i32(s.h);
+    write_i32(s.w);
+    write_i32(s.c);
+}
+
+/* The reply of CMD_LAYER and CMD_MODEL_RUN: the output (none unless status is SMALL_OK), the
+ * kernel that computed it, and the time of the repeated runs. */
+static void reply_tensor(small_status status, const char *message, const char *kernel, small_shape shape,
+                         const float *output, uint64_t elapsed) {
+    if (status != SMALL_OK) shape = (small_shape){0, 0, 0};
+    reply_header(status, status == SMALL_OK ? "" : message);
+    write_string(kernel);
+    write_shape(shape);
+    const uint32_t n_out = (uint32_t)small_shape_size(shape);
+    write_u32(n_out);
+    if (n_out) fwrite(output, sizeof(float), n_out, stdout);
+    fwrite(&elapsed, 8, 1, stdout);
+}
+
 static void reply_info(void) {
     static const char *const kinds[SMALL_KERNEL_COUNT_] = {"conv", "dwconv", "maxpool", "avgpool",
                                                            "add",  "copy",   "softmax"};
@@ -166,16 +186,7 @@ static int serve_layer(void) {
             s = small_layer_run(&layer, (const float *const *)inputs, output);
         elapsed = now_ns() - start;
     }
-    reply_header(s, s == SMALL_OK ? "" : message);
-    write_string(small_layer_kernel_name(&layer));
-    const small_shape out = s == SMALL_OK ? layer.output : (small_shape){0, 0, 0};
-    write_i32(out.h);
-    write_i32(out.w);
-    write_i32(out.c);
-    const uint32_t n_out = (uint32_t)small_shape_size(out);
-    write_u32(n_out);
-    if (n_out) fwrite(output, sizeof(float), n_out, stdout);
-    fwrite(&elapsed, 8, 1, stdout);
+    reply_tensor(s, message, small_layer_kernel_name(&layer), layer.output, output, elapsed);
 
     small_layer_release(&layer);
     free(output);
@@ -186,12 +197,6 @@ static int serve_layer(void) {
 }
 
 static small_model *model; /* the one loaded model, replaced by the next CMD_MODEL_LOAD */
-
-static void write_shape(small_shape s) {
-    write_i32(s.h);
-    write_i32(s.w);
-    write_i32(s.c);
-}
 
 static int serve_model_load(void) {
     uint32_t size = 0;
@@ -246,13 +251,8 @@ static int serve_model_run(void) {
         for (uint32_t r = 0; r < (repeat ? repeat : 1) && s == SMALL_OK; ++r) s = small_model_run(model, input, output);
         elapsed = now_ns() - start;
     }
-    reply_header(s, message);
-    write_string(""); /* the layer reply's kernel name: a model has one per layer, sent at load */
-    write_shape(s == SMALL_OK ? out : (small_shape){0, 0, 0});
-    const uint32_t n_out = s == SMALL_OK ? (uint32_t)small_shape_size(out) : 0;
-    write_u32(n_out);
-    if (n_out) fwrite(output, sizeof(float), n_out, stdout);
-    fwrite(&elapsed, 8, 1, stdout);
+    /* No kernel name: a model has one per layer, sent at load. */
+    reply_tensor(s, message, "", out, output, elapsed);
     free(input);
     free(output);
     return 1;
