@@ -3,9 +3,11 @@ options, call the package, print the outcome. Failures print one `error: ...` li
 
 from __future__ import annotations
 
+import os
 import shlex
-from pathlib import Path
 import sys
+import time
+from pathlib import Path
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -18,19 +20,25 @@ from small_harness.backends import Backend, select_backend
 from small_harness.bench import run_bench, write_json
 from small_harness.bench import format_table as format_bench_table
 from small_harness.bench_layers import load_bench_layers
+from small_harness.ci import CI_DIR, CLEAN_ROOM_ENV, CLEAN_ROOM_JOB, ci_jobs, reproduce_hint, run_jobs, select_jobs
+from small_harness.ci import format_table as format_ci_table
+from small_harness.clean_room import run_clean_room
+from small_harness.clean_room import write_junit as write_clean_room_junit
 from small_harness.build import ARTIFACT_NAMES, LIBRARY_NAME, BuildResult, build_dir_for
 from small_harness.disasm import check_kernel_fmas
 from small_harness.build import build as build_target
 from small_harness.docker_bootstrap import bootstrap_base_image
-from small_harness.docker_engine import connect
+from small_harness.docker_engine import DockerUnavailable, connect, connect_working
+from small_harness.docker_images import load_images, save_images
 from small_harness.cmake_toolchain import write_committed_toolchains
 from small_harness.elfcheck import ElfReport, check_artifacts
 from small_harness.errors import HarnessError
 from small_harness.host_toolchain import check_host_toolchain, describe_toolchain, install_host_toolchain
 from small_harness.port_size import format_table, port_sizes
 from small_harness.run_model import run_model
-from small_harness.targets import DEFAULT_BACKEND, REPO_ROOT, load_targets, resolve_targets
-from small_harness.testing import run_tests
+from small_harness.targets import REPO_ROOT, Target, load_targets, resolve_targets
+from small_harness.testing import run_harness_tests, run_tests
+from small_harness.workflow import WORKFLOW_FILE, write_workflow
 
 ARCH_HELP = "target name or alias, comma-separated list, or 'all' (default x86_64)"
 TOOLCHAIN_HELP = ("where compilers and QEMU come from: auto (docker when an engine answers, else host), "
@@ -100,11 +108,12 @@ def elf_check(c: Context, arch: str = "x86_64", toolchain: str = AUTO) -> None:
             _print_reports(reports)
 
 
-@task(help={"arch": ARCH_HELP})
+@task(help={"arch": ARCH_HELP + "; 'none' for the harness's own programs only"})
 def install(c: Context, arch: str = "x86_64") -> None:
-    """apt-get install the cross compilers, sysroots and QEMU the targets need (needs root)."""
+    """apt-get install the programs the harness runs (small_harness/tools.toml) and the cross
+    compilers, sysroots and QEMU the targets need (needs root)."""
     with reported_errors():
-        targets = resolve_targets(arch)
+        targets = [] if arch == "none" else resolve_targets(arch)
         installed = install_host_toolchain(targets)
         print(f"installed: {' '.join(installed)}" if installed else "nothing to install: all packages present")
         for target in targets:
@@ -144,16 +153,24 @@ def regenerate_cmake(c: Context) -> None:
         "arch": ARCH_HELP,
         "toolchain": TOOLCHAIN_HELP,
         "vlen": "RISC-V vector lengths for QEMU: 'all' declared ones (default) or a comma list, e.g. 256",
+        "harness": "run the harness's own tests (tests/harness/) instead of a target's; builds nothing",
+        "junit-dir": "write JUnit XML here: pytest.xml, and selftest-<variant>.xml from ctest",
         "pytest-args": "extra pytest arguments, e.g. '-k conv -x'",
     }
 )
-def test(c: Context, arch: str = "x86_64", toolchain: str = AUTO, vlen: str = "all", pytest_args: str = "") -> None:
-    """Build each target, check its ELF files, run its C self-test and the pytest suite."""
+def test(c: Context, arch: str = "x86_64", toolchain: str = AUTO, vlen: str = "all", harness: bool = False,
+         junit_dir: str = "", pytest_args: str = "") -> None:
+    """Build each target, check its ELF files, run its C self-test and its test suite (tests/target/);
+    or, with --harness, the harness's own tests."""
+    junit = Path(junit_dir).resolve() if junit_dir else None
     with reported_errors():
-        targets = resolve_targets(arch)  # an unknown --arch is reported before any backend work
-        backend = _chosen_backend(toolchain)
-        targets = resolve_targets(arch, backend=backend.name)
-        passed = run_tests(targets, backend, vlen, shlex.split(pytest_args))
+        if harness:
+            passed = run_harness_tests(toolchain, shlex.split(pytest_args), junit)
+        else:
+            targets = resolve_targets(arch)  # an unknown --arch is reported before any backend work
+            backend = _chosen_backend(toolchain)
+            targets = resolve_targets(arch, backend=backend.name)
+            passed = run_tests(targets, backend, vlen, shlex.split(pytest_args), junit)
     if not passed:
         raise Exit("error: tests failed (see above)", code=1)
 
@@ -205,6 +222,103 @@ def bench(c: Context, arch: str = "x86_64", toolchain: str = "host", only: str =
             print(f"wrote {_relative(write_json(report))}", flush=True)
 
 
+def _generated_files_current() -> None:
+    """toolchains/*.cmake and the GitHub workflow follow the TOML files. Locally they are
+    regenerated (a new toolchains/<name>.toml becomes a job at once; commit what changed); in CI
+    (CI set) they are checked as committed, and the harness job's sync tests fail if stale."""
+    if os.environ.get("CI"):
+        print("generated files: checked as committed (CI is set)")
+        return
+    targets = list(load_targets().values())
+    changed = [_relative(path) for path in write_committed_toolchains(targets)]
+    if write_workflow(targets):
+        changed.append(_relative(WORKFLOW_FILE))
+    if changed:
+        print(f"generated files: regenerated {', '.join(changed)} from toolchains/*.toml (commit them)")
+
+
+@task(
+    name="run",
+    default=True,
+    help={
+        "job": "run only these jobs (comma list); see --list-jobs",
+        "parallel": "jobs at a time (default: the number of cores)",
+        "toolchain": TOOLCHAIN_HELP + "; for the target jobs",
+        "image-cache": "a folder to docker load toolchain images from, and save them to (for a CI cache)",
+        "list-jobs": "print the jobs and the command each runs, and stop",
+        "timeout": "seconds after which a job is stopped and failed",
+    },
+)
+def ci_run(c: Context, job: str = "", parallel: int = 0, toolchain: str = AUTO, image_cache: str = "",
+           list_jobs: bool = False, timeout: int = 2700) -> None:
+    """The CI matrix, locally: one job per target variant, the harness job and the clean-room job,
+    in parallel, each with its log and JUnit files under build/ci/<job>/; prints one table."""
+    with reported_errors():
+        targets = load_targets()
+        jobs = ci_jobs(list(targets.values()), toolchain)
+        if os.environ.get(CLEAN_ROOM_ENV):
+            print(f"{CLEAN_ROOM_JOB}: not run, this is the clean room already")
+            jobs = [j for j in jobs if j.kind != "clean-room"]
+        jobs = select_jobs(jobs, job)
+        if list_jobs:
+            for one in jobs:
+                print(f"{one.name:20} invoke {' '.join(one.invoke_args)}")
+            return
+        _generated_files_current()
+        cache = Path(image_cache).expanduser() if image_cache else None
+        if cache is not None and load_images(cache):
+            print(f"image cache: loaded {_relative(cache / 'images.tar')}")
+        started = time.monotonic()
+        print(f"ci: {len(jobs)} jobs, {parallel or os.cpu_count()} at a time; logs and JUnit in {_relative(CI_DIR)}/",
+              flush=True)
+        results = run_jobs(jobs, targets, parallel or os.cpu_count() or 1, timeout)
+        print("\n" + format_ci_table(results, time.monotonic() - started))
+        if cache is not None:
+            _save_image_cache(cache, [targets[r.job.target] for r in results if r.job.target])
+        hint = reproduce_hint(results)
+    if hint:
+        raise Exit(f"error: {hint}", code=1)
+
+
+def _save_image_cache(cache: Path, targets: list[Target]) -> None:
+    try:
+        client = connect_working()
+    except HarnessError:
+        return
+    for target in targets:
+        saved = save_images(client, load_targets(backend="docker")[target.name], cache)
+        if saved:
+            print(f"image cache: saved {', '.join(saved)} to {_relative(cache / 'images.tar')}")
+
+
+@task(name="workflow")
+def ci_workflow(c: Context) -> None:
+    """Regenerate .github/workflows/ci.yml from the TOML files (the same jobs as invoke ci)."""
+    with reported_errors():
+        changed = write_workflow(list(load_targets().values()))
+        print(f"{'wrote' if changed else 'up to date:'} {_relative(WORKFLOW_FILE)}")
+
+
+@task(name="clean-room", help={"junit-dir": "write the JUnit file here (clean-room.xml) and the inner run's files",
+                               "fresh": "debootstrap the Debian 12 image again instead of reusing it"})
+def clean_room(c: Context, junit_dir: str = "", fresh: bool = False) -> None:
+    """Run the README's two Quick start commands in a throwaway container of a clean Debian 12,
+    with a fresh clone and ../shared: what a new user would meet."""
+    junit = Path(junit_dir).resolve() / "clean-room.xml" if junit_dir else None
+    with reported_errors():
+        try:
+            passed = run_clean_room(junit, fresh)
+        except DockerUnavailable as error:
+            if junit is not None:
+                write_clean_room_junit(junit, [], skipped_reason=error.reason)
+            if os.environ.get("CI"):
+                raise HarnessError(f"the clean-room job needs a Docker engine that runs containers: {error.reason}")
+            print(f"clean room: skipped, {error.reason}")
+            return
+    if not passed:
+        raise Exit("error: a README command failed in the clean room (see above)", code=1)
+
+
 namespace = Collection()
 namespace.add_task(build)
 namespace.add_task(elf_check)
@@ -219,3 +333,9 @@ toolchain.add_task(check)
 toolchain.add_task(regenerate_cmake)
 toolchain.add_task(bootstrap)
 namespace.add_collection(toolchain)
+namespace.add_task(clean_room)
+
+ci = Collection("ci")
+ci.add_task(ci_run, default=True)
+ci.add_task(ci_workflow)
+namespace.add_collection(ci)

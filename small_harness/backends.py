@@ -3,21 +3,23 @@ container (docker). Builds, the C self-test and the runner all go through a Back
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
+import shlex
 import subprocess
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from pathlib import Path
 
 import docker
+from docker.errors import APIError
 
-from .docker_engine import DockerUnavailable, connect, engine_version
+from .docker_containers import ensure_container, exec_in, is_gone, state_lock, user_spec
+from .docker_engine import DockerUnavailable, connect_working, engine_version
 from .docker_images import VERSIONS_FILE, ensure_toolchain_image
 from .errors import HarnessError
 from .host_toolchain import check_host_toolchain, describe_toolchain
 from .targets import REPO_ROOT, Target
+from .tools import program
 
 BACKEND_CHOICES = ("auto", "docker", "host")
 
@@ -73,9 +75,9 @@ class HostBackend(Backend):
 
 
 class DockerBackend(Backend):
-    """Each target's commands run in its toolchain image: the repository bind-mounted at the same
-    path, as the invoking user (no root-owned files in the tree), without network, not privileged,
-    and the container removed afterwards."""
+    """Each target's commands run in a long-lived container of its toolchain image
+    (docker_containers.py): the repository bind-mounted at the same path, as the invoking user (no
+    root-owned files in the tree), without network, not privileged."""
 
     name = "docker"
 
@@ -84,15 +86,16 @@ class DockerBackend(Backend):
         self._images: dict[str, str] = {}
         self._descriptions: dict[str, str] = {}
 
-    def _image(self, target: Target) -> str:
-        if target.name not in self._images:
+    def _container(self, target: Target) -> str:
+        if target.toolchain_id not in self._images:
             self.prepare(target)
-        return self._images[target.name]
+        return ensure_container(self.client, target.toolchain_id, self._images[target.toolchain_id])
 
     def prepare(self, target: Target) -> str:
         if target.name not in self._descriptions:
-            image = ensure_toolchain_image(self.client, target)
-            self._images[target.name] = image.tag
+            with state_lock(f"image-{target.toolchain_id}"):  # parallel jobs build one image once
+                image = ensure_toolchain_image(self.client, target)
+            self._images[target.toolchain_id] = image.tag
             versions = self.run(target, ["cat", VERSIONS_FILE], REPO_ROOT).output.strip().splitlines()
             emulator = " ".join(target.emulator_command()) if target.emulator else "none (runs natively)"
             self._descriptions[target.name] = "\n".join([
@@ -105,32 +108,24 @@ class DockerBackend(Backend):
             ])
         return self._descriptions[target.name]
 
-    def _mount_options(self) -> dict[str, object]:
-        return {
-            "volumes": {str(REPO_ROOT): {"bind": str(REPO_ROOT), "mode": "rw"}},
-            "user": f"{os.getuid()}:{os.getgid()}",
-            "environment": {"HOME": "/tmp"},
-        }
-
     def run(self, target: Target, argv: list[str], cwd: Path) -> CommandResult:
-        container = self.client.containers.run(self._image(target), argv, working_dir=str(cwd), detach=True,
-                                               network_disabled=True, **self._mount_options())
-        try:
-            code = int(container.wait()["StatusCode"])
-            output = container.logs(stdout=True, stderr=True).decode("utf-8", "replace")
-        finally:
-            container.remove(force=True)
-        return CommandResult(code, output)
+        for attempt in (1, 2):
+            name = self._container(target)
+            try:
+                code, output = exec_in(self.client, name, argv, cwd)
+                return CommandResult(code, output)
+            except APIError as error:
+                if attempt == 2 or not is_gone(error):
+                    raise HarnessError(f"{target.name}: docker exec {shlex.join(argv)} failed: "
+                                       f"{str(error.explanation or error).splitlines()[0][:200]}") from None
+        raise AssertionError("unreachable")
 
     def interactive_command(self, target: Target, argv: list[str]) -> list[str]:
-        # The runner speaks a binary protocol on stdin/stdout for its whole life; `docker run -i`
-        # is the plain, robust way to attach both streams to a container.
-        if shutil.which("docker") is None:
-            raise HarnessError("the docker command-line client is not installed (the runner uses "
-                               "`docker run -i`): apt-get install -y docker.io, or use --toolchain host")
-        return ["docker", "run", "-i", "--rm", "--network", "none", "--user", f"{os.getuid()}:{os.getgid()}",
-                "-e", "HOME=/tmp", "-v", f"{REPO_ROOT}:{REPO_ROOT}", "-w", str(REPO_ROOT),
-                self._image(target), *argv]
+        # The runner speaks a binary protocol on stdin/stdout for its whole life; `docker exec -i`
+        # attaches both streams to a process in the target's running container.
+        docker_cli = program("docker")
+        name = self._container(target)
+        return [docker_cli, "exec", "-i", "--user", user_spec(), "-e", "HOME=/tmp", "-w", str(REPO_ROOT), name, *argv]
 
 
 def select_backend(requested: str) -> tuple[Backend, str]:
@@ -138,12 +133,12 @@ def select_backend(requested: str) -> tuple[Backend, str]:
     if requested == "host":
         return HostBackend(), "requested with --toolchain host"
     if requested == "docker":
-        client = connect()
+        client = connect_working()
         return DockerBackend(client), f"requested with --toolchain docker; engine {engine_version(client)}"
     if requested == "auto":
         try:
-            client = connect()
+            client = connect_working()
         except DockerUnavailable as error:
             return HostBackend(), f"{error.reason}: falling back to the host toolchains"
-        return DockerBackend(client), f"a Docker engine answers (version {engine_version(client)})"
+        return DockerBackend(client), f"a Docker engine answers and runs containers (version {engine_version(client)})"
     raise HarnessError(f"unknown toolchain '{requested}'; choose one of: {', '.join(BACKEND_CHOICES)}")

@@ -14,10 +14,10 @@ import numpy as np
 
 from . import layers as L
 from .errors import HarnessError
+from .mlperf_tiny import MODELS_DIR
 from .targets import REPO_ROOT
 
 LAYERS_FILE = Path(__file__).with_name("bench_layers.toml")
-MODELS_DIR = REPO_ROOT.parent / "shared" / "models" / "mlperf-tiny"
 OPS = ("conv2d", "depthwise", "fully_connected")
 
 

@@ -9,7 +9,14 @@ from __future__ import annotations
 from pathlib import Path
 
 from small_harness.errors import HarnessError
-from small_harness.targets import DEFAULT_BACKEND, TOOLCHAINS_DIR, Target
+from small_harness.targets import DEFAULT_BACKEND, TOOLCHAINS_DIR, VARIANT_SEPARATOR, Target
+
+VARIANT_PREFIX = VARIANT_SEPARATOR.lstrip("@")  # "vlen": ctest names a variant selftest@vlen256
+
+
+def ctest_name(vlen: int | None) -> str:
+    """The self-test's name in ctest for one target variant (see CMakeLists.txt)."""
+    return "selftest" if vlen is None else f"selftest@{VARIANT_PREFIX}{vlen}"
 
 
 def committed_toolchain_path(target: Target) -> Path:
@@ -63,10 +70,13 @@ def render_toolchain(target: Target) -> str:
 
     if target.emulator is not None:
         lines += ["", "# ctest and add_test() run target binaries through QEMU user mode."]
-        if len(target.emulator.vlens) > 1:
-            others = " ".join(str(v) for v in target.emulator.vlens[1:])
-            lines.append(f"# Other vector lengths declared for this target: {others} (the vlen= field).")
         lines.append(_set("CMAKE_CROSSCOMPILING_EMULATOR", ";".join(target.emulator_command())))
+        if target.emulator.vlens:
+            lines += ["# ctest runs the self-test at every declared vector length: selftest@vlen<N>."]
+            variants = [f"{VARIANT_PREFIX}{vlen}" for vlen in target.emulator.vlens]
+            lines.append(_set("SMALL_TEST_VARIANTS", ";".join(variants)))
+            for variant, vlen in zip(variants, target.emulator.vlens):
+                lines.append(_set(f"SMALL_TEST_EMULATOR_{variant}", ";".join(target.emulator_command(vlen))))
 
     lines += [
         "",

@@ -1,17 +1,20 @@
-"""The offline base image: Debian trixie made with debootstrap from the apt mirror this machine
-already uses, then `docker import`ed. For machines that reach a Debian mirror but no registry."""
+"""Offline base images: a Debian release made with debootstrap from the apt mirror this machine
+already uses, then `docker import`ed. For machines that reach a Debian mirror but no registry:
+trixie under the toolchain images, bookworm for the clean-room job."""
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
+import tarfile
 import tempfile
 from pathlib import Path
 
 import docker
+from docker.errors import APIError
 
 from .errors import HarnessError
+from .tools import program
 
 BOOTSTRAPPED_BASE = "small-base:trixie"
 SUITE = "trixie"
@@ -56,17 +59,18 @@ def host_debian_mirror(apt_dir: Path = APT_SOURCES, codename: str | None = None)
     return FALLBACK_MIRROR
 
 
-def bootstrap_base_image(client: docker.DockerClient, mirror: str | None = None) -> str:
-    """Creates BOOTSTRAPPED_BASE with debootstrap; prints debootstrap's progress. Needs root."""
+def bootstrap_base_image(client: docker.DockerClient, mirror: str | None = None, suite: str = SUITE,
+                         image: str = BOOTSTRAPPED_BASE) -> str:
+    """Creates `image` from `debootstrap --variant=minbase suite`; prints debootstrap's progress.
+    Needs root."""
     if os.geteuid() != 0:
-        raise HarnessError("making the base image needs root (debootstrap): run sudo invoke toolchain.bootstrap")
-    if shutil.which("debootstrap") is None:
-        raise HarnessError("debootstrap not found; install it with: apt-get install -y debootstrap")
+        raise HarnessError(f"making the {image} image needs root (debootstrap): run sudo invoke toolchain.bootstrap")
+    debootstrap = program("debootstrap")
     mirror = mirror or host_debian_mirror()
-    print(f"   bootstrapping {BOOTSTRAPPED_BASE}: debootstrap --variant=minbase {SUITE} from {mirror}", flush=True)
+    print(f"   bootstrapping {image}: debootstrap --variant=minbase {suite} from {mirror}", flush=True)
     with tempfile.TemporaryDirectory(prefix="small-base-", dir="/var/tmp") as work:
         root = Path(work) / "root"
-        process = subprocess.Popen(["debootstrap", "--variant=minbase", SUITE, str(root), mirror],
+        process = subprocess.Popen([debootstrap, "--variant=minbase", suite, str(root), mirror],
                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         assert process.stdout is not None
         log: list[str] = []
@@ -75,11 +79,17 @@ def bootstrap_base_image(client: docker.DockerClient, mirror: str | None = None)
             if line.startswith(("I: Retrieving", "I: Validating", "I: Extracting", "I: Installing", "I: Base")):
                 print(f"   | {line.rstrip()}", flush=True)
         if process.wait() != 0:
-            raise HarnessError(f"debootstrap {SUITE} from {mirror} failed (exit {process.returncode})",
+            raise HarnessError(f"debootstrap {suite} from {mirror} failed (exit {process.returncode})",
                                details="\n".join(log[-15:]))
         archive = Path(work) / "root.tar"
-        subprocess.run(["tar", "-C", str(root), "-cf", str(archive), "."], check=True)
-        repository, tag = BOOTSTRAPPED_BASE.split(":")
-        client.api.import_image_from_file(str(archive), repository=repository, tag=tag)
-    print(f"   imported {BOOTSTRAPPED_BASE}", flush=True)
-    return BOOTSTRAPPED_BASE
+        with tarfile.open(archive, "w") as tar:
+            tar.add(root, arcname=".")
+        repository, tag = image.split(":")
+        try:
+            client.api.import_image_from_file(str(archive), repository=repository, tag=tag)
+            client.images.get(image)
+        except (APIError, docker.errors.ImageNotFound) as error:
+            reason = str(getattr(error, "explanation", None) or error).strip().splitlines()[0][:200]
+            raise HarnessError(f"docker import of {image} failed: {reason}") from None
+    print(f"   imported {image}", flush=True)
+    return image

@@ -7,6 +7,8 @@ import os
 import docker
 from docker.errors import DockerException
 
+from .docker_containers import running_containers
+from .docker_probe import probe_engine
 from .errors import HarnessError
 
 
@@ -43,6 +45,24 @@ def connect() -> docker.DockerClient:
         client.ping()
     except DockerException as error:
         raise _explain(error) from None
+    return client
+
+
+_probed: dict[str, str | None] = {}  # per engine address: why it cannot run containers, or None
+
+
+def connect_working() -> docker.DockerClient:
+    """A client whose engine answers and can run containers: a running toolchain container of
+    this checkout proves it, else a probe container does (once per process). Raises
+    DockerUnavailable in one line when it answers but cannot."""
+    client = connect()
+    address = _engine_address()
+    if address not in _probed:
+        _probed[address] = None if running_containers(client) else probe_engine(client)
+    why = _probed[address]
+    if why is not None:
+        raise DockerUnavailable(f"the Docker engine at {address} answers but cannot run containers ({why})",
+                                "run the harness where containers can start (privileged, or on the host)")
     return client
 
 

@@ -10,14 +10,10 @@ from pathlib import Path
 
 from small_harness.errors import HarnessError, MissingToolError
 from small_harness.targets import DEFAULT_BACKEND, Target
+from small_harness.tools import apt_install_command, declared_tools, missing_tool_packages
 
-# Programs every build runs, whatever the target, and their Debian packages.
-BUILD_TOOLS = {"cmake": "cmake", "ninja": "ninja-build"}
-
-
-def _apt_install_command(packages: list[str]) -> str:
-    sudo = "" if os.geteuid() == 0 else "sudo "
-    return f"{sudo}apt-get install -y {' '.join(packages)}"
+# Programs every build runs, whatever the target (declared in small_harness/tools.toml).
+BUILD_TOOLS = ("cmake", "ctest", "ninja")
 
 
 def _require_host_backend(target: Target) -> None:
@@ -34,10 +30,13 @@ def _missing_items(target: Target) -> tuple[list[str], list[str]]:
         missing.append(item)
         packages.extend(p for p in item_packages if p not in packages)
 
-    for program, package in BUILD_TOOLS.items():
+    tools = declared_tools()
+    for program in BUILD_TOOLS:
         if shutil.which(program) is None:
-            need(program, (package,))
-    for program in (target.compiler.cc, *target.compiler.helper_programs):
+            need(program, (tools[program].package,))
+    # The disassembler comes with the compiler's binutils.
+    objdump = (target.elf.objdump,) if target.elf.objdump else ()
+    for program in (target.compiler.cc, *target.compiler.helper_programs, *objdump):
         if shutil.which(program) is None:
             need(program, target.packages.compiler)
     sysroot = target.compiler.sysroot
@@ -60,7 +59,7 @@ def check_host_toolchain(target: Target) -> None:
     if missing:
         pronoun = "it" if len(missing) == 1 else "them"
         raise MissingToolError(
-            f"{target.name}: {', '.join(missing)} not found; install {pronoun} with: {_apt_install_command(packages)}"
+            f"{target.name}: {', '.join(missing)} not found; install {pronoun} with: {apt_install_command(packages)}"
         )
 
 
@@ -71,21 +70,26 @@ def _installed(package: str) -> bool:
     return result.returncode == 0 and result.stdout.strip() == "install ok installed"
 
 
-def install_host_toolchain(targets: list[Target]) -> list[str]:
-    """apt-get install what the targets need and is not installed yet; returns those packages.
-
-    Nothing is run when everything is installed, so this also works offline."""
-    wanted: list[str] = list(BUILD_TOOLS.values())
+def packages_to_install(targets: list[Target]) -> list[str]:
+    """The Debian packages that are missing for the harness's own programs (small_harness/tools.toml,
+    checked by program, so one from elsewhere counts) and for the targets' toolchains."""
+    to_install = missing_tool_packages()
     for target in targets:
         _require_host_backend(target)
-        wanted.extend(p for p in target.packages.all() if p not in wanted)
+        to_install += [p for p in target.packages.all() if p not in to_install and not _installed(p)]
+    return to_install
+
+
+def install_host_toolchain(targets: list[Target]) -> list[str]:
+    """apt-get install what the harness and the targets need and is not installed yet; returns
+    those packages. Nothing is run when everything is installed, so this also works offline."""
     if shutil.which("dpkg-query") is None or shutil.which("apt-get") is None:
-        raise HarnessError(f"installing needs a Debian-based host with apt-get; wanted: {' '.join(wanted)}")
-    to_install = [package for package in wanted if not _installed(package)]
+        raise HarnessError("installing needs a Debian-based host with apt-get")
+    to_install = packages_to_install(targets)
     if not to_install:
         return []
     if os.geteuid() != 0:
-        raise HarnessError(f"installing needs root; run: sudo apt-get update && {_apt_install_command(to_install)}")
+        raise HarnessError(f"installing needs root; run: sudo apt-get update && {apt_install_command(to_install)}")
     environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
     for argv in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", *to_install]):
         if subprocess.run(argv, env=environment, check=False).returncode != 0:

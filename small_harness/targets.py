@@ -49,6 +49,16 @@ class ElfExpectations:
     riscv_arch_contains: tuple[str, ...]  # components of Tag_RISCV_arch, e.g. v1p0
     objdump: str | None  # disassembler for the target, used to find the kernels' vector FMAs
     fma_mnemonics: tuple[str, ...]  # mnemonic prefixes of the ISA's vector FMA, e.g. vfmadd
+    refuse: tuple["RefusedObject", ...] = ()  # objects the check must reject: proof that it can fail
+
+
+@dataclass(frozen=True)
+class RefusedObject:
+    """An object built with the target's compiler plus `flags` is not for this target: the ELF
+    check must reject it with a message containing `error`."""
+
+    flags: tuple[str, ...]
+    error: str
 
 
 @dataclass(frozen=True)
@@ -79,6 +89,12 @@ class Target:
     elf: ElfExpectations
     packages: Packages
     source: Path  # the TOML file
+
+    @property
+    def toolchain_id(self) -> str:
+        """Names its toolchain image and container: the TOML file's stem, so a modified copy of a
+        target (a test's broken flags) uses the same toolchain."""
+        return self.source.stem
 
     @property
     def is_native(self) -> bool:
@@ -230,8 +246,20 @@ def _read_emulator(data: dict[str, Any], file: Path, where: str) -> Emulator:
     return emulator
 
 
+def _read_refused(data: Any, file: Path) -> tuple[RefusedObject, ...]:
+    if not isinstance(data, list) or not all(isinstance(entry, dict) for entry in data):
+        raise TargetFileError(f"{_display(file)}: [[elf.refuse]] must be an array of tables")
+    refused = []
+    for entry in data:
+        table = _Table(entry, file, "elf.refuse")
+        refused.append(RefusedObject(flags=table.strings("flags"), error=table.string("error")))
+        table.reject_unknown_keys()
+    return tuple(refused)
+
+
 def _read_elf(data: dict[str, Any], file: Path) -> ElfExpectations:
     table = _Table(data, file, "elf")
+    table.mark_read("refuse")
     elf = ElfExpectations(
         machine=table.string("machine"),
         elf_class=table.integer("class"),
@@ -239,6 +267,7 @@ def _read_elf(data: dict[str, Any], file: Path) -> ElfExpectations:
         riscv_arch_contains=table.strings("riscv_arch_contains", default=()),
         objdump=table.optional_string("objdump"),
         fma_mnemonics=table.strings("fma_mnemonics", default=()),
+        refuse=_read_refused(data.get("refuse", []), file),
     )
     table.reject_unknown_keys()
     if elf.elf_class not in (32, 64):

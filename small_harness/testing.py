@@ -1,8 +1,10 @@
-"""`invoke test`: prepare each target (toolchain, build, ELF check, C self-test), run the pytest
-suite once over all of them, and report per target what ran and what passed."""
+"""`invoke test`: prepare each target (toolchain, build, ELF check, C self-test under ctest), run the
+target suite (tests/target/) once over all of them, and report per target what ran and what passed;
+or run the harness's own suite (tests/harness/), which builds nothing. Both can write JUnit XML."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -13,12 +15,16 @@ import pytest
 
 from .backends import Backend
 from .build import LIBRARY_NAME, build
+from .cmake_toolchain import ctest_name
 from .disasm import check_kernel_fmas
 from .elfcheck import check_artifacts
 from .errors import HarnessError
 from .targets import REPO_ROOT, Target, missing_cpu_flags, select_vlens, variant_label
 
 HOST_ONLY = "host"  # the bucket of tests that are not parametrised by target
+TARGET_TESTS = REPO_ROOT / "tests" / "target"
+HARNESS_TESTS = REPO_ROOT / "tests" / "harness"
+PYTEST_JUNIT = "pytest.xml"
 
 
 @dataclass(eq=False)  # pytest keeps plugins in sets: identity hashing
@@ -40,18 +46,29 @@ class OutcomeCounter:
             bucket[report.outcome] += 1
 
 
-def run_selftest(backend: Backend, target: Target, runner_dir: Path, vlen: int | None) -> str:
-    """Runs the C self-test of a build (under QEMU for cross targets); returns its summary line."""
-    command = target.emulator_command(vlen) + [str(runner_dir / "small_selftest")]
+def selftest_junit_name(label: str) -> str:
+    return f"selftest-{label}.xml"
+
+
+def run_selftest(backend: Backend, target: Target, build_dir: Path, vlen: int | None,
+                 junit: Path | None = None) -> str:
+    """Runs the C self-test of a build through ctest (under QEMU for cross targets, at one vector
+    length), optionally writing ctest's JUnit file; returns the self-test's summary line."""
+    name = ctest_name(vlen)
+    command = ["ctest", "--test-dir", str(build_dir), "-R", f"^{re.escape(name)}$", "-V", "--no-tests=error"]
+    if junit is not None:
+        junit.parent.mkdir(parents=True, exist_ok=True)
+        command += ["--output-junit", str(junit)]
     result = backend.run(target, command, REPO_ROOT)
-    lines = [line for line in result.output.strip().splitlines() if "vector version is not specified" not in line]
-    last = (lines or ["no output"])[-1]
+    summary = [line.split(": ", 1)[-1] for line in result.output.splitlines() if re.search(r"\d+ passed, \d+ failed", line)]
     if result.returncode != 0:
-        raise HarnessError(f"{target.name}: C self-test failed ({' '.join(command)}): {last}")
-    return last
+        tail = [line for line in result.output.strip().splitlines() if line.strip()][-3:]
+        raise HarnessError(f"{target.name}: C self-test {name} failed ({' '.join(command)})",
+                           details="\n".join(tail))
+    return summary[-1] if summary else "passed"
 
 
-def prepare_target(target: Target, backend: Backend, vlens: list[int | None]) -> None:
+def prepare_target(target: Target, backend: Backend, vlens: list[int | None], junit_dir: Path | None = None) -> None:
     """Readies the toolchain, builds, checks the ELF files and runs the C self-test at each vector
     length, printing each."""
     print(f"== {backend.prepare(target)}", flush=True)
@@ -69,22 +86,31 @@ def prepare_target(target: Target, backend: Backend, vlens: list[int | None]) ->
         print(f"   C self-test: skipped, this CPU lacks {' '.join(lacking)} (QEMU does not emulate it)")
         return
     for vlen in vlens:
+        junit = junit_dir / selftest_junit_name(variant_label(target, vlen)) if junit_dir else None
         print(f"   C self-test{f' at VLEN {vlen}' if vlen else ''}: "
-              f"{run_selftest(backend, target, result.build_dir, vlen)}", flush=True)
+              f"{run_selftest(backend, target, result.build_dir, vlen, junit)}", flush=True)
 
 
-def run_tests(targets: Sequence[Target], backend: Backend, vlen_spec: str, pytest_args: Sequence[str]) -> bool:
-    """Returns True when every target variant passed."""
+def _junit_args(junit_dir: Path | None) -> list[str]:
+    if junit_dir is None:
+        return []
+    junit_dir.mkdir(parents=True, exist_ok=True)
+    return [f"--junitxml={junit_dir / PYTEST_JUNIT}"]
+
+
+def run_tests(targets: Sequence[Target], backend: Backend, vlen_spec: str, pytest_args: Sequence[str],
+              junit_dir: Path | None = None) -> bool:
+    """The target suite; returns True when every target variant passed."""
     labels = []
     for target in targets:
         vlens = select_vlens(target, vlen_spec)
-        prepare_target(target, backend, vlens)
+        prepare_target(target, backend, vlens, junit_dir)
         labels += [variant_label(target, vlen) for vlen in vlens]
     counter = OutcomeCounter()
     # `--opt=value` keeps pytest's early argument scan from taking a value for a test path
     # before tests/conftest.py has declared the option.
-    args = [str(REPO_ROOT / "tests"), f"--arch={','.join(t.name for t in targets)}", f"--toolchain={backend.name}",
-            "-q", "-p", "no:cacheprovider", f"--vlen={vlen_spec}", *pytest_args]
+    args = [str(TARGET_TESTS), f"--arch={','.join(t.name for t in targets)}", f"--toolchain={backend.name}",
+            "-q", "-p", "no:cacheprovider", f"--vlen={vlen_spec}", *_junit_args(junit_dir), *pytest_args]
     started = time.monotonic()
     exit_code = pytest.main(args, plugins=[counter])
     elapsed = time.monotonic() - started
@@ -101,3 +127,10 @@ def run_tests(targets: Sequence[Target], backend: Backend, vlen_spec: str, pytes
         if name != HOST_ONLY and counts["passed"] == 0:
             all_passed = False  # a target that ran nothing has not passed
     return all_passed
+
+
+def run_harness_tests(toolchain: str, pytest_args: Sequence[str], junit_dir: Path | None = None) -> bool:
+    """The harness's own suite: no target is built. Returns True when it passed."""
+    args = [str(HARNESS_TESTS), f"--toolchain={toolchain}", "-q", "-p", "no:cacheprovider",
+            *_junit_args(junit_dir), *pytest_args]
+    return pytest.main(args) == 0

@@ -1,12 +1,16 @@
-"""Test parametrisation by target: `pytest --arch riscv64` (or a list, or `all`).
+"""Two suites share these options: tests/target/ (per target variant: `pytest tests/target --arch
+riscv64`, or a list, or `all`) and tests/harness/ (the harness's own tests, which build nothing).
 
 Each target gets one build and one long-lived runner process for the whole session, because
-starting QEMU costs tens of milliseconds and the suite runs hundreds of cases per target.
+starting QEMU costs tens of milliseconds and the suite runs hundreds of cases per target. Tests
+marked `per_target` (the build and its ELF checks) run once per target, with its first declared
+variant (when it is selected), rather than once per vector length.
 """
 
 from __future__ import annotations
 
 import shlex
+import shutil
 import tomllib
 from pathlib import Path
 from typing import Any, Iterator
@@ -14,7 +18,7 @@ from typing import Any, Iterator
 import pytest
 
 from small_harness.backends import Backend, select_backend
-from small_harness.build import build
+from small_harness.build import BuildResult, build, build_dir_for
 from small_harness.runner import Runner, RunnerInfo
 from small_harness.targets import (Target, missing_cpu_flags, parse_variant_label, resolve_targets, select_vlens,
                                    variant_label)
@@ -31,13 +35,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="run this command as the runner instead of building one (e.g. on a device)")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "per_target: runs once per target (its first variant), not per vector length")
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Tests that use a target run once per target variant: per target, and per vector length for
     targets that have them (riscv64@vlen128 ... riscv64@vlen1024)."""
     if "variant" in metafunc.fixturenames:
         spec = metafunc.config.getoption("vlen")
-        labels = [variant_label(t, vlen) for t in resolve_targets(metafunc.config.getoption("arch"))
-                  for vlen in select_vlens(t, spec)]
+        once = metafunc.definition.get_closest_marker("per_target") is not None
+        labels = []
+        for target in resolve_targets(metafunc.config.getoption("arch")):
+            vlens = select_vlens(target, spec)
+            if once:  # with the first declared variant, so that parallel CI jobs never run them twice
+                vlens = [vlen for vlen in vlens if vlen == select_vlens(target)[0]]
+            labels += [variant_label(target, vlen) for vlen in vlens]
         metafunc.parametrize("variant", labels, indirect=True, scope="session")
 
 
@@ -60,6 +73,21 @@ def target(variant: str, backend: Backend) -> Target:
 
 
 @pytest.fixture(scope="session")
+def build_result(target: Target, backend: Backend) -> BuildResult:
+    """The target's build (incremental: once per session, in build/<toolchain>/<target>/)."""
+    return build(target, backend)
+
+
+@pytest.fixture
+def scratch_dir(target: Target, backend: Backend, request: pytest.FixtureRequest) -> Path:
+    """An empty directory inside the repository, so that a toolchain container sees it too."""
+    path = build_dir_for(target, backend.name) / "scratch" / request.node.name.replace("/", "_")[:80]
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
+
+
+@pytest.fixture(scope="session")
 def runner_command(request: pytest.FixtureRequest, variant: str, target: Target, backend: Backend) -> list[str]:
     override = request.config.getoption("runner_command")
     if override:
@@ -68,8 +96,7 @@ def runner_command(request: pytest.FixtureRequest, variant: str, target: Target,
     if lacking:
         pytest.skip(f"{target.name}: this CPU lacks {' '.join(lacking)}, which QEMU does not emulate; "
                     "the build and its ELF and FMA checks still ran")
-    result = build(target, backend)
-    return backend.runner_command(target, result.runner, parse_variant_label(variant)[1])
+    return backend.runner_command(target, build(target, backend).runner, parse_variant_label(variant)[1])
 
 
 @pytest.fixture(scope="session")

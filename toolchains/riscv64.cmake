@@ -15,8 +15,13 @@ set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE "ONLY")
 set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE "ONLY")
 
 # ctest and add_test() run target binaries through QEMU user mode.
-# Other vector lengths declared for this target: 256 512 1024 (the vlen= field).
 set(CMAKE_CROSSCOMPILING_EMULATOR "qemu-riscv64;-cpu;rv64,v=true,vlen=128,rvv_ta_all_1s=true,rvv_ma_all_1s=true;-L;/usr/riscv64-linux-gnu")
+# ctest runs the self-test at every declared vector length: selftest@vlen<N>.
+set(SMALL_TEST_VARIANTS "vlen128;vlen256;vlen512;vlen1024")
+set(SMALL_TEST_EMULATOR_vlen128 "qemu-riscv64;-cpu;rv64,v=true,vlen=128,rvv_ta_all_1s=true,rvv_ma_all_1s=true;-L;/usr/riscv64-linux-gnu")
+set(SMALL_TEST_EMULATOR_vlen256 "qemu-riscv64;-cpu;rv64,v=true,vlen=256,rvv_ta_all_1s=true,rvv_ma_all_1s=true;-L;/usr/riscv64-linux-gnu")
+set(SMALL_TEST_EMULATOR_vlen512 "qemu-riscv64;-cpu;rv64,v=true,vlen=512,rvv_ta_all_1s=true,rvv_ma_all_1s=true;-L;/usr/riscv64-linux-gnu")
+set(SMALL_TEST_EMULATOR_vlen1024 "qemu-riscv64;-cpu;rv64,v=true,vlen=1024,rvv_ta_all_1s=true,rvv_ma_all_1s=true;-L;/usr/riscv64-linux-gnu")
 
 # Kernel folder under arch/ and the flags its files need; -D on the command line overrides.
 set(SMALL_ISA "rvv" CACHE STRING "Kernel folder under arch/")

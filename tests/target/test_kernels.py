@@ -1,13 +1,11 @@
 """The kernels a build really uses: SIMD targets serve every kind their ISA provides with their own
-kernels (no silent fallback to arch/ref), and every ISA port stays within its line budget."""
+kernels (no silent fallback to arch/ref)."""
 
 from __future__ import annotations
 
-from pathlib import Path
 
 import pytest
 
-from small_harness.port_size import LINE_BUDGET, code_lines, port_sizes
 from small_harness.runner import RunnerInfo
 from small_harness.targets import Target
 
@@ -25,13 +23,3 @@ def test_simd_target_does_not_fall_back_to_reference(target: Target, runner_info
     served = {kind: runner_info.kernels[kind].name for kind in SIMD_KINDS}
     fallen_back = {kind: name for kind, name in served.items() if not name.endswith(f"-{target.kernel_isa}")}
     assert not fallen_back, f"{target.name}: served by other than {target.kernel_isa}: {fallen_back}"
-
-
-@pytest.mark.parametrize("port", port_sizes(), ids=lambda p: p.isa)
-def test_port_within_line_budget(port) -> None:  # type: ignore[no-untyped-def]
-    assert port.within_budget, f"arch/{port.isa}: {port.lines} lines of C, budget {LINE_BUDGET}"
-
-
-def test_code_lines_skip_blanks_and_comments() -> None:
-    source = "/* a\n   block */\nint x; // trailing\n\n// whole line\nint y; /* inline */ int z;\n"
-    assert code_lines(source) == 2

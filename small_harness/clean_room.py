@@ -1,0 +1,210 @@
+"""`invoke clean-room`: the README's two Quick start commands, run as a new user would, in a
+throwaway container of a freshly debootstrapped Debian 12 (minbase: not even Python) holding a
+fresh clone of the last commit and ../shared beside it. Nothing else from this machine goes in but
+what reaches the package registries here: the CA bundle and pip's configuration with the local
+wheel folders it names, read-only. So a program that only this machine has installed by hand fails
+here, as it would on a user's machine.
+
+The container is not privileged, so a Docker engine inside it normally cannot start containers:
+the harness must notice that and fall back to the host toolchains, which this job also proves."""
+
+from __future__ import annotations
+
+import configparser
+import io
+import os
+import re
+import subprocess
+import tarfile
+import tempfile
+import time
+import xml.etree.ElementTree as ElementTree
+from dataclasses import dataclass
+from pathlib import Path
+
+import docker
+from docker.errors import APIError, ImageNotFound, NotFound
+
+from .docker_bootstrap import bootstrap_base_image
+from .docker_engine import connect_working
+from .errors import HarnessError
+from .targets import REPO_ROOT
+from .tools import program
+
+RELEASE = "bookworm"
+IMAGE = f"small-cleanroom:{RELEASE}"
+REGISTRY_IMAGE = f"debian:{RELEASE}"
+SHARED_DIR = REPO_ROOT.parent / "shared"
+WORK = "/src"  # the clone is /src/main, ../shared is /src/shared
+README = REPO_ROOT / "README.md"
+CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+PIP_CONFIGS = (Path("/etc/pip.conf"), Path("/etc/xdg/pip/pip.conf"), Path.home() / ".config" / "pip" / "pip.conf",
+               Path.home() / ".pip" / "pip.conf")
+OUTPUT_TAIL_LINES = 40
+
+
+def readme_commands(readme: Path = README) -> list[str]:
+    """The shell commands of the README's Quick start section, in order: the main job, then the
+    tests. Read from the README itself, so the clean room runs what users are told to run."""
+    text = readme.read_text()
+    section = re.search(r"^## Quick start.*?(?=^## )", text, flags=re.M | re.S)
+    if section is None:
+        raise HarnessError(f"{readme.name}: no '## Quick start' section")
+    commands = [block.strip() for block in re.findall(r"```sh\n(.*?)```", section.group(0), flags=re.S)]
+    if len(commands) != 2:
+        raise HarnessError(f"{readme.name}: the Quick start section must hold two ```sh blocks, found {len(commands)}")
+    return commands
+
+
+def registry_settings() -> list[Path]:
+    """What this machine uses to reach the package registries: the CA bundle, pip's
+    configuration files and the local folders they name (find-links folders; a file:// index's
+    folder with the files its pages link to, one level up from .../simple)."""
+    paths = [CA_BUNDLE] if CA_BUNDLE.is_file() else []
+    for config_file in PIP_CONFIGS:
+        if not config_file.is_file():
+            continue
+        paths.append(config_file)
+        parser = configparser.ConfigParser()
+        parser.read(config_file)
+        for section in parser.sections():
+            for key in ("find-links", "index-url", "extra-index-url", "cert"):
+                for value in parser.get(section, key, fallback="").split():
+                    if not value.startswith(("file://", "/")):
+                        continue
+                    local = Path(value.removeprefix("file://"))
+                    if local.name == "simple":
+                        local = local.parent
+                    if local.exists():
+                        paths.append(local)
+    return list(dict.fromkeys(paths))
+
+
+def _base_image(client: docker.DockerClient, fresh: bool) -> str:
+    """A pristine Debian 12 image: debootstrapped here when root (cached: nothing is ever added to
+    it), else the registry's debian:bookworm."""
+    if not fresh:
+        try:
+            client.images.get(IMAGE)
+            print(f"   base: {IMAGE} (debootstrapped earlier; --fresh makes it again)", flush=True)
+            return IMAGE
+        except ImageNotFound:
+            pass
+    if os.geteuid() == 0:
+        return bootstrap_base_image(client, suite=RELEASE, image=IMAGE)
+    try:
+        print(f"   pulling {REGISTRY_IMAGE} (not root: no debootstrap)", flush=True)
+        client.images.pull("debian", tag=RELEASE)
+        return REGISTRY_IMAGE
+    except APIError as error:
+        raise HarnessError(f"no clean Debian 12 image: not root (for debootstrap) and {REGISTRY_IMAGE} cannot be "
+                           f"pulled ({str(error.explanation or error).splitlines()[0][:120]}); run it with sudo") from None
+
+
+def _archive(folders: dict[str, Path]) -> bytes:
+    """A tar holding each folder under its name."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for name, folder in folders.items():
+            tar.add(folder, arcname=name)
+    return buffer.getvalue()
+
+
+def _fresh_clone(into: Path) -> Path:
+    clone = into / "main"
+    subprocess.run([program("git"), "clone", "--quiet", "--no-hardlinks", str(REPO_ROOT), str(clone)], check=True)
+    changed = subprocess.run([program("git"), "status", "--porcelain", "--untracked-files=no"], cwd=REPO_ROOT,
+                             capture_output=True, text=True, check=False).stdout.splitlines()
+    if changed:
+        print(f"   note: the clean room tests the last commit; {len(changed)} changed files here are not in it",
+              flush=True)
+    return clone
+
+
+@dataclass(frozen=True)
+class CommandOutcome:
+    command: str
+    exit_code: int
+    seconds: float
+    tail: str
+
+
+def _run_in(client: docker.DockerClient, container_id: str, command: str) -> CommandOutcome:
+    print(f"\n== clean room: {command}", flush=True)
+    started = time.monotonic()
+    exec_id = client.api.exec_create(container_id, ["bash", "-c", command], workdir=f"{WORK}/main")["Id"]
+    tail: list[str] = []
+    pending = b""
+    for chunk in client.api.exec_start(exec_id, stream=True):
+        pending += chunk
+        *lines, pending = pending.split(b"\n")
+        for line in lines:
+            text = line.decode("utf-8", "replace")
+            print(f"   | {text}", flush=True)
+            tail = (tail + [text])[-OUTPUT_TAIL_LINES:]
+    code = client.api.exec_inspect(exec_id)["ExitCode"]
+    seconds = time.monotonic() - started
+    print(f"== clean room: exit {code} after {seconds:.0f} s: {command}", flush=True)
+    return CommandOutcome(command, int(code if code is not None else -1), seconds, "\n".join(tail))
+
+
+def write_junit(path: Path, outcomes: list[CommandOutcome], skipped_reason: str = "") -> None:
+    suite = ElementTree.Element("testsuite", name="clean-room", tests=str(len(outcomes) or 2))
+    if skipped_reason:
+        for command in readme_commands():
+            case = ElementTree.SubElement(suite, "testcase", classname="clean-room", name=command)
+            ElementTree.SubElement(case, "skipped", message=skipped_reason)
+    for outcome in outcomes:
+        case = ElementTree.SubElement(suite, "testcase", classname="clean-room", name=outcome.command,
+                                      time=f"{outcome.seconds:.1f}")
+        if outcome.exit_code != 0:
+            failure = ElementTree.SubElement(case, "failure", message=f"exit {outcome.exit_code}")
+            failure.text = outcome.tail
+    path.parent.mkdir(parents=True, exist_ok=True)
+    ElementTree.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def _copy_out(container: docker.models.containers.Container, source: str, destination: Path) -> None:
+    """The inner run's build/ci folder (its own JUnit files and logs), for a look after a failure."""
+    try:
+        stream, _ = container.get_archive(source)
+    except (NotFound, APIError):
+        return
+    data = b"".join(stream)
+    destination.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        tar.extractall(destination, filter="data")
+
+
+def run_clean_room(junit: Path | None, fresh: bool = False) -> bool:
+    """Runs the README's commands in a clean Debian 12 container; True when both passed."""
+    commands = readme_commands()
+    client = connect_working()  # no usable engine: the caller reports it
+    image = _base_image(client, fresh)
+    mounts = {str(path): {"bind": str(path), "mode": "ro"} for path in registry_settings()}
+    with tempfile.TemporaryDirectory(prefix="small-cleanroom-") as work:
+        clone = _fresh_clone(Path(work))
+        folders = {"main": clone}
+        if SHARED_DIR.is_dir():
+            folders["shared"] = SHARED_DIR
+        container = client.containers.run(
+            image, ["sleep", "infinity"], detach=True, network_mode="host", volumes=mounts, working_dir=WORK,
+            environment={"CLEAN_ROOM": "1", "SMALL_CLEAN_ROOM": "1"}, labels={"small.clean-room": str(REPO_ROOT)},
+        )
+        try:
+            container.exec_run(["mkdir", "-p", WORK])
+            container.put_archive(WORK, _archive(folders))
+            print(f"   container {container.short_id} from {image}; mounted read-only: "
+                  f"{', '.join(mounts) or 'nothing'}", flush=True)
+            outcomes = []
+            for command in commands:
+                outcomes.append(_run_in(client, container.id, command))
+                if outcomes[-1].exit_code != 0:
+                    break
+            if junit is not None:
+                _copy_out(container, f"{WORK}/main/build/ci", junit.parent / "inner")
+        finally:
+            container.remove(force=True)
+    if junit is not None:
+        write_junit(junit, outcomes)
+    return len(outcomes) == len(commands) and all(o.exit_code == 0 for o in outcomes)

@@ -1,0 +1,57 @@
+"""The programs the harness runs on this machine besides a target's toolchain, declared as data in
+small_harness/tools.toml: what provides each, whether it is there, and how to get it."""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import HarnessError, MissingToolError
+
+TOOLS_FILE = Path(__file__).with_name("tools.toml")
+
+
+@dataclass(frozen=True)
+class Tool:
+    program: str
+    package: str  # the Debian package that provides it
+    why: str
+
+
+@functools.cache
+def declared_tools() -> dict[str, Tool]:
+    with TOOLS_FILE.open("rb") as stream:
+        data = tomllib.load(stream)
+    return {name: Tool(name, str(entry["package"]), str(entry["why"])) for name, entry in data["programs"].items()}
+
+
+def apt_install_command(packages: list[str]) -> str:
+    sudo = "" if os.geteuid() == 0 else "sudo "
+    return f"{sudo}apt-get install -y {' '.join(packages)}"
+
+
+def program(name: str) -> str:
+    """The path of a declared program; a MissingToolError naming its package when it is absent.
+    An undeclared name is a harness bug: every program a task or test runs must be installable."""
+    tool = declared_tools().get(name)
+    if tool is None:
+        raise HarnessError(f"the harness runs '{name}', which small_harness/tools.toml does not declare")
+    path = shutil.which(name)
+    if path is None:
+        raise MissingToolError(f"{name} not found ({tool.why}); install it with: {apt_install_command([tool.package])}")
+    return path
+
+
+def missing_tool_packages(names: list[str] | None = None) -> list[str]:
+    """Packages of the declared programs (all, or those named) that are not on PATH."""
+    tools = declared_tools()
+    wanted = [tools[name] for name in names] if names is not None else list(tools.values())
+    packages: list[str] = []
+    for tool in wanted:
+        if shutil.which(tool.program) is None and tool.package not in packages:
+            packages.append(tool.package)
+    return packages

@@ -1,0 +1,144 @@
+"""The CI matrix: its jobs follow toolchains/ (a new TOML file is a new job), JUnit files are counted
+from their test cases, the GitHub workflow is generated from the same jobs, is in sync, and passes
+a real linter that also rejects a broken copy; the clean room runs the README's own commands."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from small_harness.ci import (CLEAN_ROOM_JOB, HARNESS_JOB, Counts, JobResult, ci_jobs, format_table, junit_counts,
+                              select_jobs)
+from small_harness.clean_room import readme_commands, write_junit
+from small_harness.errors import HarnessError
+from small_harness.targets import TOOLCHAINS_DIR, load_targets, select_vlens, variant_label
+from small_harness.workflow import WORKFLOW_FILE, render_workflow
+
+TARGETS = load_targets()
+ACTIONLINT = Path(sys.executable).parent / "actionlint"
+
+
+def test_one_job_per_target_variant_plus_harness_and_clean_room() -> None:
+    names = [job.name for job in ci_jobs(list(TARGETS.values()))]
+    variants = [variant_label(t, v) for t in TARGETS.values() for v in select_vlens(t)]
+    assert names == [HARNESS_JOB, *variants, CLEAN_ROOM_JOB]
+
+
+def test_a_copied_toml_is_one_more_job(tmp_path: Path) -> None:
+    for file in TOOLCHAINS_DIR.glob("*.toml"):
+        shutil.copy(file, tmp_path)
+    text = (TOOLCHAINS_DIR / "x86_64.toml").read_text()
+    (tmp_path / "x86_64-copy.toml").write_text(
+        text.replace('name = "x86_64"', 'name = "x86_64-copy"').replace('aliases = ["x86"]', "aliases = []"))
+    before = ci_jobs(list(TARGETS.values()))
+    after = ci_jobs(list(load_targets(directory=tmp_path).values()))
+    assert [job.name for job in after if job not in before] == ["x86_64-copy"]
+    assert "x86_64-copy" in render_workflow(list(load_targets(directory=tmp_path).values()))
+
+
+def test_a_target_job_runs_invoke_test_for_its_variant() -> None:
+    jobs = {job.name: job for job in ci_jobs(list(TARGETS.values()))}
+    for target in TARGETS.values():
+        for vlen in select_vlens(target):
+            job = jobs[variant_label(target, vlen)]
+            assert job.invoke_args[:3] == ("test", "--arch", target.name)
+            assert ("--vlen" in job.invoke_args) == (vlen is not None)
+            assert job.invoke_args[-2:] == ("--junit-dir", f"build/ci/{job.name}")
+
+
+def test_unknown_job_lists_the_jobs() -> None:
+    with pytest.raises(HarnessError, match=f"unknown job 'nope'; jobs: {HARNESS_JOB}, "):
+        select_jobs(ci_jobs(list(TARGETS.values())), "nope")
+
+
+def test_junit_counts_match_a_real_pytest_run(tmp_path: Path) -> None:
+    tests = tmp_path / "test_sample.py"
+    tests.write_text("import pytest\n"
+                     "def test_a(): pass\n"
+                     "def test_b(): assert False\n"
+                     "@pytest.mark.skip(reason='no')\ndef test_c(): pass\n"
+                     "@pytest.mark.parametrize('x', [1, 2])\ndef test_d(x): pass\n"
+                     "@pytest.fixture\ndef broken(): raise RuntimeError\n"
+                     "def test_e(broken): pass\n")
+    junit = tmp_path / "pytest.xml"
+    subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tests),
+                    f"--junitxml={junit}"], cwd=tmp_path, capture_output=True, check=False)
+    assert junit_counts(junit) == Counts(cases=6, failed=2, skipped=1)
+
+
+def test_junit_counts_read_ctest_status(tmp_path: Path) -> None:
+    junit = tmp_path / "selftest.xml"
+    junit.write_text('<?xml version="1.0"?><testsuite tests="2">'
+                     '<testcase name="selftest@vlen128" status="run"/>'
+                     '<testcase name="selftest@vlen256" status="fail"><failure message="Failed"/></testcase>'
+                     '</testsuite>')
+    assert junit_counts(junit) == Counts(cases=2, failed=1, skipped=0)
+
+
+def test_a_broken_junit_file_is_one_clear_error(tmp_path: Path) -> None:
+    junit = tmp_path / "pytest.xml"
+    junit.write_text("<testsuite><testcase")
+    with pytest.raises(HarnessError, match="not a readable JUnit XML file"):
+        junit_counts(junit)
+
+
+def test_table_has_a_row_per_job_totals_and_failed_logs() -> None:
+    jobs = ci_jobs(list(TARGETS.values()))[:2]
+    results = [JobResult(jobs[0], 0, 12.3, Counts(10, 0, 1)), JobResult(jobs[1], 1, 40.0, Counts(5, 2, 0))]
+    table = format_table(results, 41.0).splitlines()
+    assert table[0].split()[:6] == ["job", "cases", "passed", "failed", "skipped", "seconds"]
+    assert table[2].split() == [jobs[0].name, "10", "9", "0", "1", "12"]
+    assert table[3].split() == [jobs[1].name, "5", "3", "2", "0", "40", f"build/ci/{jobs[1].name}/log.txt"]
+    assert table[-1].split() == ["all", "15", "12", "2", "1", "41"]
+
+
+def test_committed_workflow_is_in_sync_with_the_tomls() -> None:
+    assert WORKFLOW_FILE.is_file(), f"{WORKFLOW_FILE} missing; run: invoke ci.workflow"
+    assert WORKFLOW_FILE.read_text() == render_workflow(list(TARGETS.values())), \
+        f"{WORKFLOW_FILE} is stale; run: invoke ci.workflow"
+
+
+def test_workflow_runs_each_job_with_the_local_command() -> None:
+    text = render_workflow(list(TARGETS.values()))
+    assert '.venv/bin/invoke ci --job "${{ matrix.job }}"' in text
+    for job in ci_jobs(list(TARGETS.values())):
+        assert f"- job: {job.name}" in text or f'--job "{job.name}"' in text
+    assert "fail-fast: false" in text
+
+
+def _actionlint(path: Path) -> subprocess.CompletedProcess[str]:
+    assert ACTIONLINT.is_file(), "actionlint is installed with the harness (pip install -e .)"
+    return subprocess.run([str(ACTIONLINT), "-no-color", str(path)], capture_output=True, text=True, check=False)
+
+
+def test_workflow_passes_actionlint() -> None:
+    result = _actionlint(WORKFLOW_FILE)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_actionlint_rejects_a_broken_workflow(tmp_path: Path) -> None:
+    """Proof that the linter lints: an undefined matrix property and an unknown action input."""
+    broken = tmp_path / "ci.yml"
+    broken.write_text(WORKFLOW_FILE.read_text()
+                      .replace("${{ matrix.job }}", "${{ matrix.jobb }}", 1)
+                      .replace("path: main\n", "path: main\n          no-such-input: 1\n", 1))
+    result = _actionlint(broken)
+    assert result.returncode == 1
+    assert 'property "jobb" is not defined' in result.stdout
+    assert 'input "no-such-input" is not defined' in result.stdout
+
+
+def test_readme_quick_start_has_the_two_commands() -> None:
+    main, tests = readme_commands()
+    assert main.startswith("bash ci/setup.sh && ") and "invoke test --arch riscv" in main
+    assert tests == "bash ci/setup.sh && .venv/bin/invoke ci"
+
+
+def test_clean_room_junit_has_a_case_per_command(tmp_path: Path) -> None:
+    junit = tmp_path / "clean-room.xml"
+    write_junit(junit, [], skipped_reason="no Docker engine")
+    assert junit_counts(junit) == Counts(cases=2, failed=0, skipped=2)

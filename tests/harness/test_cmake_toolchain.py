@@ -1,0 +1,72 @@
+"""The committed toolchains/<name>.cmake files are in sync with the TOML files, and what they say.
+(That they build and pass ctest without the harness is checked per target, in
+tests/target/test_build.py.)"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from small_harness.cmake_toolchain import committed_toolchain_path, render_toolchain
+from small_harness.targets import load_target, load_targets
+
+TARGETS = load_targets()
+EXAMPLE = load_target(Path(__file__).parent / "data" / "toolchains" / "example-rv.toml")
+
+
+@pytest.mark.parametrize("name", sorted(TARGETS))
+def test_committed_toolchain_file_matches_the_toml(name: str) -> None:
+    target = TARGETS[name]
+    committed = committed_toolchain_path(target)
+    assert committed.is_file(), f"{committed} missing; run: invoke toolchain.cmake"
+    assert committed.read_text() == render_toolchain(target), f"{committed} is stale; run: invoke toolchain.cmake"
+
+
+@pytest.mark.parametrize("name", sorted(TARGETS))
+def test_toolchain_file_says_it_is_generated(name: str) -> None:
+    text = render_toolchain(TARGETS[name])
+    assert f"Generated from toolchains/{name}.toml by `invoke toolchain.cmake`; do not edit by hand." in text
+
+
+@pytest.mark.parametrize("name", sorted(TARGETS))
+def test_native_or_cross_build(name: str) -> None:
+    target = TARGETS[name]
+    text = render_toolchain(target)
+    if target.is_native:
+        assert "CMAKE_SYSTEM_NAME" not in text and "CMAKE_CROSSCOMPILING_EMULATOR" not in text
+    else:
+        assert 'set(CMAKE_SYSTEM_NAME "Linux")' in text
+        assert f'set(CMAKE_SYSTEM_PROCESSOR "{target.system_processor}")' in text
+        assert "CMAKE_CROSSCOMPILING_EMULATOR" in text
+
+
+def test_cross_toolchain_sets_system_compiler_and_emulator() -> None:
+    text = render_toolchain(EXAMPLE)
+    for line in [
+        'set(CMAKE_SYSTEM_NAME "Linux")',
+        'set(CMAKE_SYSTEM_PROCESSOR "riscv64")',
+        'set(CMAKE_C_COMPILER "clang-16")',
+        'set(CMAKE_C_COMPILER_TARGET "riscv64-linux-gnu")',
+        'set(CMAKE_C_FLAGS_INIT "-march=rv64gcv")',
+        'set(CMAKE_FIND_ROOT_PATH "/usr/riscv64-linux-gnu")',
+        'set(CMAKE_CROSSCOMPILING_EMULATOR "qemu-riscv64;-cpu;'
+        'rv64,v=true,vlen=128,rvv_ta_all_1s=true,rvv_ma_all_1s=true;-L;/usr/riscv64-linux-gnu")',
+        'set(SMALL_ISA "rvv" CACHE STRING',
+    ]:
+        assert line in text
+
+
+def test_every_vector_length_gets_a_ctest_variant() -> None:
+    text = render_toolchain(EXAMPLE)
+    assert 'set(SMALL_TEST_VARIANTS "vlen128;vlen256;vlen512;vlen1024")' in text
+    assert ('set(SMALL_TEST_EMULATOR_vlen512 "qemu-riscv64;-cpu;'
+            'rv64,v=true,vlen=512,rvv_ta_all_1s=true,rvv_ma_all_1s=true;-L;/usr/riscv64-linux-gnu")') in text
+
+
+@pytest.mark.parametrize("name", sorted(TARGETS))
+def test_gcc_cross_toolchain_has_no_compiler_target(name: str) -> None:
+    target = TARGETS[name]
+    text = render_toolchain(target)
+    assert ("CMAKE_C_COMPILER_TARGET" in text) == bool(target.compiler.target)
+    assert f'set(CMAKE_C_FLAGS_INIT "{" ".join(target.compiler.flags)}")' in text

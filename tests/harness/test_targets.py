@@ -1,0 +1,172 @@
+"""Target declarations: loading toolchains/*.toml, --arch resolution, emulator commands. Checked for
+every declared target, whatever they are (adding a TOML file adds it here), and on the fixture
+tests/harness/data/toolchains/example-rv.toml where exact values matter."""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+from pathlib import Path
+
+import pytest
+
+from small_harness.errors import HarnessError, TargetFileError, UnknownTargetError
+from small_harness.targets import TOOLCHAINS_DIR, load_target, load_targets, resolve_targets
+
+TARGETS = load_targets()
+EXAMPLE = Path(__file__).parent / "data" / "toolchains" / "example-rv.toml"
+EXAMPLE_CPU = "rv64,v=true,vlen={},rvv_ta_all_1s=true,rvv_ma_all_1s=true"
+
+
+def test_targets_are_declared() -> None:
+    assert TARGETS, f"no toolchains/*.toml in {TOOLCHAINS_DIR}"
+
+
+@pytest.mark.parametrize("name", sorted(TARGETS))
+def test_canonical_name_resolves_to_itself(name: str) -> None:
+    assert [t.name for t in resolve_targets(name)] == [name]
+
+
+@pytest.mark.parametrize("alias", sorted(alias for t in TARGETS.values() for alias in t.aliases))
+def test_alias_resolves_to_canonical_target(alias: str) -> None:
+    (owner,) = [t.name for t in TARGETS.values() if alias in t.aliases]
+    assert [t.name for t in resolve_targets(alias)] == [owner]
+
+
+def test_comma_list_keeps_order_and_drops_duplicates() -> None:
+    names = sorted(TARGETS, reverse=True)
+    first = TARGETS[names[0]]
+    spelled = first.aliases[0] if first.aliases else first.name
+    arch = ",".join([f" {names[0]}", *names[1:], f"{spelled} "])
+    assert [t.name for t in resolve_targets(arch)] == names
+
+
+def test_all_means_every_declared_target() -> None:
+    assert [t.name for t in resolve_targets("all")] == sorted(TARGETS)
+
+
+@pytest.mark.parametrize("arch", ["mips", f"{next(iter(TARGETS))},sparc", next(iter(TARGETS)).upper()])
+def test_unknown_name_lists_known_names_and_aliases(arch: str) -> None:
+    with pytest.raises(UnknownTargetError) as caught:
+        resolve_targets(arch)
+    message = str(caught.value)
+    assert "\n" not in message
+    for target in TARGETS.values():
+        for name in [target.name, *target.aliases]:
+            assert name in message
+    assert message.endswith(", all")
+
+
+def test_empty_arch_is_an_error() -> None:
+    with pytest.raises(UnknownTargetError):
+        resolve_targets(" , ")
+
+
+def test_targets_are_frozen() -> None:
+    target = next(iter(TARGETS.values()))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        target.name = "other"  # type: ignore[misc]
+
+
+@pytest.mark.parametrize("name", sorted(TARGETS))
+def test_emulator_command_runs_qemu_with_cpu_and_sysroot(name: str) -> None:
+    target = TARGETS[name]
+    if target.emulator is None:
+        assert target.emulator_command() == []
+        return
+    command = target.emulator_command()
+    assert command[:2] == [target.emulator.binary, "-cpu"]
+    assert "{" not in command[2]
+    if target.compiler.sysroot:
+        assert command[3:] == ["-L", target.compiler.sysroot]
+
+
+def test_vector_length_variants_default_to_the_first() -> None:
+    target = load_target(EXAMPLE)
+    assert target.emulator is not None and target.emulator.vlens == (128, 256, 512, 1024)
+    assert target.emulator_command() == ["qemu-riscv64", "-cpu", EXAMPLE_CPU.format(128), "-L", "/usr/riscv64-linux-gnu"]
+
+
+@pytest.mark.parametrize("vlen", [128, 256, 512, 1024])
+def test_each_declared_vlen_reaches_the_cpu_string(vlen: int) -> None:
+    assert load_target(EXAMPLE).emulator_command(vlen)[2] == EXAMPLE_CPU.format(vlen)
+
+
+def test_undeclared_vlen_is_refused() -> None:
+    with pytest.raises(HarnessError, match="VLEN 64 not declared"):
+        load_target(EXAMPLE).emulator_command(64)
+
+
+@pytest.mark.parametrize("name", sorted(TARGETS))
+def test_vlen_is_ignored_by_targets_without_variants(name: str) -> None:
+    # `--arch all --vlen 256` sets the vector length of targets that have variants only.
+    target = TARGETS[name]
+    if target.emulator is None or not target.emulator.vlens:
+        assert target.emulator_command(256) == target.emulator_command()
+
+
+def _copy_with_edit(tmp_path: Path, old: str, new: str) -> Path:
+    text = EXAMPLE.read_text()
+    assert old in text
+    copy = tmp_path / EXAMPLE.name
+    copy.write_text(text.replace(old, new, 1))
+    return copy
+
+
+def test_misspelt_key_is_reported_not_ignored(tmp_path: Path) -> None:
+    # A typo here would otherwise silently switch the v1p0 check off.
+    copy = _copy_with_edit(tmp_path, "riscv_arch_contains", "riscv_arch_contain")
+    with pytest.raises(TargetFileError, match="riscv_arch_contain unknown"):
+        load_target(copy)
+
+
+def test_vlens_without_placeholder_are_refused(tmp_path: Path) -> None:
+    copy = _copy_with_edit(tmp_path, "vlen={vlen}", "vlen=128")
+    with pytest.raises(TargetFileError, match="vlen"):
+        load_target(copy)
+
+
+def test_name_must_match_the_file(tmp_path: Path) -> None:
+    copy = tmp_path / "renamed.toml"
+    copy.write_text(EXAMPLE.read_text())
+    with pytest.raises(TargetFileError, match="name 'example-rv' must match the file name"):
+        load_target(copy)
+
+
+def test_a_backend_table_overrides_compiler_fields() -> None:
+    host = load_target(EXAMPLE)
+    docker = load_target(EXAMPLE, backend="docker")
+    assert (host.backend, host.compiler.cc) == ("host", "clang-16")
+    assert (docker.backend, docker.compiler.cc) == ("docker", "clang-19")
+    assert "clang-19" in docker.packages.compiler
+    assert docker.compiler.flags == host.compiler.flags  # fields not overridden are kept
+    assert docker.emulator == host.emulator
+
+
+def test_every_target_declares_both_backends() -> None:
+    assert set(load_targets(backend="host")) == set(load_targets(backend="docker")) == set(TARGETS)
+
+
+def test_loading_for_a_backend_without_its_table_names_the_file(tmp_path: Path) -> None:
+    text = EXAMPLE.read_text()
+    copy = tmp_path / EXAMPLE.name
+    copy.write_text(text[: text.index("# The Docker backend")])
+    with pytest.raises(TargetFileError, match=r"example-rv.toml: has no \[docker\] table"):
+        load_target(copy, backend="docker")
+
+
+def test_a_new_toml_file_is_a_new_target(tmp_path: Path) -> None:
+    """The first step of porting: one more file under toolchains/ is one more target."""
+    for file in TOOLCHAINS_DIR.glob("*.toml"):
+        shutil.copy(file, tmp_path)
+    shutil.copy(EXAMPLE, tmp_path)
+    targets = load_targets(directory=tmp_path)
+    assert set(targets) == set(TARGETS) | {"example-rv"}
+
+
+def test_a_duplicate_alias_is_refused(tmp_path: Path) -> None:
+    shutil.copy(EXAMPLE, tmp_path)
+    clash = tmp_path / "example-rv2.toml"
+    clash.write_text(EXAMPLE.read_text().replace('name = "example-rv"', 'name = "example-rv2"'))
+    with pytest.raises(TargetFileError, match="alias 'exrv' already names example-rv"):
+        load_targets(directory=tmp_path)
