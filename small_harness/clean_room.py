@@ -38,6 +38,9 @@ SHARED_DIR = REPO_ROOT.parent / "shared"
 WORK = "/src"  # the clone is /src/main, ../shared is /src/shared
 README = REPO_ROOT / "README.md"
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
+# Where Debian's ca-certificates takes local CAs from: when apt installs that package in the clean
+# room (python3-venv needs it), the bundle it writes keeps this machine's CAs.
+LOCAL_CA = "/usr/local/share/ca-certificates/small-host-registry.crt"
 PIP_CONFIGS = (Path("/etc/pip.conf"), Path("/etc/xdg/pip/pip.conf"), Path.home() / ".config" / "pip" / "pip.conf",
                Path.home() / ".pip" / "pip.conf")
 OUTPUT_TAIL_LINES = 40
@@ -57,10 +60,10 @@ def readme_commands(readme: Path = README) -> list[str]:
 
 
 def registry_settings() -> list[Path]:
-    """What this machine uses to reach the package registries: the CA bundle, pip's
-    configuration files and the local folders they name (find-links folders; a file:// index's
-    folder with the files its pages link to, one level up from .../simple)."""
-    paths = [CA_BUNDLE] if CA_BUNDLE.is_file() else []
+    """What this machine uses to reach the package registries: pip's configuration files and the
+    local folders they name (find-links folders; a file:// index's folder with the files its pages
+    link to, one level up from .../simple). The CA bundle is handed over apart (machine_mounts)."""
+    paths = []
     for config_file in PIP_CONFIGS:
         if not config_file.is_file():
             continue
@@ -78,6 +81,16 @@ def registry_settings() -> list[Path]:
                     if local.exists():
                         paths.append(local)
     return list(dict.fromkeys(paths))
+
+
+def machine_mounts() -> dict[str, dict[str, str]]:
+    """Read-only mounts: the registry settings at their own paths, and the CA bundle where a
+    Debian machine keeps a local CA (a mount over /etc/ssl/certs/ca-certificates.crt itself would
+    break the ca-certificates package, which rewrites that file)."""
+    mounts = machine_mounts()
+    if CA_BUNDLE.is_file():
+        mounts[str(CA_BUNDLE)] = {"bind": LOCAL_CA, "mode": "ro"}
+    return mounts
 
 
 def _base_image(client: docker.DockerClient, fresh: bool) -> str:
@@ -181,7 +194,7 @@ def run_clean_room(junit: Path | None, fresh: bool = False) -> bool:
     commands = readme_commands()
     client = connect_working()  # no usable engine: the caller reports it
     image = _base_image(client, fresh)
-    mounts = {str(path): {"bind": str(path), "mode": "ro"} for path in registry_settings()}
+    mounts = machine_mounts()
     with tempfile.TemporaryDirectory(prefix="small-cleanroom-") as work:
         clone = _fresh_clone(Path(work))
         folders = {"main": clone}
@@ -194,8 +207,10 @@ def run_clean_room(junit: Path | None, fresh: bool = False) -> bool:
         try:
             container.exec_run(["mkdir", "-p", WORK])
             container.put_archive(WORK, _archive(folders))
+            if CA_BUNDLE.is_file():  # the trust store a machine here has before ca-certificates is installed
+                container.exec_run(["sh", "-c", f"mkdir -p {CA_BUNDLE.parent} && cp {LOCAL_CA} {CA_BUNDLE}"])
             print(f"   container {container.short_id} from {image}; mounted read-only: "
-                  f"{', '.join(mounts) or 'nothing'}", flush=True)
+                  f"{', '.join(m['bind'] for m in mounts.values()) or 'nothing'}", flush=True)
             outcomes = []
             for command in commands:
                 outcomes.append(_run_in(client, container.id, command))
