@@ -87,7 +87,7 @@ def machine_mounts() -> dict[str, dict[str, str]]:
     """Read-only mounts: the registry settings at their own paths, and the CA bundle where a
     Debian machine keeps a local CA (a mount over /etc/ssl/certs/ca-certificates.crt itself would
     break the ca-certificates package, which rewrites that file)."""
-    mounts = machine_mounts()
+    mounts = {str(path): {"bind": str(path), "mode": "ro"} for path in registry_settings()}
     if CA_BUNDLE.is_file():
         mounts[str(CA_BUNDLE)] = {"bind": LOCAL_CA, "mode": "ro"}
     return mounts
