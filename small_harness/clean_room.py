@@ -61,8 +61,9 @@ def readme_commands(readme: Path = README) -> list[str]:
 
 def registry_settings() -> list[Path]:
     """What this machine uses to reach the package registries: pip's configuration files and the
-    local folders they name (find-links folders; a file:// index's folder with the files its pages
-    link to, one level up from .../simple). The CA bundle is handed over apart (machine_mounts)."""
+    local files and folders they name (constraints, find-links folders; a file:// index's folder
+    with the files its pages link to, one level up from .../simple). The CA bundle is handed over
+    apart (machine_mounts)."""
     paths = []
     for config_file in PIP_CONFIGS:
         if not config_file.is_file():
@@ -71,14 +72,14 @@ def registry_settings() -> list[Path]:
         parser = configparser.ConfigParser()
         parser.read(config_file)
         for section in parser.sections():
-            for key in ("find-links", "index-url", "extra-index-url", "cert"):
+            for key in parser.options(section):  # any setting that names a local file or folder
                 for value in parser.get(section, key, fallback="").split():
                     if not value.startswith(("file://", "/")):
                         continue
                     local = Path(value.removeprefix("file://"))
                     if local.name == "simple":
                         local = local.parent
-                    if local.exists():
+                    if local.exists() and local != CA_BUNDLE:
                         paths.append(local)
     return list(dict.fromkeys(paths))
 
