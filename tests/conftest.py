@@ -35,8 +35,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="run this command as the runner instead of building one (e.g. on a device)")
 
 
+NOT_SELECTED = "not-selected"
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "per_target: runs once per target (its first variant), not per vector length")
+    config.addinivalue_line("markers", "not_selected: a parameter set left empty by the selection; left out")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -51,7 +55,17 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
             if once:  # with the first declared variant, so that parallel CI jobs never run them twice
                 vlens = [vlen for vlen in vlens if vlen == select_vlens(target)[0]]
             labels += [variant_label(target, vlen) for vlen in vlens]
-        metafunc.parametrize("variant", labels, indirect=True, scope="session")
+        params = labels or [pytest.param(NOT_SELECTED, marks=pytest.mark.not_selected)]
+        metafunc.parametrize("variant", params, indirect=True, scope="session")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A per_target test whose target's first variant is not selected (`--vlen 256` alone) has no
+    parameters: leave it out rather than report it as skipped."""
+    left_out = [item for item in items if item.get_closest_marker("not_selected") is not None]
+    if left_out:
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = [item for item in items if item not in left_out]
 
 
 @pytest.fixture(scope="session")
