@@ -7,6 +7,7 @@ a toolchain image would copy gigabytes first."""
 from __future__ import annotations
 
 import io
+import re
 import struct
 import tarfile
 
@@ -51,8 +52,12 @@ def _image_tar(program: bytes) -> bytes:
 
 
 def _first_line(error: Exception) -> str:
-    text = str(getattr(error, "explanation", None) or error)
-    return text.strip().splitlines()[0][:200] if text.strip() else type(error).__name__
+    text = str(getattr(error, "explanation", None) or error).strip()
+    if not text:
+        return type(error).__name__
+    # "ApplyLayer exit status 1 stdout:  stderr: Error creating mount namespace ...": keep the error.
+    line = re.sub(r"^.*?\bstderr:\s*", "", text.splitlines()[0])
+    return " ".join(line.split())[:200]
 
 
 def probe_engine(client: docker.DockerClient) -> str | None:
