@@ -20,7 +20,7 @@ from small_harness.backends import Backend, select_backend
 from small_harness.bench import run_bench, write_json
 from small_harness.bench import format_table as format_bench_table
 from small_harness.bench_layers import load_bench_layers
-from small_harness.ci import CI_DIR, CLEAN_ROOM_ENV, CLEAN_ROOM_JOB, ci_jobs, reproduce_hint, run_jobs, select_jobs
+from small_harness.ci import CI_DIR, CLEAN_ROOM_ENV, ci_jobs, reproduce_hint, run_jobs, select_jobs
 from small_harness.ci import format_table as format_ci_table
 from small_harness.clean_room import run_clean_room
 from small_harness.clean_room import write_junit as write_clean_room_junit
@@ -141,7 +141,7 @@ def bootstrap(c: Context) -> None:
 def regenerate_cmake(c: Context) -> None:
     """Regenerate toolchains/<name>.cmake from the toolchains/<name>.toml files."""
     with reported_errors():
-        changed = write_committed_toolchains(list(load_targets().values()))
+        changed = write_committed_toolchains(list(load_targets(release=None).values()))
         for path in changed:
             print(f"wrote {_relative(path)}")
         if not changed:
@@ -230,7 +230,7 @@ def _generated_files_current() -> None:
         print("generated files: checked as committed (CI is set)")
         return
     targets = list(load_targets().values())
-    changed = [_relative(path) for path in write_committed_toolchains(targets)]
+    changed = [_relative(path) for path in write_committed_toolchains(list(load_targets(release=None).values()))]
     if write_workflow(targets):
         changed.append(_relative(WORKFLOW_FILE))
     if changed:
@@ -257,7 +257,7 @@ def ci_run(c: Context, job: str = "", parallel: int = 0, toolchain: str = AUTO, 
         targets = load_targets()
         jobs = ci_jobs(list(targets.values()), toolchain)
         if os.environ.get(CLEAN_ROOM_ENV):
-            print(f"{CLEAN_ROOM_JOB}: not run, this is the clean room already")
+            print("clean-room jobs: not run, this is a clean room already")
             jobs = [j for j in jobs if j.kind != "clean-room"]
         jobs = select_jobs(jobs, job)
         if list_jobs:
@@ -299,15 +299,16 @@ def ci_workflow(c: Context) -> None:
         print(f"{'wrote' if changed else 'up to date:'} {_relative(WORKFLOW_FILE)}")
 
 
-@task(name="clean-room", help={"junit-dir": "write the JUnit file here (clean-room.xml) and the inner run's files",
-                               "fresh": "debootstrap the Debian 12 image again instead of reusing it"})
-def clean_room(c: Context, junit_dir: str = "", fresh: bool = False) -> None:
-    """Run the README's two Quick start commands in a throwaway container of a clean Debian 12,
-    with a fresh clone and ../shared: what a new user would meet."""
+@task(name="clean-room", help={"release": "debian12 (default) or debian13",
+                               "junit-dir": "write the JUnit file here (clean-room.xml) and the inner run's files",
+                               "fresh": "debootstrap the Debian image again instead of reusing it"})
+def clean_room(c: Context, release: str = "debian12", junit_dir: str = "", fresh: bool = False) -> None:
+    """Run the README's two Quick start commands in a throwaway container of a clean Debian 12 or
+    13, with a fresh clone and ../shared: what a new user would meet."""
     junit = Path(junit_dir).resolve() / "clean-room.xml" if junit_dir else None
     with reported_errors():
         try:
-            passed = run_clean_room(junit, fresh)
+            passed = run_clean_room(junit, release, fresh)
         except DockerUnavailable as error:
             if junit is not None:
                 write_clean_room_junit(junit, [], skipped_reason=error.reason)

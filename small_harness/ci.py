@@ -1,6 +1,6 @@
 """`invoke ci`: the CI matrix, run locally. One job per target variant (each RISC-V vector length is
 its own job: one build serves them all, and four short jobs balance across cores where one long
-one would not), the harness's own tests, and the clean-room job. Jobs run in parallel up to the
+one would not), the harness's own tests, and a clean-room job per Debian release the README names. Jobs run in parallel up to the
 core count, each as its own `invoke` process with its own log and JUnit files under build/ci/<job>/;
 the table at the end is read back from those JUnit files. The GitHub workflow (workflow.py) runs
 each job with the same command, `invoke ci --job NAME`."""
@@ -24,7 +24,7 @@ CI_DIR = REPO_ROOT / "build" / "ci"
 DURATIONS_FILE = CI_DIR / "durations.json"
 LOG_NAME = "log.txt"
 HARNESS_JOB = "harness"
-CLEAN_ROOM_JOB = "clean-room-debian12"
+CLEAN_ROOM_RELEASES = ("debian12", "debian13")
 CLEAN_ROOM_ENV = "SMALL_CLEAN_ROOM"  # set inside the clean room, whose `invoke ci` must not recurse
 # First-run guesses of how long each kind of job takes (s), to start the longest first.
 GUESSED_SECONDS = {"clean-room": 900.0, "emulated": 60.0, "native": 40.0, "harness": 30.0}
@@ -58,7 +58,9 @@ def ci_jobs(targets: Sequence[Target], toolchain: str = "auto") -> list[Job]:
             if vlen is not None:
                 args += ["--vlen", str(vlen)]
             jobs.append(Job(name, "target", (*args, "--junit-dir", _junit_dir(name)), target.name))
-    jobs.append(Job(CLEAN_ROOM_JOB, "clean-room", ("clean-room", "--junit-dir", _junit_dir(CLEAN_ROOM_JOB))))
+    for release in CLEAN_ROOM_RELEASES:
+        name = f"clean-room-{release}"
+        jobs.append(Job(name, "clean-room", ("clean-room", "--release", release, "--junit-dir", _junit_dir(name))))
     return jobs
 
 

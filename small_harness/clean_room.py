@@ -1,5 +1,5 @@
 """`invoke clean-room`: the README's two Quick start commands, run as a new user would, in a
-throwaway container of a freshly debootstrapped Debian 12 (minbase: not even Python) holding a
+throwaway container of a freshly debootstrapped Debian 12 or 13 (minbase: not even Python) holding a
 fresh clone of the last commit and ../shared beside it. Nothing else from this machine goes in but
 what reaches the package registries here: the CA bundle and pip's configuration with the local
 wheel folders it names, read-only. So a program that only this machine has installed by hand fails
@@ -31,9 +31,7 @@ from .errors import HarnessError
 from .targets import REPO_ROOT
 from .tools import program
 
-RELEASE = "bookworm"
-IMAGE = f"small-cleanroom:{RELEASE}"
-REGISTRY_IMAGE = f"debian:{RELEASE}"
+RELEASES = {"debian12": "bookworm", "debian13": "trixie"}  # what the README promises: both
 SHARED_DIR = REPO_ROOT.parent / "shared"
 WORK = "/src"  # the clone is /src/main, ../shared is /src/shared
 README = REPO_ROOT / "README.md"
@@ -94,24 +92,29 @@ def machine_mounts() -> dict[str, dict[str, str]]:
     return mounts
 
 
-def _base_image(client: docker.DockerClient, fresh: bool) -> str:
-    """A pristine Debian 12 image: debootstrapped here when root (cached: nothing is ever added to
-    it), else the registry's debian:bookworm."""
+def clean_room_image(release: str) -> str:
+    return f"small-cleanroom:{release}"
+
+
+def _base_image(client: docker.DockerClient, release: str, fresh: bool) -> str:
+    """A pristine Debian image: debootstrapped here when root (cached: nothing is ever added to
+    it), else the registry's debian:<release>."""
+    image = clean_room_image(release)
     if not fresh:
         try:
-            client.images.get(IMAGE)
-            print(f"   base: {IMAGE} (debootstrapped earlier; --fresh makes it again)", flush=True)
-            return IMAGE
+            client.images.get(image)
+            print(f"   base: {image} (debootstrapped earlier; --fresh makes it again)", flush=True)
+            return image
         except ImageNotFound:
             pass
     if os.geteuid() == 0:
-        return bootstrap_base_image(client, suite=RELEASE, image=IMAGE)
+        return bootstrap_base_image(client, suite=release, image=image)
     try:
-        print(f"   pulling {REGISTRY_IMAGE} (not root: no debootstrap)", flush=True)
-        client.images.pull("debian", tag=RELEASE)
-        return REGISTRY_IMAGE
+        print(f"   pulling debian:{release} (not root: no debootstrap)", flush=True)
+        client.images.pull("debian", tag=release)
+        return f"debian:{release}"
     except APIError as error:
-        raise HarnessError(f"no clean Debian 12 image: not root (for debootstrap) and {REGISTRY_IMAGE} cannot be "
+        raise HarnessError(f"no clean {release} image: not root (for debootstrap) and debian:{release} cannot be "
                            f"pulled ({str(error.explanation or error).splitlines()[0][:120]}); run it with sudo") from None
 
 
@@ -190,11 +193,14 @@ def _copy_out(container: docker.models.containers.Container, source: str, destin
         tar.extractall(destination, filter="data")
 
 
-def run_clean_room(junit: Path | None, fresh: bool = False) -> bool:
-    """Runs the README's commands in a clean Debian 12 container; True when both passed."""
+def run_clean_room(junit: Path | None, release: str = "debian12", fresh: bool = False) -> bool:
+    """Runs the README's commands in a clean Debian container (release: debian12 or debian13);
+    True when both passed."""
+    if release not in RELEASES:
+        raise HarnessError(f"unknown release '{release}'; choose one of: {', '.join(RELEASES)}")
     commands = readme_commands()
     client = connect_working()  # no usable engine: the caller reports it
-    image = _base_image(client, fresh)
+    image = _base_image(client, RELEASES[release], fresh)
     mounts = machine_mounts()
     with tempfile.TemporaryDirectory(prefix="small-cleanroom-") as work:
         clone = _fresh_clone(Path(work))

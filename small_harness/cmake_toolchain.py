@@ -47,7 +47,19 @@ def render_toolchain(target: Target) -> str:
         lines.append("# Native build: tests run directly, without an emulator.")
     else:
         lines += [_set("CMAKE_SYSTEM_NAME", "Linux"), _set("CMAKE_SYSTEM_PROCESSOR", target.system_processor)]
-    lines.append(_set("CMAKE_C_COMPILER", compiler.cc))
+    if compiler.alternatives:
+        names = [compiler.cc, *compiler.alternatives]
+        lines += [
+            f"# The compiler: the first of these that is installed (they differ between Debian releases).",
+            f"find_program(SMALL_C_COMPILER NAMES {' '.join(names)} NO_CACHE)",
+            "if(NOT SMALL_C_COMPILER)",
+            f'  message(FATAL_ERROR "{target.name}: none of {", ".join(names)} is installed; '
+            f'install one (apt-get install -y {compiler.cc})")',
+            "endif()",
+            'set(CMAKE_C_COMPILER "${SMALL_C_COMPILER}")',
+        ]
+    else:
+        lines.append(_set("CMAKE_C_COMPILER", compiler.cc))
     if compiler.target:
         lines.append(_set("CMAKE_C_COMPILER_TARGET", compiler.target))
     lines.append(_set("CMAKE_C_FLAGS_INIT", " ".join(compiler.flags)))
@@ -88,7 +100,8 @@ def render_toolchain(target: Target) -> str:
 
 
 def write_committed_toolchains(targets: list[Target]) -> list[Path]:
-    """Rewrite toolchains/<name>.cmake for each target; returns the files whose text changed."""
+    """Rewrite toolchains/<name>.cmake for each target (loaded for the host with release=None, so
+    that the file is the same on every machine); returns the files whose text changed."""
     changed = []
     for target in targets:
         if target.backend != DEFAULT_BACKEND:

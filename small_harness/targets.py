@@ -8,6 +8,7 @@ compiler versions needs no second file.
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,10 @@ TOOLCHAINS_DIR = REPO_ROOT / "toolchains"
 # Backend tables a TOML file may contain; only the one being loaded is read.
 KNOWN_BACKENDS = ("host", "docker")
 DEFAULT_BACKEND = "host"
+# Debian (and Ubuntu) releases a [host.<release>] table may name: its keys replace the [host] ones
+# on that release (Debian 13 has no clang 16, say). THIS_RELEASE means the release of this machine.
+KNOWN_RELEASES = ("bookworm", "trixie", "forky", "jammy", "noble")
+THIS_RELEASE = "this"
 VLEN_PLACEHOLDER = "{vlen}"
 
 
@@ -32,6 +37,9 @@ class Compiler:
     link_flags: tuple[str, ...]
     helper_programs: tuple[str, ...]  # programs the compiler driver runs (e.g. the GNU linker)
     sysroot: str | None  # target headers and libraries; also QEMU's -L; None when native
+    # Compilers that stand for `cc` on other Debian releases ([host.<release>] tables), so that the
+    # committed CMake toolchain file can take whichever is installed.
+    alternatives: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -302,8 +310,41 @@ def _read_packages(backend_table: dict[str, Any] | None, file: Path, backend: st
     return packages
 
 
-def load_target(file: Path, backend: str = DEFAULT_BACKEND) -> Target:
-    """Parse one toolchains/<name>.toml for the given backend."""
+def host_release(os_release: Path = Path("/etc/os-release")) -> str:
+    """This machine's release codename (bookworm, trixie ...), or "" when unknown."""
+    try:
+        for line in os_release.read_text().splitlines():
+            if line.startswith("VERSION_CODENAME="):
+                return line.split("=", 1)[1].strip().strip('"')
+    except OSError:
+        pass
+    return ""
+
+
+def _with_release_layer(backend_table: dict[str, Any] | None, release: str | None, file: Path,
+                        backend: str) -> tuple[dict[str, Any] | None, list[str]]:
+    """The host table with its [host.<release>] table laid over it (compiler and emulator key by
+    key, packages as a whole), and the compilers that all [host.<release>] tables name."""
+    if backend_table is None:
+        return None, []
+    layers = {key: value for key, value in backend_table.items() if key in KNOWN_RELEASES}
+    merged = {key: value for key, value in backend_table.items() if key not in KNOWN_RELEASES}
+    release_compilers = []
+    for name, layer in layers.items():
+        if not isinstance(layer, dict) or any(key not in ("compiler", "emulator", "packages") or
+                                              not isinstance(value, dict) for key, value in layer.items()):
+            raise TargetFileError(f"{_display(file)}: [{backend}.{name}] may hold compiler, emulator and packages "
+                                  "tables only")
+        if "cc" in layer.get("compiler", {}):
+            release_compilers.append(str(layer["compiler"]["cc"]))
+    for key, value in layers.get(release or "", {}).items():
+        merged[key] = value if key == "packages" else {**merged.get(key, {}), **value}
+    return merged, release_compilers
+
+
+def load_target(file: Path, backend: str = DEFAULT_BACKEND, release: str | None = THIS_RELEASE) -> Target:
+    """Parse one toolchains/<name>.toml for the given backend. For the host backend, `release`
+    picks a [host.<release>] layer: this machine's release by default, none with None."""
     if backend not in KNOWN_BACKENDS:
         raise HarnessError(f"unknown backend '{backend}'; known: {', '.join(KNOWN_BACKENDS)}")
     try:
@@ -319,6 +360,14 @@ def load_target(file: Path, backend: str = DEFAULT_BACKEND) -> Target:
     backend_table = top.optional_table(backend)
     for other in KNOWN_BACKENDS:
         top.mark_read(other)  # tables of other backends are read only when loading for them
+    if release == THIS_RELEASE:
+        release = host_release()
+    compilers: list[str] = []  # every compiler the host table names, for any release
+    if backend == DEFAULT_BACKEND:
+        compilers.append(str(_with_backend_overrides(top.table("compiler"), backend_table, "compiler", file,
+                                                     backend).get("cc", "")))
+        backend_table, release_compilers = _with_release_layer(backend_table, release, file, backend)
+        compilers += release_compilers
 
     compiler_data = _with_backend_overrides(top.table("compiler"), backend_table, "compiler", file, backend)
     emulator_base = top.optional_table("emulator")
@@ -336,7 +385,8 @@ def load_target(file: Path, backend: str = DEFAULT_BACKEND) -> Target:
         kernel_isa_flags=top.strings("kernel_isa_flags", default=()),
         cpu_flags=top.strings("cpu_flags", default=()),
         system_processor=_read_system_processor(top.table("cmake"), file),
-        compiler=_read_compiler(compiler_data, file, "compiler"),
+        compiler=dataclasses.replace(_read_compiler(compiler_data, file, "compiler"), alternatives=tuple(
+            dict.fromkeys(cc for cc in compilers if cc and cc != compiler_data.get("cc")))),
         emulator=emulator,
         elf=_read_elf(top.table("elf"), file),
         packages=_read_packages(backend_table, file, backend),
@@ -346,11 +396,12 @@ def load_target(file: Path, backend: str = DEFAULT_BACKEND) -> Target:
     return target
 
 
-def load_targets(backend: str = DEFAULT_BACKEND, directory: Path = TOOLCHAINS_DIR) -> dict[str, Target]:
+def load_targets(backend: str = DEFAULT_BACKEND, directory: Path = TOOLCHAINS_DIR,
+                 release: str | None = THIS_RELEASE) -> dict[str, Target]:
     """All targets declared in toolchains/, by canonical name, in name order."""
     targets: dict[str, Target] = {}
     for file in sorted(directory.glob("*.toml")):
-        target = load_target(file, backend)
+        target = load_target(file, backend, release)
         targets[target.name] = target
     _check_names_unique(targets)
     return dict(sorted(targets.items()))  # by name: "x86_64" before "x86_64-avx512"

@@ -5,7 +5,7 @@
 - harness: the harness's own tests.
 - target: a matrix over every target variant, fail-fast off; the Docker toolchain images are kept
   in the Actions cache (docker save / load) under a key made of the files they are built from.
-- clean-room: the README's commands in a clean Debian 12 container.
+- clean-room-debian12, -debian13: the README's commands in a clean Debian container.
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def _target_matrix(jobs: list[Job]) -> list[dict[str, str]]:
 def workflow(targets: list[Target]) -> dict[str, Any]:
     jobs = ci_jobs(targets)
     harness = next(job for job in jobs if job.kind == "harness")
-    clean_room = next(job for job in jobs if job.kind == "clean-room")
+    clean_rooms = [job for job in jobs if job.kind == "clean-room"]
     image_key = ("small-images-${{ matrix.job }}-${{ hashFiles('main/docker/toolchain.Dockerfile', "
                  "format('main/toolchains/{0}.toml', matrix.target)) }}")
     return {
@@ -126,10 +126,9 @@ def workflow(targets: list[Target]) -> dict[str, Any]:
                     _upload_step("${{ matrix.job }}"),
                 ],
             },
-            clean_room.name: {
-                "runs-on": RUNNER,
-                "steps": [*_common_steps("none"), _run_step(clean_room.name), _upload_step(clean_room.name)],
-            },
+            **{job.name: {"runs-on": RUNNER,
+                          "steps": [*_common_steps("none"), _run_step(job.name), _upload_step(job.name)]}
+               for job in clean_rooms},
         },
     }
 

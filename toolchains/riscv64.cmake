@@ -4,7 +4,12 @@
 
 set(CMAKE_SYSTEM_NAME "Linux")
 set(CMAKE_SYSTEM_PROCESSOR "riscv64")
-set(CMAKE_C_COMPILER "clang-16")
+# The compiler: the first of these that is installed (they differ between Debian releases).
+find_program(SMALL_C_COMPILER NAMES clang-16 clang-19 NO_CACHE)
+if(NOT SMALL_C_COMPILER)
+  message(FATAL_ERROR "riscv64: none of clang-16, clang-19 is installed; install one (apt-get install -y clang-16)")
+endif()
+set(CMAKE_C_COMPILER "${SMALL_C_COMPILER}")
 set(CMAKE_C_COMPILER_TARGET "riscv64-linux-gnu")
 set(CMAKE_C_FLAGS_INIT "-march=rv64gcv")
 

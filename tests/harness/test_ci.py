@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from small_harness.ci import (CLEAN_ROOM_JOB, HARNESS_JOB, Counts, JobResult, ci_jobs, format_table, junit_counts,
+from small_harness.ci import (CLEAN_ROOM_RELEASES, HARNESS_JOB, Counts, JobResult, ci_jobs, format_table, junit_counts,
                               select_jobs)
 from small_harness.clean_room import readme_commands, write_junit
 from small_harness.errors import HarnessError
@@ -25,7 +25,7 @@ ACTIONLINT = Path(sys.executable).parent / "actionlint"
 def test_one_job_per_target_variant_plus_harness_and_clean_room() -> None:
     names = [job.name for job in ci_jobs(list(TARGETS.values()))]
     variants = [variant_label(t, v) for t in TARGETS.values() for v in select_vlens(t)]
-    assert names == [HARNESS_JOB, *variants, CLEAN_ROOM_JOB]
+    assert names == [HARNESS_JOB, *variants, *(f"clean-room-{release}" for release in CLEAN_ROOM_RELEASES)]
 
 
 def test_a_copied_toml_is_one_more_job(tmp_path: Path) -> None:
