@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import HarnessError, MissingToolError
+from .targets import host_release
 
 TOOLS_FILE = Path(__file__).with_name("tools.toml")
 
@@ -24,9 +25,12 @@ class Tool:
 
 @functools.cache
 def declared_tools() -> dict[str, Tool]:
+    """The declared programs, with the package that provides each on this machine's release."""
     with TOOLS_FILE.open("rb") as stream:
         data = tomllib.load(stream)
-    return {name: Tool(name, str(entry["package"]), str(entry["why"])) for name, entry in data["programs"].items()}
+    release = host_release()
+    return {name: Tool(name, str(entry.get("release_packages", {}).get(release, entry["package"])), str(entry["why"]))
+            for name, entry in data["programs"].items()}
 
 
 def apt_install_command(packages: list[str]) -> str:
