@@ -17,7 +17,7 @@ from small_harness.errors import ElfMismatchError, HarnessError
 from small_harness.targets import load_target
 from small_harness.tools import program
 
-EXAMPLE = load_target(Path(__file__).parent / "data" / "toolchains" / "example-rv.toml")
+EXAMPLE = load_target(Path(__file__).parent / "data" / "toolchains" / "example-rv.toml", release=None)
 
 
 def test_non_elf_file_fails(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from small_harness.errors import MissingToolError
 from small_harness.host_toolchain import check_host_toolchain
 from small_harness.targets import load_target, load_targets
 
-EXAMPLE = load_target(Path(__file__).parent / "data" / "toolchains" / "example-rv.toml")
+EXAMPLE = load_target(Path(__file__).parent / "data" / "toolchains" / "example-rv.toml", release=None)
 
 
 def test_missing_emulator_is_one_line_with_its_package() -> None:

@@ -134,7 +134,7 @@ def test_name_must_match_the_file(tmp_path: Path) -> None:
 
 
 def test_a_backend_table_overrides_compiler_fields() -> None:
-    host = load_target(EXAMPLE)
+    host = load_target(EXAMPLE, release=None)
     docker = load_target(EXAMPLE, backend="docker")
     assert (host.backend, host.compiler.cc) == ("host", "clang-16")
     assert (docker.backend, docker.compiler.cc) == ("docker", "clang-19")
@@ -170,3 +170,20 @@ def test_a_duplicate_alias_is_refused(tmp_path: Path) -> None:
     clash.write_text(EXAMPLE.read_text().replace('name = "example-rv"', 'name = "example-rv2"'))
     with pytest.raises(TargetFileError, match="alias 'exrv' already names example-rv"):
         load_targets(directory=tmp_path)
+
+
+def test_a_release_table_replaces_host_fields_on_that_release() -> None:
+    """[host.trixie]: Debian 13 has no clang 16; the committed toolchain file takes either."""
+    default = load_target(EXAMPLE, release=None)
+    bookworm = load_target(EXAMPLE, release="bookworm")
+    trixie = load_target(EXAMPLE, release="trixie")
+    assert (default.compiler.cc, bookworm.compiler.cc, trixie.compiler.cc) == ("clang-16", "clang-16", "clang-19")
+    assert trixie.packages.compiler == ("clang-19", "gcc-riscv64-linux-gnu")
+    assert default.compiler.alternatives == ("clang-19",) and trixie.compiler.alternatives == ("clang-16",)
+    assert trixie.compiler.flags == default.compiler.flags
+
+
+def test_a_release_table_may_hold_only_compiler_emulator_and_packages(tmp_path: Path) -> None:
+    copy = _copy_with_edit(tmp_path, "[host.trixie.compiler]", "[host.trixie.elf]")
+    with pytest.raises(TargetFileError, match=r"\[host.trixie\] may hold compiler, emulator and packages"):
+        load_target(copy)
