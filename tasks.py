@@ -36,11 +36,12 @@ from small_harness.errors import HarnessError
 from small_harness.host_toolchain import check_host_toolchain, describe_toolchain, install_host_toolchain
 from small_harness.port_size import format_table, port_sizes
 from small_harness.run_model import run_model
-from small_harness.targets import REPO_ROOT, Target, load_targets, resolve_targets
+from small_harness.targets import NATIVE, REPO_ROOT, Target, load_targets, resolve_targets
 from small_harness.testing import run_harness_tests, run_tests
 from small_harness.workflow import WORKFLOW_FILE, write_workflow
 
-ARCH_HELP = "target name or alias, comma-separated list, or 'all' (default x86_64)"
+ARCH_HELP = ("target name or alias, comma-separated list, 'all', or 'native' (the default: the first target "
+             "that runs on this machine without an emulator)")
 TOOLCHAIN_HELP = ("where compilers and QEMU come from: auto (docker when an engine answers, else host), "
                   "docker (a toolchain image per target), host (installed on this machine)")
 AUTO = "auto"
@@ -82,7 +83,7 @@ def _print_reports(reports: list[ElfReport]) -> None:
 
 
 @task(help={"arch": ARCH_HELP, "toolchain": TOOLCHAIN_HELP})
-def build(c: Context, arch: str = "x86_64", toolchain: str = AUTO) -> None:
+def build(c: Context, arch: str = NATIVE, toolchain: str = AUTO) -> None:
     """Build the library, runner and self-test for each target, then check the ELF files."""
     with reported_errors():
         backend = _chosen_backend(toolchain)
@@ -97,7 +98,7 @@ def build(c: Context, arch: str = "x86_64", toolchain: str = AUTO) -> None:
 
 
 @task(name="elf-check", help={"arch": ARCH_HELP, "toolchain": TOOLCHAIN_HELP})
-def elf_check(c: Context, arch: str = "x86_64", toolchain: str = AUTO) -> None:
+def elf_check(c: Context, arch: str = NATIVE, toolchain: str = AUTO) -> None:
     """Check the already built artifacts of each target (machine, class, float ABI, RISC-V arch)."""
     with reported_errors():
         backend = _chosen_backend(toolchain)  # the same choice as `build`, so the same build dir
@@ -109,7 +110,7 @@ def elf_check(c: Context, arch: str = "x86_64", toolchain: str = AUTO) -> None:
 
 
 @task(help={"arch": ARCH_HELP + "; 'none' for the harness's own programs only"})
-def install(c: Context, arch: str = "x86_64") -> None:
+def install(c: Context, arch: str = NATIVE) -> None:
     """apt-get install the programs the harness runs (small_harness/tools.toml) and the cross
     compilers, sysroots and QEMU the targets need (needs root)."""
     with reported_errors():
@@ -121,7 +122,7 @@ def install(c: Context, arch: str = "x86_64") -> None:
 
 
 @task(help={"arch": ARCH_HELP})
-def check(c: Context, arch: str = "x86_64") -> None:
+def check(c: Context, arch: str = NATIVE) -> None:
     """Check that each target's compiler, sysroot and QEMU are installed; show their versions."""
     with reported_errors():
         for target in resolve_targets(arch):
@@ -158,7 +159,7 @@ def regenerate_cmake(c: Context) -> None:
         "pytest-args": "extra pytest arguments, e.g. '-k conv -x'",
     }
 )
-def test(c: Context, arch: str = "x86_64", toolchain: str = AUTO, vlen: str = "all", harness: bool = False,
+def test(c: Context, arch: str = NATIVE, toolchain: str = AUTO, vlen: str = "all", harness: bool = False,
          junit_dir: str = "", pytest_args: str = "") -> None:
     """Build each target, check its ELF files, run its C self-test and its test suite (tests/target/);
     or, with --harness, the harness's own tests."""
@@ -178,13 +179,13 @@ def test(c: Context, arch: str = "x86_64", toolchain: str = AUTO, vlen: str = "a
 @task(
     help={
         "model": "a float .tflite file",
-        "arch": "one target (name or alias), default x86_64",
+        "arch": "one target (name or alias), default native",
         "toolchain": TOOLCHAIN_HELP,
         "input": "input .npy (default: a fixed-seed random input)",
         "output": "write the output here as .npy",
     }
 )
-def run(c: Context, model: str, arch: str = "x86_64", toolchain: str = AUTO, input: str = "", output: str = "") -> None:
+def run(c: Context, model: str, arch: str = NATIVE, toolchain: str = AUTO, input: str = "", output: str = "") -> None:
     """Import a .tflite model, build for the target and run one inference with the library."""
     with reported_errors():
         targets = resolve_targets(arch)
@@ -207,7 +208,7 @@ def port_size(c: Context) -> None:
 @task(help={"arch": "native target(s): x86_64 (default), x86_64-avx512, or a comma list",
             "toolchain": "host (default) or docker: where the benchmark is built and run",
             "only": "measure only layers whose name contains one of these comma-separated words"})
-def bench(c: Context, arch: str = "x86_64", toolchain: str = "host", only: str = "") -> None:
+def bench(c: Context, arch: str = NATIVE, toolchain: str = "host", only: str = "") -> None:
     """Time the bench layers (small_harness/bench_layers.toml) natively against the measured FMA peak;
     print a table and write build/bench/<target>.json."""
     with reported_errors():

@@ -9,6 +9,7 @@ compiler versions needs no second file.
 from __future__ import annotations
 
 import dataclasses
+import platform
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -411,20 +412,34 @@ def _check_names_unique(targets: dict[str, Target]) -> None:
     owner: dict[str, str] = {name: name for name in targets}
     for target in targets.values():
         for alias in target.aliases:
-            if alias in owner or alias == "all":
-                taken_by = owner.get(alias, "the keyword 'all'")
+            if alias in owner or alias in ("all", NATIVE):
+                taken_by = owner.get(alias, f"the keyword '{alias}'")
                 raise TargetFileError(f"{_display(target.source)}: alias '{alias}' already names {taken_by}")
             owner[alias] = target.name
 
 
+NATIVE = "native"  # the default --arch: the first target that runs on this machine without an emulator
+
+
 def known_names(targets: dict[str, Target]) -> str:
-    """e.g. "aarch64 (arm64), armv7 (arm), ..., all" for messages."""
+    """e.g. "aarch64 (arm64), armv7 (arm), ..., all, native" for messages."""
     parts = [f"{t.name} ({', '.join(t.aliases)})" if t.aliases else t.name for t in targets.values()]
-    return ", ".join(parts + ["all"])
+    return ", ".join(parts + ["all", NATIVE])
+
+
+def native_target(targets: dict[str, Target]) -> Target:
+    """The first target, by name, that runs here without an emulator and whose CPU features this
+    machine has."""
+    for target in targets.values():
+        if target.is_native and target.system_processor == platform.machine() and not missing_cpu_flags(target):
+            return target
+    raise UnknownTargetError(f"no declared target runs natively on this {platform.machine()} machine; "
+                             f"name one: {known_names(targets)}")
 
 
 def resolve_targets(arch: str, backend: str = DEFAULT_BACKEND) -> list[Target]:
-    """Targets for an --arch value: a name, an alias, a comma-separated list of them, or all."""
+    """Targets for an --arch value: a name, an alias, a comma-separated list of them, all, or
+    native."""
     targets = load_targets(backend)
     by_alias = {alias: target for target in targets.values() for alias in target.aliases}
     chosen: dict[str, Target] = {}  # keeps the order given, without duplicates
@@ -434,6 +449,9 @@ def resolve_targets(arch: str, backend: str = DEFAULT_BACKEND) -> list[Target]:
     for word in words:
         if word == "all":
             chosen.update(targets)
+        elif word == NATIVE:
+            native = native_target(targets)
+            chosen[native.name] = native
         elif word in targets:
             chosen[word] = targets[word]
         elif word in by_alias:

@@ -26,7 +26,8 @@ from small_harness.targets import (Target, missing_cpu_flags, parse_variant_labe
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("small", "SMaLL targets")
-    group.addoption("--arch", default="x86_64", help="target(s): a name, an alias, a comma list, or 'all'")
+    group.addoption("--arch", default="native",
+                    help="target(s): a name, an alias, a comma list, 'all', or 'native' (the default)")
     group.addoption("--toolchain", default="auto",
                     help="backend that builds and runs target code: auto (docker when an engine answers), docker, host")
     group.addoption("--vlen", default="all",

@@ -4,6 +4,7 @@ a real linter that also rejects a broken copy; the clean room runs the README's 
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -31,13 +32,16 @@ def test_one_job_per_target_variant_plus_harness_and_clean_room() -> None:
 def test_a_copied_toml_is_one_more_job(tmp_path: Path) -> None:
     for file in TOOLCHAINS_DIR.glob("*.toml"):
         shutil.copy(file, tmp_path)
-    text = (TOOLCHAINS_DIR / "x86_64.toml").read_text()
-    (tmp_path / "x86_64-copy.toml").write_text(
-        text.replace('name = "x86_64"', 'name = "x86_64-copy"').replace('aliases = ["x86"]', "aliases = []"))
+    original = next(iter(TARGETS.values()))
+    text = original.source.read_text()
+    text = re.sub(r'^name = ".*"$', 'name = "copy-of-it"', text, count=1, flags=re.M)
+    (tmp_path / "copy-of-it.toml").write_text(re.sub(r"^aliases = \[.*\]$", "aliases = []", text, flags=re.M))
     before = ci_jobs(list(TARGETS.values()))
     after = ci_jobs(list(load_targets(directory=tmp_path).values()))
-    assert [job.name for job in after if job not in before] == ["x86_64-copy"]
-    assert "x86_64-copy" in render_workflow(list(load_targets(directory=tmp_path).values()))
+    new_jobs = [job.name for job in after if job not in before]
+    assert new_jobs == [label.replace(original.name, "copy-of-it", 1)
+                        for label in (variant_label(original, v) for v in select_vlens(original))]
+    assert "copy-of-it" in render_workflow(list(load_targets(directory=tmp_path).values()))
 
 
 def test_a_target_job_runs_invoke_test_for_its_variant() -> None:

@@ -54,7 +54,7 @@ def test_unknown_name_lists_known_names_and_aliases(arch: str) -> None:
     for target in TARGETS.values():
         for name in [target.name, *target.aliases]:
             assert name in message
-    assert message.endswith(", all")
+    assert message.endswith(", all, native")
 
 
 def test_empty_arch_is_an_error() -> None:
@@ -187,3 +187,15 @@ def test_a_release_table_may_hold_only_compiler_emulator_and_packages(tmp_path: 
     copy = _copy_with_edit(tmp_path, "[host.trixie.compiler]", "[host.trixie.elf]")
     with pytest.raises(TargetFileError, match=r"\[host.trixie\] may hold compiler, emulator and packages"):
         load_target(copy)
+
+
+def test_native_is_a_target_that_runs_here_without_an_emulator() -> None:
+    import platform
+
+    native = [t for t in TARGETS.values() if t.is_native and t.system_processor == platform.machine()]
+    if not native:
+        with pytest.raises(UnknownTargetError, match="no declared target runs natively"):
+            resolve_targets("native")
+        return
+    (chosen,) = resolve_targets("native")
+    assert chosen.is_native and chosen.system_processor == platform.machine()
