@@ -17,7 +17,7 @@ from invoke.exceptions import Exit
 from invoke.tasks import task
 
 from small_harness.backends import Backend, select_backend
-from small_harness.bench import run_bench, write_json
+from small_harness.bench import bench_variants, run_bench, write_json
 from small_harness.bench import format_table as format_bench_table
 from small_harness.bench_layers import load_bench_layers
 from small_harness.ci import CI_DIR, CLEAN_ROOM_ENV, ci_jobs, reproduce_hint, run_jobs, select_jobs
@@ -34,10 +34,13 @@ from small_harness.cmake_toolchain import write_committed_toolchains
 from small_harness.elfcheck import ElfReport, check_artifacts
 from small_harness.errors import HarnessError
 from small_harness.host_toolchain import check_host_toolchain, describe_toolchain, install_host_toolchain
-from small_harness.port_size import format_table, port_sizes
+from small_harness.port_size import format_table, port_sizes, template_sizes
 from small_harness.run_model import run_model
 from small_harness.targets import NATIVE, REPO_ROOT, Target, load_targets, resolve_targets
 from small_harness.testing import run_harness_tests, run_tests
+from small_harness.generated import regenerate
+from small_harness.new_arch import new_arch as new_arch_files
+from small_harness.new_arch import new_isa as new_isa_files
 from small_harness.workflow import WORKFLOW_FILE, write_workflow
 
 ARCH_HELP = ("target name or alias, comma-separated list, 'all', or 'native' (the default: the first target "
@@ -153,13 +156,13 @@ def regenerate_cmake(c: Context) -> None:
     help={
         "arch": ARCH_HELP,
         "toolchain": TOOLCHAIN_HELP,
-        "vlen": "RISC-V vector lengths for QEMU: 'all' declared ones (default) or a comma list, e.g. 256",
+        "variant": "variants: all (default) or a comma list, e.g. vlen256 (RISC-V), avx2 (x86-64), sve-vlen512",
         "harness": "run the harness's own tests (tests/harness/) instead of a target's; builds nothing",
         "junit-dir": "write JUnit XML here: pytest.xml, and selftest-<variant>.xml from ctest",
         "pytest-args": "extra pytest arguments, e.g. '-k conv -x'",
     }
 )
-def test(c: Context, arch: str = NATIVE, toolchain: str = AUTO, vlen: str = "all", harness: bool = False,
+def test(c: Context, arch: str = NATIVE, toolchain: str = AUTO, variant: str = "all", harness: bool = False,
          junit_dir: str = "", pytest_args: str = "") -> None:
     """Build each target, check its ELF files, run its C self-test and its test suite (tests/target/);
     or, with --harness, the harness's own tests."""
@@ -171,7 +174,7 @@ def test(c: Context, arch: str = NATIVE, toolchain: str = AUTO, vlen: str = "all
             targets = resolve_targets(arch)  # an unknown --arch is reported before any backend work
             backend = _chosen_backend(toolchain)
             targets = resolve_targets(arch, backend=backend.name)
-            passed = run_tests(targets, backend, vlen, shlex.split(pytest_args), junit)
+            passed = run_tests(targets, backend, variant, shlex.split(pytest_args), junit)
     if not passed:
         raise Exit("error: tests failed (see above)", code=1)
 
@@ -198,19 +201,21 @@ def run(c: Context, model: str, arch: str = NATIVE, toolchain: str = AUTO, input
 
 @task(name="port-size")
 def port_size(c: Context) -> None:
-    """Lines of C per ISA port under arch/ (blank lines and comments excluded) against the budget."""
+    """Lines of C per ISA port under arch/ (blank lines and comments excluded) against the goal of
+    the template it instantiates; the templates apart."""
     sizes = port_sizes()
-    print(format_table(sizes))
-    if not all(size.within_budget for size in sizes):
-        raise Exit("error: a port is over its line budget", code=1)
+    print(format_table(sizes, template_sizes()))
+    if not all(size.within_goal for size in sizes):
+        raise Exit("error: a port is over its goal", code=1)
 
 
-@task(help={"arch": "native target(s): x86_64 (default), x86_64-avx512, or a comma list",
+@task(help={"arch": "native target(s): native (default), a name, or a comma list",
+            "variant": "which kernel tables: all (default: every SIMD table this CPU runs) or a comma list, e.g. avx2",
             "toolchain": "host (default) or docker: where the benchmark is built and run",
             "only": "measure only layers whose name contains one of these comma-separated words"})
-def bench(c: Context, arch: str = NATIVE, toolchain: str = "host", only: str = "") -> None:
-    """Time the bench layers (small_harness/bench_layers.toml) natively against the measured FMA peak;
-    print a table and write build/bench/<target>.json."""
+def bench(c: Context, arch: str = NATIVE, variant: str = "all", toolchain: str = "host", only: str = "") -> None:
+    """Time the bench layers (small_harness/bench_layers.toml) natively against the measured FMA peak,
+    per kernel table; print a table and write build/bench/<variant>.json."""
     with reported_errors():
         backend = _chosen_backend(toolchain)
         words = [word.strip() for word in only.split(",") if word.strip()]
@@ -218,24 +223,90 @@ def bench(c: Context, arch: str = NATIVE, toolchain: str = "host", only: str = "
         if not layers:
             raise HarnessError(f"no bench layer name contains any of: {only}")
         for target in resolve_targets(arch, backend=backend.name):
-            report = run_bench(target, backend, layers)
-            print(format_bench_table(report))
-            print(f"wrote {_relative(write_json(report))}", flush=True)
+            variants = bench_variants(target, variant)
+            if not variants:
+                raise HarnessError(f"{target.name}: no SIMD kernel table of {variant} runs on this CPU")
+            for chosen in variants:
+                report = run_bench(target, chosen, backend, layers)
+                print(format_bench_table(report))
+                print(f"wrote {_relative(write_json(report))}", flush=True)
 
 
 def _generated_files_current() -> None:
-    """toolchains/*.cmake and the GitHub workflow follow the TOML files. Locally they are
-    regenerated (a new toolchains/<name>.toml becomes a job at once; commit what changed); in CI
-    (CI set) they are checked as committed, and the harness job's sync tests fail if stale."""
+    """toolchains/*.cmake, the GitHub workflow and the README's target table follow the TOML files.
+    Locally they are regenerated (a new toolchains/<name>.toml becomes a job at once; commit what
+    changed); in CI (CI set) they are checked as committed, and the harness job's sync tests fail if
+    they are stale."""
     if os.environ.get("CI"):
         print("generated files: checked as committed (CI is set)")
         return
-    targets = list(load_targets().values())
-    changed = [_relative(path) for path in write_committed_toolchains(list(load_targets(release=None).values()))]
-    if write_workflow(targets):
-        changed.append(_relative(WORKFLOW_FILE))
+    changed = [_relative(path) for path in regenerate()]
     if changed:
         print(f"generated files: regenerated {', '.join(changed)} from toolchains/*.toml (commit them)")
+
+
+@task(name="generate")
+def generate(c: Context) -> None:
+    """Regenerate everything made from toolchains/*.toml: toolchains/*.cmake, .github/workflows/ci.yml
+    and the README's target table."""
+    with reported_errors():
+        changed = regenerate()
+        for path in changed:
+            print(f"wrote {_relative(path)}")
+        if not changed:
+            print("generated files are up to date")
+
+
+def _words(text: str) -> list[str]:
+    return [word for word in text.replace(",", " ").split() if word]
+
+
+@task(name="new-arch", help={
+    "name": "the new target's name (toolchains/NAME.toml)",
+    "triple": "its GNU triple, e.g. powerpc64le-linux-gnu (small_harness/machines.toml has its facts)",
+    "isa": "the kernel table's name: arch/ISA/ (not with --like ref)",
+    "like": "fixed (fixed-width SIMD template), vla (vector-length agnostic template) or ref (portable C only)",
+    "cflags": "compiler flags of the whole build, e.g. -mcpu=power9",
+    "isa-flags": "flags only the kernel table's files need, e.g. -mzvector",
+    "fma": "mnemonic prefixes of the ISA's vector FMA, comma-separated, e.g. xvmadd",
+    "cpu": "QEMU's -cpu (default max)",
+    "description": "one line (default: derived from the triple)",
+    "aliases": "other names for --arch, comma-separated",
+})
+def new_arch(c: Context, name: str, triple: str, isa: str = "", like: str = "fixed", cflags: str = "",
+             isa_flags: str = "", fma: str = "", cpu: str = "", description: str = "", aliases: str = "") -> None:
+    """Start a port: write toolchains/NAME.toml from the triple and arch/ISA/ with the template's
+    primitives to fill in; it builds and passes at once, every kind on arch/ref until they are."""
+    with reported_errors():
+        written = new_arch_files(name, triple, isa, like, _words(cflags), _words(isa_flags), _words(fma), cpu,
+                                 description, _words(aliases))
+        written += regenerate()
+        for path in written:
+            print(f"wrote {_relative(path)}")
+        print(f"next: invoke test --arch {name}; then fill in the primitives (see docs/PORTING.md)")
+
+
+@task(name="new-isa", help={
+    "isa": "the kernel table's name: arch/ISA/",
+    "target": "the target whose build gets it (toolchains/TARGET.toml)",
+    "like": "fixed or vla: the template it instantiates",
+    "isa-flags": "flags its files need, e.g. -march=armv8.2-a+sve",
+    "fma": "mnemonic prefixes of its vector FMA, comma-separated",
+    "cpu": "QEMU's -cpu for its variants; with {vlen} for vector lengths",
+    "vlens": "vector lengths to test at, comma-separated (vla)",
+})
+def new_isa(c: Context, isa: str, target: str, like: str = "vla", isa_flags: str = "", fma: str = "", cpu: str = "",
+            vlens: str = "") -> None:
+    """Add a kernel table to an existing target (best first), with arch/ISA/ to fill in."""
+    with reported_errors():
+        try:
+            lengths = [int(word) for word in _words(vlens)]
+        except ValueError:
+            raise HarnessError(f"--vlens takes numbers, not {vlens!r}") from None
+        written = new_isa_files(target, isa, like, _words(isa_flags), _words(fma), cpu, lengths) + regenerate()
+        for path in written:
+            print(f"wrote {_relative(path)}")
+        print(f"next: invoke test --arch {target}; then fill in the primitives (see docs/PORTING.md)")
 
 
 @task(
@@ -328,6 +399,9 @@ namespace.add_task(test)
 namespace.add_task(port_size)
 namespace.add_task(run)
 namespace.add_task(bench)
+namespace.add_task(generate)
+namespace.add_task(new_arch)
+namespace.add_task(new_isa)
 
 toolchain = Collection("toolchain")
 toolchain.add_task(install)

@@ -18,7 +18,7 @@ from .docker_engine import DockerUnavailable, connect_working, engine_version
 from .docker_images import VERSIONS_FILE, ensure_toolchain_image
 from .errors import HarnessError
 from .host_toolchain import check_host_toolchain, describe_toolchain
-from .targets import REPO_ROOT, Target
+from .targets import REPO_ROOT, Target, Variant
 from .tools import program
 
 BACKEND_CHOICES = ("auto", "docker", "host")
@@ -46,9 +46,10 @@ class Backend(ABC):
         """The argv that runs `argv` with the target's toolchain with stdin and stdout attached."""
 
 
-    def runner_command(self, target: Target, runner: Path, vlen: int | None = None) -> list[str]:
-        """The argv that starts a built runner: under the target's emulator, with this toolchain."""
-        return self.interactive_command(target, target.emulator_command(vlen) + [str(runner)])
+    def runner_command(self, target: Target, runner: Path, variant: Variant | None = None) -> list[str]:
+        """The argv that starts a built runner as a variant asks (None: the library's own choice of
+        kernels, on the default CPU), with this toolchain."""
+        return self.interactive_command(target, target.run_command(variant) + [str(runner)])
 
     def emulator_version(self, target: Target) -> str | None:
         """The QEMU version that runs the target's code with this backend, e.g. "7.2.22"."""

@@ -22,7 +22,7 @@ from .bench_layers import BenchLayer
 from .build import build
 from .errors import HarnessError
 from .runner import Runner
-from .targets import REPO_ROOT, Target, missing_cpu_flags
+from .targets import REF_ISA, REPO_ROOT, Target, Variant, missing_cpu_flags
 
 PEAK_NAME = "small_peak"
 BATCHES = 9
@@ -34,8 +34,7 @@ RESULTS_DIR = REPO_ROOT / "build" / "bench"
 class Peak:
     gflops: float  # median over small_peak's batches (the higher of two runs): what layers are compared with
     best_gflops: float
-    lanes: int
-    chains: int
+    isa: str  # the kernel table whose probe measured it
 
 
 @dataclass(frozen=True)
@@ -65,21 +64,20 @@ class Measurement:
 @dataclass(frozen=True)
 class BenchReport:
     target: Target
+    variant: Variant
     backend: str
     isa: str
     peak: Peak
     measurements: list[Measurement]
 
 
-def measure_peak(target: Target, backend: Backend, build_dir: Path) -> Peak:
+def measure_peak(target: Target, variant: Variant, backend: Backend, build_dir: Path) -> Peak:
     program = build_dir / PEAK_NAME
-    if not program.is_file():
-        raise HarnessError(f"{target.name}: no {PEAK_NAME} in {build_dir} (it is built for x86 SIMD targets only)")
-    result = backend.run(target, [str(program)], REPO_ROOT)
+    result = backend.run(target, target.run_command(variant) + [str(program)], REPO_ROOT)
     words = result.output.split()
-    if result.returncode != 0 or len(words) != 7 or words[0] != "peak":
-        raise HarnessError(f"{target.name}: {PEAK_NAME} failed (exit {result.returncode}): {result.output.strip()}")
-    return Peak(float(words[1]), float(words[2]), int(words[4]), int(words[6]))
+    if result.returncode != 0 or len(words) != 5 or words[0] != "peak":
+        raise HarnessError(f"{variant.label}: {PEAK_NAME} failed (exit {result.returncode}): {result.output.strip()}")
+    return Peak(float(words[1]), float(words[2]), words[4])
 
 
 def _operands(layer: BenchLayer, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -101,28 +99,36 @@ def measure_layer(runner: Runner, layer: BenchLayer, seed: int, batches: int = B
     return Measurement(layer, first.kernel, repeat, tuple(per_run))
 
 
-def run_bench(target: Target, backend: Backend, layers: list[BenchLayer], batches: int = BATCHES) -> BenchReport:
+def bench_variants(target: Target, spec: str = "all") -> list[Variant]:
+    """The variants worth timing: each SIMD table this CPU runs (arch/ref's has no peak to compare with)."""
+    from .targets import select_variants
+
+    return [v for v in select_variants(target, spec) if v.isa != REF_ISA and not missing_cpu_flags(target, v)]
+
+
+def run_bench(target: Target, variant: Variant, backend: Backend, layers: list[BenchLayer],
+              batches: int = BATCHES) -> BenchReport:
     if not target.is_native:
         raise HarnessError(f"{target.name} runs under QEMU, where wall time means nothing: bench measures "
                            "native targets only")
-    lacking = missing_cpu_flags(target)
+    lacking = missing_cpu_flags(target, variant)
     if lacking:
-        raise HarnessError(f"{target.name}: this CPU lacks {' '.join(lacking)}; nothing to measure")
+        raise HarnessError(f"{variant.label}: this CPU lacks {' '.join(lacking)}; nothing to measure")
     result = build(target, backend)
-    before = measure_peak(target, backend, result.build_dir)
-    command = backend.runner_command(target, result.runner)
+    before = measure_peak(target, variant, backend, result.build_dir)
+    command = backend.runner_command(target, result.runner, variant)
     with Runner(command) as runner:
-        isa = runner.info().isa
+        isa = runner.info().selected[0]
         measurements = [measure_layer(runner, layer, seed, batches) for seed, layer in enumerate(layers)]
     # The peak before and after the layers: the higher one, so that a busy moment cannot inflate ratios.
-    after = measure_peak(target, backend, result.build_dir)
-    return BenchReport(target, backend.name, isa, max(before, after, key=lambda p: p.gflops), measurements)
+    after = measure_peak(target, variant, backend, result.build_dir)
+    return BenchReport(target, variant, backend.name, isa, max(before, after, key=lambda p: p.gflops), measurements)
 
 
 def format_table(report: BenchReport) -> str:
     peak = report.peak
-    rows = [f"{report.target.name} ({report.isa} kernels, {report.backend} toolchain): FMA peak {peak.gflops:.1f} "
-            f"GFLOP/s median, {peak.best_gflops:.1f} best ({peak.chains} chains x {peak.lanes} lanes); medians of "
+    rows = [f"{report.variant.label} ({report.isa} kernels, {report.backend} toolchain): FMA peak {peak.gflops:.1f} "
+            f"GFLOP/s median, {peak.best_gflops:.1f} best ({peak.isa} probe); medians of "
             f"{len(report.measurements[0].batch_ns) if report.measurements else 0} batches",
             f"{'layer':20} {'shape':24} {'MACs':>11} {'median us':>10} {'GFLOP/s':>8} {'% peak':>7} {'goal':>11}  kernel"]
     for m in report.measurements:
@@ -139,11 +145,11 @@ def format_table(report: BenchReport) -> str:
 
 def write_json(report: BenchReport, directory: Path = RESULTS_DIR) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{report.target.name}.json"
+    path = directory / f"{report.variant.label}.json"
     data = {
-        "target": report.target.name, "isa": report.isa, "backend": report.backend, "machine": _cpu_model(),
-        "peak_gflops": report.peak.gflops, "peak_best_gflops": report.peak.best_gflops,
-        "peak_lanes": report.peak.lanes, "peak_chains": report.peak.chains,
+        "target": report.target.name, "variant": report.variant.label, "isa": report.isa, "backend": report.backend,
+        "machine": _cpu_model(), "peak_gflops": report.peak.gflops, "peak_best_gflops": report.peak.best_gflops,
+        "peak_isa": report.peak.isa,
         "layers": [{
             "name": m.layer.name, "op": m.layer.op, "shape": m.layer.shape_text(), "source": m.layer.source,
             "macs": m.layer.macs(), "kernel": m.kernel, "repeat": m.repeat, "batch_ns": list(m.batch_ns),

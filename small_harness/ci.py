@@ -1,6 +1,6 @@
-"""`invoke ci`: the CI matrix, run locally. One job per target variant (each RISC-V vector length is
-its own job: one build serves them all, and four short jobs balance across cores where one long
-one would not), the harness's own tests, and a clean-room job per Debian release the README names. Jobs run in parallel up to the
+"""`invoke ci`: the CI matrix, run locally. One job per target variant (each kernel table of a build,
+each RISC-V vector length is its own job: one build serves them all, and short jobs balance across
+cores where one long one would not), the harness's own tests, and a clean-room job per Debian release the README names. Jobs run in parallel up to the
 core count, each as its own `invoke` process with its own log and JUnit files under build/ci/<job>/;
 the table at the end is read back from those JUnit files. The GitHub workflow (workflow.py) runs
 each job with the same command, `invoke ci --job NAME`."""
@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import HarnessError
-from .targets import REPO_ROOT, Target, variant_label
+from .targets import REPO_ROOT, Target
 
 CI_DIR = REPO_ROOT / "build" / "ci"
 DURATIONS_FILE = CI_DIR / "durations.json"
@@ -51,13 +51,12 @@ def ci_jobs(targets: Sequence[Target], toolchain: str = "auto") -> list[Job]:
     jobs = [Job(HARNESS_JOB, "harness", ("test", "--harness", "--toolchain", toolchain,
                                          "--junit-dir", _junit_dir(HARNESS_JOB)))]
     for target in targets:
-        vlens: list[int | None] = list(target.emulator.vlens) if target.emulator and target.emulator.vlens else [None]
-        for vlen in vlens:
-            name = variant_label(target, vlen)
+        variants = target.variants()
+        for variant in variants:
             args = ["test", "--arch", target.name, "--toolchain", toolchain]
-            if vlen is not None:
-                args += ["--vlen", str(vlen)]
-            jobs.append(Job(name, "target", (*args, "--junit-dir", _junit_dir(name)), target.name))
+            if len(variants) > 1:
+                args += ["--variant", variant.suffix]
+            jobs.append(Job(variant.label, "target", (*args, "--junit-dir", _junit_dir(variant.label)), target.name))
     for release in CLEAN_ROOM_RELEASES:
         name = f"clean-room-{release}"
         jobs.append(Job(name, "clean-room", ("clean-room", "--release", release, "--junit-dir", _junit_dir(name))))

@@ -9,14 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from small_harness.errors import HarnessError
-from small_harness.targets import DEFAULT_BACKEND, TOOLCHAINS_DIR, VARIANT_SEPARATOR, Target
-
-VARIANT_PREFIX = VARIANT_SEPARATOR.lstrip("@")  # "vlen": ctest names a variant selftest@vlen256
+from small_harness.targets import DEFAULT_BACKEND, TOOLCHAINS_DIR, Target, Variant
 
 
-def ctest_name(vlen: int | None) -> str:
-    """The self-test's name in ctest for one target variant (see CMakeLists.txt)."""
-    return "selftest" if vlen is None else f"selftest@{VARIANT_PREFIX}{vlen}"
+def ctest_name(target: Target, variant: Variant) -> str:
+    """The self-test's name in ctest for one variant (see CMakeLists.txt)."""
+    return f"selftest@{variant.suffix}" if len(target.variants()) > 1 else "selftest"
 
 
 def committed_toolchain_path(target: Target) -> Path:
@@ -50,7 +48,7 @@ def render_toolchain(target: Target) -> str:
     if compiler.alternatives:
         names = [compiler.cc, *compiler.alternatives]
         lines += [
-            f"# The compiler: the first of these that is installed (they differ between Debian releases).",
+            "# The compiler: the first of these that is installed (they differ between Debian releases).",
             f"find_program(SMALL_C_COMPILER NAMES {' '.join(names)} NO_CACHE)",
             "if(NOT SMALL_C_COMPILER)",
             f'  message(FATAL_ERROR "{target.name}: none of {", ".join(names)} is installed; '
@@ -83,19 +81,24 @@ def render_toolchain(target: Target) -> str:
     if target.emulator is not None:
         lines += ["", "# ctest and add_test() run target binaries through QEMU user mode."]
         lines.append(_set("CMAKE_CROSSCOMPILING_EMULATOR", ";".join(target.emulator_command())))
-        if target.emulator.vlens:
-            lines += ["# ctest runs the self-test at every declared vector length: selftest@vlen<N>."]
-            variants = [f"{VARIANT_PREFIX}{vlen}" for vlen in target.emulator.vlens]
-            lines.append(_set("SMALL_TEST_VARIANTS", ";".join(variants)))
-            for variant, vlen in zip(variants, target.emulator.vlens):
-                lines.append(_set(f"SMALL_TEST_EMULATOR_{variant}", ";".join(target.emulator_command(vlen))))
+    variants = target.variants()
+    if len(variants) > 1:
+        lines += ["", "# ctest runs the self-test once per variant (selftest@<variant>): each kernel table (forced",
+                  "# with SMALL_KERNELS when there are several) at each of its vector lengths."]
+        lines.append(_set("SMALL_TEST_VARIANTS", ";".join(v.suffix for v in variants)))
+        for variant in variants:
+            lines.append(_set(f"SMALL_TEST_EMULATOR_{variant.suffix}", ";".join(target.emulator_command(variant))))
+            environment = ";".join(f"{key}={value}" for key, value in variant.environment().items())
+            if environment:
+                lines.append(_set(f"SMALL_TEST_ENVIRONMENT_{variant.suffix}", environment))
 
-    lines += [
-        "",
-        "# Kernel folder under arch/ and the flags its files need; -D on the command line overrides.",
-        f'set(SMALL_ISA {_quote(target.kernel_isa)} CACHE STRING "Kernel folder under arch/")',
-        f'set(SMALL_ISA_FLAGS {_quote(" ".join(target.kernel_isa_flags))} CACHE STRING "Flags for the ISA kernels")',
-    ]
+    lines += ["", "# Kernel tables under arch/, best first (arch/ref's is always linked, last), and their flags;",
+              "# -D on the command line overrides.",
+              f'set(SMALL_ISAS {_quote(";".join(isa.name for isa in target.simd_isas))} CACHE STRING '
+              '"Kernel tables under arch/, best first")']
+    for isa in target.simd_isas:
+        lines.append(f'set(SMALL_ISA_FLAGS_{isa.name} {_quote(" ".join(isa.flags))} CACHE STRING '
+                     f'"Flags for arch/{isa.name}/")')
     return "\n".join(lines) + "\n"
 
 

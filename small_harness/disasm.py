@@ -1,8 +1,8 @@
 """Proof from the binary that a SIMD build's kernels are vector code: the conv and depthwise kernel
 functions of arch/<isa>/ must contain the ISA's vector FMA instructions.
 
-Convention (docs/PORTING.md): the kernel functions of arch/<isa>/ are named <isa>_<kind>...,
-e.g. avx2_conv_6x16, rvv_dwconv."""
+Convention (the templates in arch/template/ follow it): the kernel functions of arch/<isa>/ are
+named <isa>_<kind>, e.g. avx2_conv, rvv_dwconv."""
 
 from __future__ import annotations
 
@@ -49,28 +49,33 @@ def mnemonics_by_function(disassembly: str) -> dict[str, Counter[str]]:
 
 
 def check_kernel_fmas(target: Target, backend: Backend, library: Path) -> list[FmaReport]:
-    """For a SIMD target, the FMA use of each kernel function; raises when a conv or depthwise
-    kernel has none. [] for a target built with portable kernels only."""
-    if target.kernel_isa == "ref":
+    """For each kernel table built from arch/<isa>/, the FMA use of each of its kernel functions;
+    raises when a conv or depthwise kernel has none. [] for a build with arch/ref's table only."""
+    if not target.simd_isas:
         return []
-    if not target.elf.objdump or not target.elf.fma_mnemonics:
-        raise HarnessError(f"{target.source.name}: a SIMD target needs [elf] objdump and fma_mnemonics")
+    if not target.elf.objdump:
+        raise HarnessError(f"{target.source.name}: a target with kernel tables under arch/ needs [elf] objdump")
     result = backend.run(target, [target.elf.objdump, "-d", "--no-show-raw-insn", str(library)], REPO_ROOT)
     if result.returncode != 0:
         raise HarnessError(f"{target.name}: {target.elf.objdump} failed on {library.name}: "
                            f"{result.output.strip().splitlines()[-1:]}")
-    prefix = f"{target.kernel_isa}_"
+    functions = mnemonics_by_function(result.output)
     reports = []
-    for function, mnemonics in sorted(mnemonics_by_function(result.output).items()):
-        if not function.startswith(prefix):
-            continue
-        fmas = Counter({m: n for m, n in mnemonics.items() if m.startswith(target.elf.fma_mnemonics)})
-        top = fmas.most_common(1)
-        reports.append(FmaReport(function, sum(fmas.values()), top[0][0] if top else ""))
-    for kind in KINDS_NEEDING_FMA:
-        kernels = [r for r in reports if r.function.startswith(f"{prefix}{kind}")]
-        if not any(r.fma_count for r in kernels):
-            found = ", ".join(r.function for r in kernels) or f"no function named {prefix}{kind}*"
-            raise ElfMismatchError(f"{target.name}: no vector FMA ({', '.join(target.elf.fma_mnemonics)}) in the "
-                                   f"{kind} kernels of {library.name} ({found}): the SIMD code is not there")
+    for isa in target.simd_isas:
+        prefix = f"{isa.name}_"
+        found = []
+        for function, mnemonics in sorted(functions.items()):
+            if not function.startswith(prefix):
+                continue
+            fmas = Counter({m: n for m, n in mnemonics.items() if m.startswith(isa.fma_mnemonics)})
+            top = fmas.most_common(1)
+            found.append(FmaReport(function, sum(fmas.values()), top[0][0] if top else ""))
+        for kind in (k for k in KINDS_NEEDING_FMA if k not in isa.ref_kinds):
+            kernels = [r for r in found if r.function.startswith(f"{prefix}{kind}")]
+            if not any(r.fma_count for r in kernels):
+                names = ", ".join(r.function for r in kernels) or f"no function named {prefix}{kind}*"
+                raise ElfMismatchError(f"{target.name}: no vector FMA ({', '.join(isa.fma_mnemonics)}) in the "
+                                       f"{kind} kernels of {isa.name} in {library.name} ({names}): "
+                                       "the SIMD code is not there")
+        reports += found
     return reports

@@ -1,5 +1,6 @@
-"""Checks that build artifacts are ELF files for the target they claim: machine, class, ARM float
-ABI, RISC-V arch string. Static libraries are opened and every member object is checked."""
+"""Checks that build artifacts are ELF files for the target they claim: machine, class, byte order,
+ARM float ABI, RISC-V arch string, ppc64 ABI version. Static libraries are opened and every member
+object is checked."""
 
 from __future__ import annotations
 
@@ -25,6 +26,9 @@ EF_ARM_ABI_FLOAT_HARD = 0x400
 # arguments, compatible with both", which constrains nothing.
 ARM_VFP_ARGS_ABI = {0: "soft", 1: "hard"}
 
+# ppc64 e_flags: the ABI version, 1 (ELFv1, big-endian Linux) or 2 (ELFv2, ppc64le); 0 unspecified.
+EF_PPC64_ABI = 0x3
+
 # e_machine of the machine running this script, to say "this build came out for the host".
 HOST_MACHINES = {"x86_64": "EM_X86_64", "aarch64": "EM_AARCH64", "armv7l": "EM_ARM", "riscv64": "EM_RISCV"}
 
@@ -34,11 +38,15 @@ class ElfReport:
     name: str  # a path, or "libsmall.a(nest.c.o)" for an archive member
     machine: str
     elf_class: int
+    byte_order: str  # "little" or "big"
     arm_float_abi: str | None  # None unless the file is ARM
     riscv_arch: str | None  # None unless the file is RISC-V
+    ppc64_abi: int | None = None  # None unless the file is ppc64
 
     def summary(self) -> str:
-        parts = [self.machine, f"ELF{self.elf_class}"]
+        parts = [self.machine, f"ELF{self.elf_class}", f"{self.byte_order}-endian"]
+        if self.ppc64_abi is not None:
+            parts.append(f"ELFv{self.ppc64_abi}" if self.ppc64_abi else "ELFv?")
         if self.arm_float_abi is not None:
             parts.append(f"{self.arm_float_abi}-float")
         if self.riscv_arch is not None:
@@ -106,8 +114,10 @@ def _check_elf_bytes(target: Target, data: bytes, name: str) -> ElfReport:
             name=name,
             machine=machine,
             elf_class=elf.elfclass,
+            byte_order="little" if elf.little_endian else "big",
             arm_float_abi=_arm_float_abi(elf) if machine == "EM_ARM" else None,
             riscv_arch=_riscv_arch(elf) if machine == "EM_RISCV" else None,
+            ppc64_abi=elf["e_flags"] & EF_PPC64_ABI if machine == "EM_PPC64" else None,
         )
     except ELFError as error:
         raise ElfMismatchError(f"{name}: unreadable ELF file: {error}") from error
@@ -119,6 +129,11 @@ def _check_elf_bytes(target: Target, data: bytes, name: str) -> ElfReport:
         )
     if report.elf_class != expected.elf_class:
         raise ElfMismatchError(f"{name}: ELF class {report.elf_class}-bit, expected {expected.elf_class}-bit")
+    if report.byte_order != expected.byte_order:
+        raise ElfMismatchError(f"{name}: {report.byte_order}-endian, expected {expected.byte_order}-endian")
+    # Objects may leave the ABI version 0 (unspecified); executables and any object that sets it must match.
+    if expected.ppc64_abi is not None and report.ppc64_abi not in (0, expected.ppc64_abi):
+        raise ElfMismatchError(f"{name}: ppc64 ELFv{report.ppc64_abi} ABI, expected ELFv{expected.ppc64_abi}")
     if expected.arm_float_abi is not None and report.arm_float_abi != expected.arm_float_abi:
         raise ElfMismatchError(
             f"{name}: ARM float ABI {report.arm_float_abi}, expected {expected.arm_float_abi}"

@@ -39,7 +39,10 @@ class KernelInfo:
 
 @dataclass(frozen=True)
 class RunnerInfo:
-    isa: str
+    isas: tuple[str, ...]  # the kernel tables of the build, best first
+    supported: tuple[str, ...]  # those this CPU runs
+    selected: tuple[str, ...]  # the chain in force
+    select_error: str  # why SMALL_KERNELS was refused, or ""
     kernels: dict[str, KernelInfo]  # by kind: conv, dwconv, maxpool, avgpool, add, copy, softmax
 
 
@@ -102,14 +105,19 @@ class Runner:
 
     def info(self) -> RunnerInfo:
         _, text = self._exchange(protocol.encode_info(), protocol.read_info_text)
-        isa, kernels = "", {}
+        lists: dict[str, tuple[str, ...]] = {}
+        kernels, select_error = {}, ""
         for line in text.splitlines():
-            words = line.split()
-            if words[:1] == ["isa"]:
-                isa = words[1]
-            elif words[:1] == ["kernel"]:
-                kernels[words[1]] = KernelInfo(words[2], int(words[3]), int(words[4]))
-        return RunnerInfo(isa, kernels)
+            key, _, rest = line.partition(" ")
+            if key in ("isas", "supported", "selected"):
+                lists[key] = tuple(rest.split())
+            elif key == "select-error":
+                select_error = rest
+            elif key == "kernel":
+                words = rest.split()
+                kernels[words[0]] = KernelInfo(words[1], int(words[2]), int(words[3]))
+        return RunnerInfo(lists.get("isas", ()), lists.get("supported", ()), lists.get("selected", ()), select_error,
+                          kernels)
 
     def run(self, layer: L.Layer, inputs: Sequence[np.ndarray], weights: np.ndarray | None = None,
             bias: np.ndarray | None = None, repeat: int = 1) -> LayerResult:

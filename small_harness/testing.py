@@ -19,7 +19,7 @@ from .cmake_toolchain import ctest_name
 from .disasm import check_kernel_fmas
 from .elfcheck import check_artifacts
 from .errors import HarnessError
-from .targets import REPO_ROOT, Target, missing_cpu_flags, select_vlens, variant_label
+from .targets import REPO_ROOT, Target, Variant, check_variant_spec, missing_cpu_flags, select_variants
 
 HOST_ONLY = "host"  # the bucket of tests that are not parametrised by target
 TARGET_TESTS = REPO_ROOT / "tests" / "target"
@@ -50,11 +50,11 @@ def selftest_junit_name(label: str) -> str:
     return f"selftest-{label}.xml"
 
 
-def run_selftest(backend: Backend, target: Target, build_dir: Path, vlen: int | None,
+def run_selftest(backend: Backend, target: Target, build_dir: Path, variant: Variant,
                  junit: Path | None = None) -> str:
-    """Runs the C self-test of a build through ctest (under QEMU for cross targets, at one vector
-    length), optionally writing ctest's JUnit file; returns the self-test's summary line."""
-    name = ctest_name(vlen)
+    """Runs the C self-test of a build through ctest (under QEMU for cross targets, as the variant
+    asks), optionally writing ctest's JUnit file; returns the self-test's summary line."""
+    name = ctest_name(target, variant)
     command = ["ctest", "--test-dir", str(build_dir), "-R", f"^{re.escape(name)}$", "-V", "--no-tests=error"]
     if junit is not None:
         junit.parent.mkdir(parents=True, exist_ok=True)
@@ -68,27 +68,28 @@ def run_selftest(backend: Backend, target: Target, build_dir: Path, vlen: int | 
     return summary[-1] if summary else "passed"
 
 
-def prepare_target(target: Target, backend: Backend, vlens: list[int | None], junit_dir: Path | None = None) -> None:
-    """Readies the toolchain, builds, checks the ELF files and runs the C self-test at each vector
-    length, printing each."""
+def prepare_target(target: Target, backend: Backend, variants: list[Variant], junit_dir: Path | None = None) -> None:
+    """Readies the toolchain, builds, checks the ELF files and runs the C self-test of each
+    variant, printing each."""
     print(f"== {backend.prepare(target)}", flush=True)
     started = time.monotonic()
     result = build(target, backend=backend)
     check_artifacts(target, result.artifacts)
     print(f"   built {len(result.artifacts)} artifacts in {result.build_dir.relative_to(REPO_ROOT)} "
-          f"({time.monotonic() - started:.1f} s), ELF checks passed")
+          f"({time.monotonic() - started:.1f} s), ELF checks passed", flush=True)
     fmas = check_kernel_fmas(target, backend, result.build_dir / LIBRARY_NAME)
     if fmas:
         print("   vector FMAs in the kernels: " + ", ".join(
             f"{r.function} {r.fma_count}x {r.mnemonic}" for r in fmas if r.fma_count), flush=True)
-    lacking = missing_cpu_flags(target)
-    if lacking:
-        print(f"   C self-test: skipped, this CPU lacks {' '.join(lacking)} (QEMU does not emulate it)")
-        return
-    for vlen in vlens:
-        junit = junit_dir / selftest_junit_name(variant_label(target, vlen)) if junit_dir else None
-        print(f"   C self-test{f' at VLEN {vlen}' if vlen else ''}: "
-              f"{run_selftest(backend, target, result.build_dir, vlen, junit)}", flush=True)
+    for variant in variants:
+        lacking = missing_cpu_flags(target, variant)
+        if lacking:
+            print(f"   C self-test {variant.label}: skipped, this CPU lacks {' '.join(lacking)} "
+                  "(QEMU does not emulate it)", flush=True)
+            continue
+        junit = junit_dir / selftest_junit_name(variant.label) if junit_dir else None
+        print(f"   C self-test {variant.label}: {run_selftest(backend, target, result.build_dir, variant, junit)}",
+              flush=True)
 
 
 def _junit_args(junit_dir: Path | None) -> list[str]:
@@ -98,19 +99,22 @@ def _junit_args(junit_dir: Path | None) -> list[str]:
     return [f"--junitxml={junit_dir / PYTEST_JUNIT}"]
 
 
-def run_tests(targets: Sequence[Target], backend: Backend, vlen_spec: str, pytest_args: Sequence[str],
+def run_tests(targets: Sequence[Target], backend: Backend, variant_spec: str, pytest_args: Sequence[str],
               junit_dir: Path | None = None) -> bool:
     """The target suite; returns True when every target variant passed."""
+    check_variant_spec(list(targets), variant_spec)
     labels = []
+    cpu_lacks: set[str] = set()  # variants this CPU cannot run: their tests skip, saying so
     for target in targets:
-        vlens = select_vlens(target, vlen_spec)
-        prepare_target(target, backend, vlens, junit_dir)
-        labels += [variant_label(target, vlen) for vlen in vlens]
+        variants = select_variants(target, variant_spec)
+        prepare_target(target, backend, variants, junit_dir)
+        labels += [variant.label for variant in variants]
+        cpu_lacks |= {variant.label for variant in variants if missing_cpu_flags(target, variant)}
     counter = OutcomeCounter()
     # `--opt=value` keeps pytest's early argument scan from taking a value for a test path
     # before tests/conftest.py has declared the option.
     args = [str(TARGET_TESTS), f"--arch={','.join(t.name for t in targets)}", f"--toolchain={backend.name}",
-            "-q", "-p", "no:cacheprovider", f"--vlen={vlen_spec}", *_junit_args(junit_dir), *pytest_args]
+            "-q", "-p", "no:cacheprovider", f"--variant={variant_spec}", *_junit_args(junit_dir), *pytest_args]
     started = time.monotonic()
     exit_code = pytest.main(args, plugins=[counter])
     elapsed = time.monotonic() - started
@@ -124,8 +128,8 @@ def run_tests(targets: Sequence[Target], backend: Backend, vlen_spec: str, pytes
         failed = counts["failed"]
         print(f"   {name:16} {total} cases run, {counts['passed']} passed, {failed} failed, "
               f"{counts['skipped']} skipped")
-        if name != HOST_ONLY and counts["passed"] == 0:
-            all_passed = False  # a target that ran nothing has not passed
+        if name != HOST_ONLY and counts["passed"] == 0 and name not in cpu_lacks:
+            all_passed = False  # a variant that ran nothing has not passed
     return all_passed
 
 

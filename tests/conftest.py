@@ -20,8 +20,7 @@ import pytest
 from small_harness.backends import Backend, select_backend
 from small_harness.build import BuildResult, build, build_dir_for
 from small_harness.runner import Runner, RunnerInfo
-from small_harness.targets import (Target, missing_cpu_flags, parse_variant_label, resolve_targets, select_vlens,
-                                   variant_label)
+from small_harness.targets import Target, Variant, missing_cpu_flags, resolve_targets, select_variants, variant_named
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -30,8 +29,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="target(s): a name, an alias, a comma list, 'all', or 'native' (the default)")
     group.addoption("--toolchain", default="auto",
                     help="backend that builds and runs target code: auto (docker when an engine answers), docker, host")
-    group.addoption("--vlen", default="all",
-                    help="RISC-V vector lengths for QEMU: 'all' declared ones (default) or a comma list")
+    group.addoption("--variant", default="all",
+                    help="variants: 'all' (default) or a comma list such as vlen256, avx2, sve-vlen512")
     group.addoption("--runner-command", default=None,
                     help="run this command as the runner instead of building one (e.g. on a device)")
 
@@ -45,23 +44,23 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Tests that use a target run once per target variant: per target, and per vector length for
-    targets that have them (riscv64@vlen128 ... riscv64@vlen1024)."""
+    """Tests that use a target run once per target variant: each kernel table of a build, at each
+    of its vector lengths (riscv64@vlen128 ... riscv64@vlen1024, x86_64@avx512, x86_64@avx2 ...)."""
     if "variant" in metafunc.fixturenames:
-        spec = metafunc.config.getoption("vlen")
+        spec = metafunc.config.getoption("variant")
         once = metafunc.definition.get_closest_marker("per_target") is not None
         labels = []
         for target in resolve_targets(metafunc.config.getoption("arch")):
-            vlens = select_vlens(target, spec)
-            if once:  # with the first declared variant, so that parallel CI jobs never run them twice
-                vlens = [vlen for vlen in vlens if vlen == select_vlens(target)[0]]
-            labels += [variant_label(target, vlen) for vlen in vlens]
+            variants = select_variants(target, spec)
+            if once:  # with the first variant, so that parallel CI jobs never run them twice
+                variants = [v for v in variants if v == target.variants()[0]]
+            labels += [variant.label for variant in variants]
         params = labels or [pytest.param(NOT_SELECTED, marks=pytest.mark.not_selected)]
         metafunc.parametrize("variant", params, indirect=True, scope="session")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """A per_target test whose target's first variant is not selected (`--vlen 256` alone) has no
+    """A per_target test whose target's first variant is not selected (`--variant vlen256`) has no
     parameters: leave it out rather than report it as skipped."""
     left_out = [item for item in items if item.get_closest_marker("not_selected") is not None]
     if left_out:
@@ -82,9 +81,13 @@ def variant(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture(scope="session")
-def target(variant: str, backend: Backend) -> Target:
-    (resolved,) = resolve_targets(parse_variant_label(variant)[0], backend=backend.name)
-    return resolved
+def target_variant(variant: str, backend: Backend) -> tuple[Target, Variant]:
+    return variant_named(variant, backend=backend.name)
+
+
+@pytest.fixture(scope="session")
+def target(target_variant: tuple[Target, Variant]) -> Target:
+    return target_variant[0]
 
 
 @pytest.fixture(scope="session")
@@ -103,15 +106,17 @@ def scratch_dir(target: Target, backend: Backend, request: pytest.FixtureRequest
 
 
 @pytest.fixture(scope="session")
-def runner_command(request: pytest.FixtureRequest, variant: str, target: Target, backend: Backend) -> list[str]:
+def runner_command(request: pytest.FixtureRequest, target_variant: tuple[Target, Variant], target: Target,
+                   backend: Backend) -> list[str]:
     override = request.config.getoption("runner_command")
     if override:
         return shlex.split(override)
-    lacking = missing_cpu_flags(target)
+    chosen = target_variant[1]
+    lacking = missing_cpu_flags(target, chosen)
     if lacking:
-        pytest.skip(f"{target.name}: this CPU lacks {' '.join(lacking)}, which QEMU does not emulate; "
+        pytest.skip(f"{chosen.label}: this CPU lacks {' '.join(lacking)}, which QEMU does not emulate; "
                     "the build and its ELF and FMA checks still ran")
-    return backend.runner_command(target, build(target, backend).runner, parse_variant_label(variant)[1])
+    return backend.runner_command(target, build(target, backend).runner, chosen)
 
 
 @pytest.fixture(scope="session")

@@ -334,7 +334,8 @@ KERNEL_KINDS = ("conv", "dwconv", "maxpool", "avgpool", "add", "copy", "softmax"
 def nominal_runner_info(pixel_tile: int = 4, channel_tile: int = 8) -> RunnerInfo:
     """Stand-in tiles (those of the portable kernels) for checking case lists when they are built,
     before any runner exists: e.g. that a case's input has at least one pixel."""
-    return RunnerInfo("nominal", {kind: KernelInfo(kind, pixel_tile, channel_tile) for kind in KERNEL_KINDS})
+    return RunnerInfo(("ref",), ("ref",), ("ref",), "",
+                      {kind: KernelInfo(kind, pixel_tile, channel_tile) for kind in KERNEL_KINDS})
 
 
 def resolve(size: Size, tile: int) -> int:

@@ -16,6 +16,7 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE "ONLY")
 # ctest and add_test() run target binaries through QEMU user mode.
 set(CMAKE_CROSSCOMPILING_EMULATOR "qemu-aarch64;-cpu;max;-L;/usr/aarch64-linux-gnu")
 
-# Kernel folder under arch/ and the flags its files need; -D on the command line overrides.
-set(SMALL_ISA "asimd" CACHE STRING "Kernel folder under arch/")
-set(SMALL_ISA_FLAGS "-fno-schedule-insns" CACHE STRING "Flags for the ISA kernels")
+# Kernel tables under arch/, best first (arch/ref's is always linked, last), and their flags;
+# -D on the command line overrides.
+set(SMALL_ISAS "asimd" CACHE STRING "Kernel tables under arch/, best first")
+set(SMALL_ISA_FLAGS_asimd "-fno-schedule-insns" CACHE STRING "Flags for arch/asimd/")

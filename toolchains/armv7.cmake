@@ -16,6 +16,7 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE "ONLY")
 # ctest and add_test() run target binaries through QEMU user mode.
 set(CMAKE_CROSSCOMPILING_EMULATOR "qemu-arm;-cpu;cortex-a15;-L;/usr/arm-linux-gnueabihf")
 
-# Kernel folder under arch/ and the flags its files need; -D on the command line overrides.
-set(SMALL_ISA "neon" CACHE STRING "Kernel folder under arch/")
-set(SMALL_ISA_FLAGS "-mfpu=neon-vfpv4" CACHE STRING "Flags for the ISA kernels")
+# Kernel tables under arch/, best first (arch/ref's is always linked, last), and their flags;
+# -D on the command line overrides.
+set(SMALL_ISAS "neon" CACHE STRING "Kernel tables under arch/, best first")
+set(SMALL_ISA_FLAGS_neon "-mfpu=neon-vfpv4" CACHE STRING "Flags for arch/neon/")

@@ -21,13 +21,16 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE "ONLY")
 
 # ctest and add_test() run target binaries through QEMU user mode.
 set(CMAKE_CROSSCOMPILING_EMULATOR "qemu-riscv64;-cpu;rv64,v=true,vlen=128,rvv_ta_all_1s=true,rvv_ma_all_1s=true;-L;/usr/riscv64-linux-gnu")
-# ctest runs the self-test at every declared vector length: selftest@vlen<N>.
+
+# ctest runs the self-test once per variant (selftest@<variant>): each kernel table (forced
+# with SMALL_KERNELS when there are several) at each of its vector lengths.
 set(SMALL_TEST_VARIANTS "vlen128;vlen256;vlen512;vlen1024")
 set(SMALL_TEST_EMULATOR_vlen128 "qemu-riscv64;-cpu;rv64,v=true,vlen=128,rvv_ta_all_1s=true,rvv_ma_all_1s=true;-L;/usr/riscv64-linux-gnu")
 set(SMALL_TEST_EMULATOR_vlen256 "qemu-riscv64;-cpu;rv64,v=true,vlen=256,rvv_ta_all_1s=true,rvv_ma_all_1s=true;-L;/usr/riscv64-linux-gnu")
 set(SMALL_TEST_EMULATOR_vlen512 "qemu-riscv64;-cpu;rv64,v=true,vlen=512,rvv_ta_all_1s=true,rvv_ma_all_1s=true;-L;/usr/riscv64-linux-gnu")
 set(SMALL_TEST_EMULATOR_vlen1024 "qemu-riscv64;-cpu;rv64,v=true,vlen=1024,rvv_ta_all_1s=true,rvv_ma_all_1s=true;-L;/usr/riscv64-linux-gnu")
 
-# Kernel folder under arch/ and the flags its files need; -D on the command line overrides.
-set(SMALL_ISA "rvv" CACHE STRING "Kernel folder under arch/")
-set(SMALL_ISA_FLAGS "" CACHE STRING "Flags for the ISA kernels")
+# Kernel tables under arch/, best first (arch/ref's is always linked, last), and their flags;
+# -D on the command line overrides.
+set(SMALL_ISAS "rvv" CACHE STRING "Kernel tables under arch/, best first")
+set(SMALL_ISA_FLAGS_rvv "" CACHE STRING "Flags for arch/rvv/")

@@ -1,4 +1,5 @@
-/* Portable C kernels: the reference for every ISA and the fallback for any kind an ISA lacks.
+/* Portable C kernels: the reference for every ISA and the fallback for any kind an ISA lacks (the
+ * last table of every chain).
  * Plain loops over the tile contract of lib/src/small_kernel.h; no ISA assumptions. */
 #include <math.h>
 
@@ -55,8 +56,8 @@ static void pool_ref(const small_tile *t, int is_max) {
         for (int j = 0; j < t->taps_w; ++j)
             for (int p = 0; p < t->pixels; ++p) {
                 const float *x = t->x + p * t->x_pixel_step + i * t->x_row_step + j * t->x_col_step;
-                for (int c = 0; c < t->channels; ++c)
-                    acc[p][c] = is_max ? (x[c] > acc[p][c] ? x[c] : acc[p][c]) : acc[p][c] + x[c];
+                for (int c = 0; c < t->channels; ++c) /* a NaN in the window makes the max NaN */
+                    acc[p][c] = is_max ? (x[c] > acc[p][c] || x[c] != x[c] ? x[c] : acc[p][c]) : acc[p][c] + x[c];
             }
     if (!is_max) {
         const float count = (float)(t->taps_h * t->taps_w);
@@ -102,15 +103,22 @@ static void softmax_ref(const small_tile *t) {
 }
 
 static const small_kernel_info ref_kernels[SMALL_KERNEL_COUNT_] = {
-    [SMALL_KERNEL_CONV] = {"f32-conv-4x8-ref", conv_ref, REF_PIXELS, REF_CHANNELS},
-    [SMALL_KERNEL_DWCONV] = {"f32-dwconv-4x8-ref", dwconv_ref, REF_PIXELS, REF_CHANNELS},
-    [SMALL_KERNEL_MAXPOOL] = {"f32-maxpool-4x8-ref", maxpool_ref, REF_PIXELS, REF_CHANNELS},
-    [SMALL_KERNEL_AVGPOOL] = {"f32-avgpool-4x8-ref", avgpool_ref, REF_PIXELS, REF_CHANNELS},
-    [SMALL_KERNEL_ADD] = {"f32-add-4x8-ref", add_ref, REF_PIXELS, REF_CHANNELS},
-    [SMALL_KERNEL_COPY] = {"f32-copy-4x8-ref", copy_ref, REF_PIXELS, REF_CHANNELS},
-    [SMALL_KERNEL_SOFTMAX] = {"f32-softmax-1xall-ref", softmax_ref, 1, 0},
+    [SMALL_KERNEL_CONV] = {"f32-conv-4x8-ref", conv_ref, REF_PIXELS, REF_CHANNELS, 0},
+    [SMALL_KERNEL_DWCONV] = {"f32-dwconv-4x8-ref", dwconv_ref, REF_PIXELS, REF_CHANNELS, 0},
+    [SMALL_KERNEL_MAXPOOL] = {"f32-maxpool-4x8-ref", maxpool_ref, REF_PIXELS, REF_CHANNELS, 0},
+    [SMALL_KERNEL_AVGPOOL] = {"f32-avgpool-4x8-ref", avgpool_ref, REF_PIXELS, REF_CHANNELS, 0},
+    [SMALL_KERNEL_ADD] = {"f32-add-4x8-ref", add_ref, REF_PIXELS, REF_CHANNELS, 0},
+    [SMALL_KERNEL_COPY] = {"f32-copy-4x8-ref", copy_ref, REF_PIXELS, REF_CHANNELS, 0},
+    [SMALL_KERNEL_SOFTMAX] = {"f32-softmax-1xall-ref", softmax_ref, 1, 0, 0},
 };
 
-const small_kernel_info *small_ref_kernel(small_kernel_kind kind) {
-    return (unsigned)kind < SMALL_KERNEL_COUNT_ ? &ref_kernels[kind] : NULL;
-}
+static int ref_supported(void) { return 1; }
+
+/* The end of every chain: every kind, on any CPU. No FMA-peak probe: scalar code has no peak to
+ * compare vector kernels with. */
+const small_kernel_table small_table_ref = {
+    "ref", ref_supported,
+    {&ref_kernels[0], &ref_kernels[1], &ref_kernels[2], &ref_kernels[3], &ref_kernels[4], &ref_kernels[5],
+     &ref_kernels[6]},
+    0,
+};

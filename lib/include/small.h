@@ -36,6 +36,11 @@ typedef struct {
     int h, w, c;
 } small_shape;
 
+/* A one-line reason, where an entry point has more to say than its status. */
+typedef struct {
+    char text[160];
+} small_message;
+
 typedef enum {
     SMALL_OP_CONV2D = 0,         /* conv with groups; depthwise is groups == in.c == out_channels */
     SMALL_OP_MAXPOOL = 1,
@@ -103,6 +108,7 @@ typedef struct {
     size_t packed_bytes;
     const float *bias; /* inside packed, or NULL */
     const small_kernel_info *kernel;
+    int pixel_tile, channel_tile; /* the kernel's tile on this CPU (weights are packed for it) */
     char message[128]; /* why plan failed, or "" */
 } small_layer;
 
@@ -134,9 +140,6 @@ void small_layer_release(small_layer *layer);
  * The buffer must stay valid only during load, and be 4-byte aligned. */
 typedef struct small_model small_model;
 
-typedef struct {
-    char text[160];
-} small_message;
 
 /* Loads a model; on failure returns the error, sets *model to NULL and says why in *why (optional). */
 small_status small_model_load(small_model **model, const void *data, size_t size, small_message *why);
@@ -158,8 +161,47 @@ size_t small_shape_size(small_shape shape);
 /* Name of the kernel that serves a planned layer, e.g. "f32-conv-4x8-ref". */
 const char *small_layer_kernel_name(const small_layer *layer);
 
-/* The instruction-set kernels this build was compiled with, e.g. "ref", "avx2", "rvv". */
-const char *small_build_isa(void);
+/* ---- Kernels ------------------------------------------------------------------------------------
+ * Each instruction set's kernels are a table; a build holds every table its compiler can build
+ * (x86-64: avx512, avx2, ref). Layers are served, kind by kind, by the first table of a chain that
+ * provides the kind; the chain is chosen at run time, by default every table this CPU runs, best
+ * first, and arch/ref's always ends it. */
+typedef enum {
+    SMALL_KERNEL_CONV = 0,    /* conv, grouped conv, fully connected */
+    SMALL_KERNEL_DWCONV = 1,  /* depthwise conv */
+    SMALL_KERNEL_MAXPOOL = 2,
+    SMALL_KERNEL_AVGPOOL = 3, /* average and global average pooling */
+    SMALL_KERNEL_ADD = 4,
+    SMALL_KERNEL_COPY = 5,    /* activations, concat, reshape */
+    SMALL_KERNEL_SOFTMAX = 6,
+    SMALL_KERNEL_COUNT_ = 7
+} small_kernel_kind;
+
+/* The tables of this build, best first, space-separated, e.g. "avx512 avx2 ref". */
+const char *small_kernel_isas(void);
+
+/* 1 when this CPU runs the table `isa` of this build, 0 when it does not, -1 when the build lacks it. */
+int small_isa_supported(const char *isa);
+
+/* Chooses the chain for the layers planned from now on: "auto" (or NULL or ""): every table this CPU
+ * runs, best first; else a comma-separated list of tables, e.g. "avx2" or "sve,asimd", to force them
+ * (arch/ref's is appended). Refuses, saying why in *why (optional), a table the build lacks or the CPU
+ * cannot run, and then leaves the chain as it was. Without a call, the first plan reads the
+ * environment variable SMALL_KERNELS the same way; a refused value then makes every plan fail with
+ * the reason. Call it before planning from several threads. */
+small_status small_select_kernels(const char *spec, small_message *why);
+
+/* The chain in force, space-separated, e.g. "avx2 ref". */
+const char *small_selected_kernels(void);
+
+/* The kernel the chain in force gives a kind: its name and its tile on this CPU (channel_tile 0: all
+ * channels in one call). SMALL_ERR_PARAM for an unknown kind. */
+small_status small_kernel_query(small_kernel_kind kind, const char **name, int *pixel_tile, int *channel_tile);
+
+/* The FMA-peak probe of the first table in force that has one (for benchmarks): runs `iterations`
+ * rounds of independent vector FMA chains and returns the floating-point operations done (0 when no
+ * table has a probe); names the table in *isa. */
+double small_kernel_peak(long iterations, float *sink, const char **isa);
 
 #ifdef __cplusplus
 }

@@ -1,9 +1,11 @@
 /* small_runner: executes layers sent on stdin and writes results to stdout, many per process,
  * because starting a process under QEMU costs tens of milliseconds.
  *
- * Protocol (little-endian; small_harness/protocol.py is the other side):
+ * Protocol (little-endian on every host, so a big-endian one swaps each word; small_harness/protocol.py
+ * is the other side):
  *   request:  u32 MAGIC, u32 command
- *     CMD_INFO:  -> reply text "protocol 1\nisa NAME\nkernel KIND NAME PIXELS CHANNELS\n..."
+ *     CMD_INFO:  -> reply text "protocol 2\nisas ISA...\nsupported ISA...\nselected ISA...\n"
+ *                [ "select-error WHY\n" ] then "kernel KIND NAME PIXELS CHANNELS\n" per kind
  *     CMD_LAYER: u32 n_fields, i32 fields[n_fields] (order of enum field below), f32 alpha,
  *                then arrays (u32 count, f32 data[count]): weights, bias, inputs[n_inputs]
  *                -> reply: status, message, kernel name, output shape, output data, elapsed ns
@@ -22,7 +24,6 @@
 #include <time.h>
 
 #include "small.h"
-#include "small_kernel.h"
 
 enum { MAGIC = 0x524c4d53u /* "SMLR" */, CMD_INFO = 1, CMD_LAYER = 2, CMD_QUIT = 3, CMD_MODEL_LOAD = 4,
        CMD_MODEL_RUN = 5 };
@@ -35,9 +36,49 @@ enum field {
     F_ACTIVATION, F_RESHAPE_H, F_RESHAPE_W, F_RESHAPE_C, F_HAS_WEIGHTS, F_HAS_BIAS, F_REPEAT, F_COUNT
 };
 
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+enum { HOST_IS_BIG_ENDIAN = 1 };
+#else
+enum { HOST_IS_BIG_ENDIAN = 0 };
+#endif
+
+/* Reverses the bytes of each 4-byte word on a big-endian host: little-endian wire <-> host order. */
+static void to_or_from_wire(void *p, size_t words) {
+    unsigned char *b = p;
+    for (size_t i = 0; HOST_IS_BIG_ENDIAN && i < words; ++i, b += 4) {
+        const unsigned char b0 = b[0], b1 = b[1];
+        b[0] = b[3], b[1] = b[2], b[2] = b1, b[3] = b0;
+    }
+}
+
 static int read_exact(void *p, size_t n) { return fread(p, 1, n, stdin) == n; }
-static void write_u32(uint32_t v) { fwrite(&v, 4, 1, stdout); }
-static void write_i32(int32_t v) { fwrite(&v, 4, 1, stdout); }
+
+/* 32-bit words (integers and floats) in host order. */
+static int read_words(void *p, size_t words) {
+    if (fread(p, 4, words, stdin) != words) return 0;
+    to_or_from_wire(p, words);
+    return 1;
+}
+
+static void write_words(const void *p, size_t words) {
+    if (!HOST_IS_BIG_ENDIAN) {
+        fwrite(p, 4, words, stdout);
+        return;
+    }
+    for (size_t i = 0; i < words; ++i) {
+        unsigned char word[4];
+        memcpy(word, (const unsigned char *)p + 4 * i, 4);
+        to_or_from_wire(word, 1);
+        fwrite(word, 4, 1, stdout);
+    }
+}
+
+static void write_u32(uint32_t v) { write_words(&v, 1); }
+static void write_i32(int32_t v) { write_words(&v, 1); }
+static void write_u64(uint64_t v) { /* low word first, as little-endian puts it */
+    const uint32_t halves[2] = {(uint32_t)v, (uint32_t)(v >> 32)};
+    write_words(halves, 2);
+}
 static void write_string(const char *s) {
     write_u32((uint32_t)strlen(s));
     fwrite(s, 1, strlen(s), stdout);
@@ -45,12 +86,12 @@ static void write_string(const char *s) {
 
 /* Reads one (u32 count, f32 data[count]) array into a fresh buffer; *ok = 0 on a broken stream. */
 static float *read_array(uint32_t *count, int *ok) {
-    *ok = read_exact(count, 4) && *count <= MAX_ARRAY;
+    *ok = read_words(count, 1) && *count <= MAX_ARRAY;
     if (!*ok || *count == 0) return NULL;
     /* Cache-line aligned, as a model's activation arena would be: a vector load then never
      * straddles two lines, which would slow the kernels the bench times. */
     float *data = aligned_alloc(64, ((size_t)*count * sizeof(float) + 63) / 64 * 64);
-    *ok = data && read_exact(data, (size_t)*count * sizeof(float));
+    *ok = data && read_words(data, *count);
     return data;
 }
 
@@ -76,20 +117,35 @@ static void reply_tensor(small_status status, const char *message, const char *k
     write_shape(shape);
     const uint32_t n_out = (uint32_t)small_shape_size(shape);
     write_u32(n_out);
-    if (n_out) fwrite(output, sizeof(float), n_out, stdout);
-    fwrite(&elapsed, 8, 1, stdout);
+    if (n_out) write_words(output, n_out);
+    write_u64(elapsed);
 }
+
+/* Why SMALL_KERNELS was refused at start-up, or "" (the library then refuses every plan, saying so). */
+static small_message selection_error;
 
 static void reply_info(void) {
     static const char *const kinds[SMALL_KERNEL_COUNT_] = {"conv", "dwconv", "maxpool", "avgpool",
                                                            "add",  "copy",   "softmax"};
-    char text[2048];
-    int n = snprintf(text, sizeof text, "protocol 1\nisa %s\n", small_build_isa());
+    char text[2048], supported[256] = "";
+    const char *isas = small_kernel_isas();
+    size_t used = 0;
+    for (const char *word = isas; *word;) { /* the tables this CPU runs */
+        const size_t length = strcspn(word, " ");
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)length, word);
+        if (small_isa_supported(name) == 1 && used < sizeof supported)
+            used += (size_t)snprintf(supported + used, sizeof supported - used, "%s%s", used ? " " : "", name);
+        word += length + (word[length] == ' ');
+    }
+    int n = snprintf(text, sizeof text, "protocol 2\nisas %s\nsupported %s\nselected %s\n", isas, supported,
+                     small_selected_kernels());
+    if (selection_error.text[0]) n += snprintf(text + n, sizeof text - (size_t)n, "select-error %s\n", selection_error.text);
     for (int kind = 0; kind < SMALL_KERNEL_COUNT_; ++kind) {
-        const small_kernel_info *k = small_arch_kernel((small_kernel_kind)kind);
-        if (!k) k = small_ref_kernel((small_kernel_kind)kind);
-        n += snprintf(text + n, sizeof text - (size_t)n, "kernel %s %s %d %d\n", kinds[kind], k->name,
-                      k->pixel_tile, k->channel_tile);
+        const char *name = "";
+        int pixels = 0, channels = 0;
+        small_kernel_query((small_kernel_kind)kind, &name, &pixels, &channels);
+        n += snprintf(text + n, sizeof text - (size_t)n, "kernel %s %s %d %d\n", kinds[kind], name, pixels, channels);
     }
     reply_header(SMALL_OK, "");
     write_string(text);
@@ -131,8 +187,7 @@ static int serve_layer(void) {
     uint32_t n_fields = 0;
     int32_t fields[F_COUNT];
     float alpha = 0;
-    if (!read_exact(&n_fields, 4) || n_fields != F_COUNT || !read_exact(fields, sizeof fields) ||
-        !read_exact(&alpha, 4)) {
+    if (!read_words(&n_fields, 1) || n_fields != F_COUNT || !read_words(fields, F_COUNT) || !read_words(&alpha, 1)) {
         reply_header(SMALL_ERR_FORMAT, "malformed layer request (field count or truncated)");
         return 0;
     }
@@ -200,7 +255,7 @@ static small_model *model; /* the one loaded model, replaced by the next CMD_MOD
 
 static int serve_model_load(void) {
     uint32_t size = 0;
-    if (!read_exact(&size, 4) || size > MAX_ARRAY) {
+    if (!read_words(&size, 1) || size > MAX_ARRAY) {
         reply_header(SMALL_ERR_FORMAT, "malformed model request");
         return 0;
     }
@@ -218,7 +273,7 @@ static int serve_model_load(void) {
     write_shape(small_model_input_shape(model));
     write_shape(small_model_output_shape(model));
     uint64_t arena = small_model_arena_bytes(model);
-    fwrite(&arena, 8, 1, stdout);
+    write_u64(arena);
     static char kernels[1 << 14];
     size_t n = 0;
     kernels[0] = '\0';
@@ -230,7 +285,7 @@ static int serve_model_load(void) {
 
 static int serve_model_run(void) {
     uint32_t repeat = 0, n_in = 0;
-    int ok = read_exact(&repeat, 4);
+    int ok = read_words(&repeat, 1);
     float *input = ok ? read_array(&n_in, &ok) : NULL;
     if (!ok) {
         free(input);
@@ -259,9 +314,16 @@ static int serve_model_run(void) {
 }
 
 int main(void) {
+    /* The kernel tables to use: SMALL_KERNELS, as the library would read it, but refused loudly. */
+    const char *kernels = getenv("SMALL_KERNELS");
+    if (kernels && small_select_kernels(kernels, &selection_error) != SMALL_OK) {
+        char why[sizeof selection_error.text];
+        snprintf(why, sizeof why, "%s", selection_error.text);
+        snprintf(selection_error.text, sizeof selection_error.text, "SMALL_KERNELS=%s: %s", kernels, why);
+    }
     for (;;) {
         uint32_t header[2];
-        if (!read_exact(header, sizeof header)) return 0; /* the client closed the pipe */
+        if (!read_words(header, 2)) return 0; /* the client closed the pipe */
         if (header[0] != MAGIC) {
             reply_header(SMALL_ERR_FORMAT, "bad magic: not a small_runner request");
             fflush(stdout);

@@ -45,8 +45,6 @@ size_t small_shape_size(small_shape s) {
     return (size_t)s.h * (size_t)s.w * (size_t)s.c;
 }
 
-const char *small_build_isa(void) { return small_arch_isa; }
-
 const char *small_layer_kernel_name(const small_layer *layer) {
     return layer && layer->kernel ? layer->kernel->name : "";
 }
@@ -62,9 +60,20 @@ static small_status fail(small_layer *layer, small_status status, const char *fm
     return status;
 }
 
-static const small_kernel_info *pick_kernel(small_kernel_kind kind) {
-    const small_kernel_info *k = small_arch_kernel(kind);
-    return k ? k : small_ref_kernel(kind);
+/* The kernel the chain in force gives a kind, with its tile on this CPU. */
+static small_status pick_kernel(small_layer *layer, small_kernel_kind kind) {
+    const char *selection_error = small_kernel_selection_error();
+    if (selection_error) return fail(layer, SMALL_ERR_UNSUPPORTED, "%s", selection_error);
+    const small_kernel_choice choice = small_choose_kernel(kind);
+    layer->kernel = choice.info;
+    layer->pixel_tile = choice.pixel_tile;
+    layer->channel_tile = choice.channel_tile;
+    return SMALL_OK;
+}
+
+static small_kernel_choice choice_of(const small_layer *layer) {
+    small_kernel_choice choice = {layer->kernel, layer->pixel_tile, layer->channel_tile};
+    return choice;
 }
 
 /* Largest tensor we accept: its float offsets must fit in an int-sized index product. */
@@ -127,9 +136,9 @@ static small_status check_window(small_layer *layer, int is_pool) {
                         d->pad_right, &layer->output.w, &layer->pad_left);
 }
 
-/* Allocates and fills layer->packed with weights packed for k, then the bias. */
-static small_status pack(small_layer *layer, const small_kernel_info *k, const float *weights,
-                         const float *bias, int out_channels, int groups, int taps, int depth) {
+/* Allocates and fills layer->packed with weights packed for the layer's kernel, then the bias. */
+static small_status pack(small_layer *layer, const float *weights, const float *bias, int out_channels, int groups,
+                         int taps, int depth) {
     if (!weights) return fail(layer, SMALL_ERR_NULL, "weights are NULL");
     const size_t n_weights = small_packed_floats(out_channels, taps, depth);
     const size_t n_floats = n_weights + (bias ? (size_t)out_channels : 0);
@@ -137,7 +146,8 @@ static small_status pack(small_layer *layer, const small_kernel_info *k, const f
     layer->packed = aligned_alloc(64, (n_floats * sizeof(float) + 63) / 64 * 64);
     if (!layer->packed) return fail(layer, SMALL_ERR_NOMEM, "cannot allocate %zu bytes of weights", n_floats * 4);
     layer->packed_bytes = n_floats * sizeof(float);
-    small_pack_weights(k, weights, out_channels, groups, taps, depth, layer->packed);
+    const small_kernel_choice k = choice_of(layer);
+    small_pack_weights(&k, weights, out_channels, groups, taps, depth, layer->packed);
     if (bias) {
         memcpy(layer->packed + n_weights, bias, (size_t)out_channels * sizeof(float));
         layer->bias = layer->packed + n_weights;
@@ -161,11 +171,11 @@ static small_status plan_conv(small_layer *layer, const float *weights, const fl
     layer->output.c = d->out_channels;
     const int taps = d->kernel_h * d->kernel_w;
     if (is_depthwise(d)) {
-        layer->kernel = pick_kernel(SMALL_KERNEL_DWCONV);
-        return pack(layer, layer->kernel, weights, bias, d->out_channels, 1, taps, 1);
+        if ((s = pick_kernel(layer, SMALL_KERNEL_DWCONV))) return s;
+        return pack(layer, weights, bias, d->out_channels, 1, taps, 1);
     }
-    layer->kernel = pick_kernel(SMALL_KERNEL_CONV);
-    return pack(layer, layer->kernel, weights, bias, d->out_channels, d->groups, taps, in.c / d->groups);
+    if ((s = pick_kernel(layer, SMALL_KERNEL_CONV))) return s;
+    return pack(layer, weights, bias, d->out_channels, d->groups, taps, in.c / d->groups);
 }
 
 static small_status plan_op(small_layer *layer, const float *weights, const float *bias) {
@@ -175,27 +185,26 @@ static small_status plan_op(small_layer *layer, const float *weights, const floa
     switch (d->op) {
     case SMALL_OP_CONV2D: return plan_conv(layer, weights, bias);
     case SMALL_OP_MAXPOOL:
-    case SMALL_OP_AVGPOOL:
-        layer->kernel = pick_kernel(d->op == SMALL_OP_MAXPOOL ? SMALL_KERNEL_MAXPOOL : SMALL_KERNEL_AVGPOOL);
-        return check_window(layer, 1);
+    case SMALL_OP_AVGPOOL: {
+        small_status s = pick_kernel(layer, d->op == SMALL_OP_MAXPOOL ? SMALL_KERNEL_MAXPOOL : SMALL_KERNEL_AVGPOOL);
+        return s ? s : check_window(layer, 1);
+    }
     case SMALL_OP_GLOBAL_AVGPOOL:
-        layer->kernel = pick_kernel(SMALL_KERNEL_AVGPOOL);
         layer->output.h = layer->output.w = 1;
-        return SMALL_OK;
+        return pick_kernel(layer, SMALL_KERNEL_AVGPOOL);
     case SMALL_OP_FULLY_CONNECTED: {
         if (d->out_channels < 1) return fail(layer, SMALL_ERR_SHAPE, "%d output channels", d->out_channels);
         layer->output = (small_shape){1, 1, d->out_channels};
-        layer->kernel = pick_kernel(SMALL_KERNEL_CONV);
-        return pack(layer, layer->kernel, weights, bias, d->out_channels, 1, 1, (int)small_shape_size(in));
+        small_status s = pick_kernel(layer, SMALL_KERNEL_CONV);
+        return s ? s : pack(layer, weights, bias, d->out_channels, 1, 1, (int)small_shape_size(in));
     }
     case SMALL_OP_ADD:
         if (memcmp(&d->inputs[0], &d->inputs[1], sizeof(small_shape)))
             return fail(layer, SMALL_ERR_SHAPE, "input shapes %dx%dx%d and %dx%dx%d differ", in.h, in.w, in.c,
                         d->inputs[1].h, d->inputs[1].w, d->inputs[1].c);
-        layer->kernel = pick_kernel(SMALL_KERNEL_ADD);
-        return SMALL_OK;
-    case SMALL_OP_ACTIVATION: layer->kernel = pick_kernel(SMALL_KERNEL_COPY); return SMALL_OK;
-    case SMALL_OP_SOFTMAX: layer->kernel = pick_kernel(SMALL_KERNEL_SOFTMAX); return SMALL_OK;
+        return pick_kernel(layer, SMALL_KERNEL_ADD);
+    case SMALL_OP_ACTIVATION: return pick_kernel(layer, SMALL_KERNEL_COPY);
+    case SMALL_OP_SOFTMAX: return pick_kernel(layer, SMALL_KERNEL_SOFTMAX);
     case SMALL_OP_CONCAT:
         for (int i = 1; i < d->n_inputs; ++i) {
             if (d->inputs[i].h != in.h || d->inputs[i].w != in.w)
@@ -205,15 +214,13 @@ static small_status plan_op(small_layer *layer, const float *weights, const floa
                 return fail(layer, SMALL_ERR_SHAPE, "too many channels");
             layer->output.c += d->inputs[i].c;
         }
-        layer->kernel = pick_kernel(SMALL_KERNEL_COPY);
-        return SMALL_OK;
+        return pick_kernel(layer, SMALL_KERNEL_COPY);
     case SMALL_OP_RESHAPE:
         if (!shape_ok(d->reshape_to) || small_shape_size(d->reshape_to) != small_shape_size(in))
             return fail(layer, SMALL_ERR_SHAPE, "cannot reshape %dx%dx%d to %dx%dx%d", in.h, in.w, in.c,
                         d->reshape_to.h, d->reshape_to.w, d->reshape_to.c);
         layer->output = d->reshape_to;
-        layer->kernel = pick_kernel(SMALL_KERNEL_COPY);
-        return SMALL_OK;
+        return pick_kernel(layer, SMALL_KERNEL_COPY);
     default: return fail(layer, SMALL_ERR_PARAM, "unknown op %d", (int)d->op);
     }
 }
@@ -322,8 +329,9 @@ small_status small_layer_run(const small_layer *layer, const float *const *input
     for (int i = 0; i < d->n_inputs; ++i)
         if (!inputs[i]) return SMALL_ERR_NULL;
     small_nest n = nest_of(layer);
+    const small_kernel_choice k = choice_of(layer);
     if (d->op != SMALL_OP_CONCAT) {
-        small_nest_run(&n, layer->kernel, inputs[0], d->op == SMALL_OP_ADD ? inputs[1] : 0, output);
+        small_nest_run(&n, &k, inputs[0], d->op == SMALL_OP_ADD ? inputs[1] : 0, output);
         return SMALL_OK;
     }
     /* Concat: each input is copied into its channel slice of the wider output. */
@@ -331,7 +339,7 @@ small_status small_layer_run(const small_layer *layer, const float *const *input
     int offset = 0;
     for (int i = 0; i < d->n_inputs; ++i) {
         n.in = n.out = d->inputs[i];
-        small_nest_run(&n, layer->kernel, inputs[i], 0, output + offset);
+        small_nest_run(&n, &k, inputs[i], 0, output + offset);
         offset += d->inputs[i].c;
     }
     return SMALL_OK;

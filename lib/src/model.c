@@ -1,6 +1,7 @@
 /* Models: load from a memory buffer, plan one activation arena, run inferences without allocating.
  *
- * Format (all fields little-endian 32-bit; small_harness/model_format.py writes it):
+ * Format (all fields little-endian 32-bit on every host, floats too; small_harness/model_format.py
+ * writes it):
  *   header   "SMLM", version, n_tensors, n_layers, input tensor, output tensor,
  *            weights offset (bytes from the start, a multiple of 16), weights count (floats)
  *   tensors  n_tensors x (h, w, c)
@@ -42,11 +43,32 @@ static small_status refuse(small_message *why, small_status status, const char *
     return status;
 }
 
+/* Word `index` of a little-endian buffer, on a host of either byte order. */
 static int32_t word(const unsigned char *data, size_t index) {
-    int32_t value;
-    memcpy(&value, data + 4 * index, 4); /* the buffer may be unaligned for 32-bit words in flash */
-    return value;
+    const unsigned char *b = data + 4 * index;
+    return (int32_t)((uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24);
 }
+
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+/* A big-endian host plans from a copy of the layer's floats in its own order; a little-endian one
+ * reads them where they are (a model in flash stays there). */
+static const float *host_floats(const float *little_endian, size_t n, float **copy) {
+    *copy = NULL;
+    if (!little_endian || !n) return little_endian;
+    if (!(*copy = malloc(n * sizeof(float)))) return NULL;
+    for (size_t i = 0; i < n; ++i) {
+        const int32_t bits = word((const unsigned char *)little_endian, i);
+        memcpy(&(*copy)[i], &bits, 4);
+    }
+    return *copy;
+}
+#else
+static const float *host_floats(const float *little_endian, size_t n, float **copy) {
+    (void)n;
+    *copy = NULL;
+    return little_endian;
+}
+#endif
 
 static small_layer_desc layer_desc(const unsigned char *w, const tensor_plan *tensors) {
     small_layer_desc d = small_layer_desc_default((small_op)word(w, L_OP));
@@ -66,7 +88,7 @@ static small_layer_desc layer_desc(const unsigned char *w, const tensor_plan *te
     d.pad_left = word(w, L_PAD_LEFT);
     d.pad_right = word(w, L_PAD_RIGHT);
     d.activation = (small_activation)word(w, L_ACTIVATION);
-    int32_t alpha_bits = word(w, L_ALPHA);
+    const int32_t alpha_bits = word(w, L_ALPHA);
     memcpy(&d.alpha, &alpha_bits, 4);
     d.reshape_to = tensors[word(w, L_OUTPUT)].shape;
     return d;
@@ -101,8 +123,12 @@ static small_status plan_layer(small_model *m, int i, const unsigned char *w, co
         (bias_at >= 0 && (size_t)bias_at + n_bias > blob_floats))
         return refuse(why, SMALL_ERR_FORMAT, "layer %d: weights or bias beyond the weights blob (%d floats)", i,
                       (int)blob_floats);
-    small_status s = small_layer_plan(&m->layers[i], &d, weights_at >= 0 ? blob + weights_at : NULL,
-                                      bias_at >= 0 ? blob + bias_at : NULL);
+    float *weights_copy, *bias_copy;
+    const float *weights = host_floats(weights_at >= 0 ? blob + weights_at : NULL, n_weights, &weights_copy);
+    const float *bias = host_floats(bias_at >= 0 ? blob + bias_at : NULL, n_bias, &bias_copy);
+    small_status s = small_layer_plan(&m->layers[i], &d, weights, bias);
+    free(weights_copy);
+    free(bias_copy);
     if (s != SMALL_OK) {
         if (why) snprintf(why->text, sizeof why->text, "layer %d: %s", i, m->layers[i].message);
         return s;

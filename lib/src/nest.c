@@ -25,11 +25,11 @@ size_t small_packed_floats(int out_channels, int taps, int depth) {
     return (size_t)out_channels * (size_t)taps * (size_t)depth;
 }
 
-static int channel_block(const small_kernel_info *k, int group_channels) {
+static int channel_block(const small_kernel_choice *k, int group_channels) {
     return k->channel_tile > 0 ? k->channel_tile : group_channels;
 }
 
-void small_pack_weights(const small_kernel_info *k, const float *ohwi, int out_channels, int groups,
+void small_pack_weights(const small_kernel_choice *k, const float *ohwi, int out_channels, int groups,
                         int taps, int depth, float *packed) {
     const int group_out = out_channels / groups;
     const int block = channel_block(k, group_out);
@@ -47,8 +47,7 @@ void small_pack_weights(const small_kernel_info *k, const float *ohwi, int out_c
     }
 }
 
-void small_nest_run(const small_nest *n, const small_kernel_info *k, const float *x, const float *x2,
-                    float *y) {
+void small_nest_run(const small_nest *n, const small_kernel_choice *k, const float *x, const float *x2, float *y) {
     /* A 1x1 window with stride 1 and no padding reads input pixel i for output pixel i, and both
      * tensors store their rows back to back: walk them as one long row, so that pixel tiles run on
      * across row ends instead of leaving a partial tile at the end of every row. */
@@ -124,7 +123,7 @@ void small_nest_run(const small_nest *n, const small_kernel_info *k, const float
                                                ((ptrdiff_t)i_lo * n->kernel_w + j_lo) * depth * nc
                                          : 0;
                         t.y = y + ((ptrdiff_t)oh * n->out.w + ow) * n->y_pixel_step + c0;
-                        k->run(&t);
+                        k->info->run(&t);
                     }
                 }
             }

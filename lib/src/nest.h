@@ -20,9 +20,9 @@ typedef struct {
     ptrdiff_t y_pixel_step;         /* floats between output pixels: out.c, or more inside a concat */
 } small_nest;
 
-/* Runs the nest over the whole output with kernel k. x2 is the second input of ADD, else NULL. */
-void small_nest_run(const small_nest *n, const small_kernel_info *k, const float *x, const float *x2,
-                    float *y);
+/* Runs the nest over the whole output with kernel k (its tile on this CPU). x2 is the second input of
+ * ADD, else NULL. */
+void small_nest_run(const small_nest *n, const small_kernel_choice *k, const float *x, const float *x2, float *y);
 
 /* Floats of packed weights for out_channels channels of taps x depth (depth 1 for depthwise).
  * Packing is per channel block of k->channel_tile, each block [tap][depth][block width], so the
@@ -30,7 +30,7 @@ void small_nest_run(const small_nest *n, const small_kernel_info *k, const float
 size_t small_packed_floats(int out_channels, int taps, int depth);
 
 /* Packs OHWI weights [out][taps][depth] into the block layout the kernel k reads. */
-void small_pack_weights(const small_kernel_info *k, const float *ohwi, int out_channels, int groups,
+void small_pack_weights(const small_kernel_choice *k, const float *ohwi, int out_channels, int groups,
                         int taps, int depth, float *packed);
 
 #endif

@@ -166,6 +166,6 @@ int main(void) {
           "model loader refuses an unaligned buffer");
     check(small_model_load(&model, NULL, 0, &why) == SMALL_ERR_NULL, "model loader refuses NULL");
 
-    printf("isa %s: %d passed, %d failed\n", small_build_isa(), passed, failed);
+    printf("kernels %s: %d passed, %d failed\n", small_selected_kernels(), passed, failed);
     return failed ? 1 : 0;
 }

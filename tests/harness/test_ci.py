@@ -16,7 +16,7 @@ from small_harness.ci import (CLEAN_ROOM_RELEASES, HARNESS_JOB, Counts, JobResul
                               select_jobs)
 from small_harness.clean_room import readme_commands, write_junit
 from small_harness.errors import HarnessError
-from small_harness.targets import TOOLCHAINS_DIR, load_targets, select_vlens, variant_label
+from small_harness.targets import TOOLCHAINS_DIR, load_targets
 from small_harness.workflow import WORKFLOW_FILE, render_workflow
 
 TARGETS = load_targets()
@@ -25,7 +25,7 @@ ACTIONLINT = Path(sys.executable).parent / "actionlint"
 
 def test_one_job_per_target_variant_plus_harness_and_clean_room() -> None:
     names = [job.name for job in ci_jobs(list(TARGETS.values()))]
-    variants = [variant_label(t, v) for t in TARGETS.values() for v in select_vlens(t)]
+    variants = [v.label for t in TARGETS.values() for v in t.variants()]
     assert names == [HARNESS_JOB, *variants, *(f"clean-room-{release}" for release in CLEAN_ROOM_RELEASES)]
 
 
@@ -39,18 +39,17 @@ def test_a_copied_toml_is_one_more_job(tmp_path: Path) -> None:
     before = ci_jobs(list(TARGETS.values()))
     after = ci_jobs(list(load_targets(directory=tmp_path).values()))
     new_jobs = [job.name for job in after if job not in before]
-    assert new_jobs == [label.replace(original.name, "copy-of-it", 1)
-                        for label in (variant_label(original, v) for v in select_vlens(original))]
+    assert new_jobs == [v.label.replace(original.name, "copy-of-it", 1) for v in original.variants()]
     assert "copy-of-it" in render_workflow(list(load_targets(directory=tmp_path).values()))
 
 
 def test_a_target_job_runs_invoke_test_for_its_variant() -> None:
     jobs = {job.name: job for job in ci_jobs(list(TARGETS.values()))}
     for target in TARGETS.values():
-        for vlen in select_vlens(target):
-            job = jobs[variant_label(target, vlen)]
+        for variant in target.variants():
+            job = jobs[variant.label]
             assert job.invoke_args[:3] == ("test", "--arch", target.name)
-            assert ("--vlen" in job.invoke_args) == (vlen is not None)
+            assert ("--variant" in job.invoke_args) == (len(target.variants()) > 1)
             assert job.invoke_args[-2:] == ("--junit-dir", f"build/ci/{job.name}")
 
 

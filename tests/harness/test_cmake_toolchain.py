@@ -53,7 +53,7 @@ def test_cross_toolchain_sets_system_compiler_and_emulator() -> None:
         'set(CMAKE_FIND_ROOT_PATH "/usr/riscv64-linux-gnu")',
         'set(CMAKE_CROSSCOMPILING_EMULATOR "qemu-riscv64;-cpu;'
         'rv64,v=true,vlen=128,rvv_ta_all_1s=true,rvv_ma_all_1s=true;-L;/usr/riscv64-linux-gnu")',
-        'set(SMALL_ISA "rvv" CACHE STRING',
+        'set(SMALL_ISAS "rvv" CACHE STRING',
     ]:
         assert line in text
 
@@ -71,3 +71,15 @@ def test_gcc_cross_toolchain_has_no_compiler_target(name: str) -> None:
     text = render_toolchain(target)
     assert ("CMAKE_C_COMPILER_TARGET" in text) == bool(target.compiler.target)
     assert f'set(CMAKE_C_FLAGS_INIT "{" ".join(target.compiler.flags)}")' in text
+
+
+@pytest.mark.parametrize("name", sorted(TARGETS))
+def test_each_kernel_table_and_its_flags(name: str) -> None:
+    target = TARGETS[name]
+    text = render_toolchain(target)
+    assert f'set(SMALL_ISAS "{";".join(isa.name for isa in target.simd_isas)}" CACHE STRING' in text
+    for isa in target.simd_isas:
+        assert f'set(SMALL_ISA_FLAGS_{isa.name} "{" ".join(isa.flags)}" CACHE STRING' in text
+    for variant in target.variants() if len(target.variants()) > 1 else []:
+        for key, value in variant.environment().items():
+            assert f'set(SMALL_TEST_ENVIRONMENT_{variant.suffix} "{key}={value}")' in text

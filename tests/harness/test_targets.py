@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from small_harness.errors import HarnessError, TargetFileError, UnknownTargetError
-from small_harness.targets import TOOLCHAINS_DIR, load_target, load_targets, resolve_targets
+from small_harness.targets import TOOLCHAINS_DIR, check_variant_spec, load_target, load_targets, resolve_targets, select_variants
 
 TARGETS = load_targets()
 EXAMPLE = Path(__file__).parent / "data" / "toolchains" / "example-rv.toml"
@@ -81,28 +81,32 @@ def test_emulator_command_runs_qemu_with_cpu_and_sysroot(name: str) -> None:
         assert command[3:] == ["-L", target.compiler.sysroot]
 
 
-def test_vector_length_variants_default_to_the_first() -> None:
-    target = load_target(EXAMPLE)
-    assert target.emulator is not None and target.emulator.vlens == (128, 256, 512, 1024)
+def test_vector_length_variants_of_the_example() -> None:
+    target = load_target(EXAMPLE, release=None)
+    assert [v.label for v in target.variants()] == [f"example-rv@vlen{n}" for n in (128, 256, 512, 1024)]
     assert target.emulator_command() == ["qemu-riscv64", "-cpu", EXAMPLE_CPU.format(128), "-L", "/usr/riscv64-linux-gnu"]
-
-
-@pytest.mark.parametrize("vlen", [128, 256, 512, 1024])
-def test_each_declared_vlen_reaches_the_cpu_string(vlen: int) -> None:
-    assert load_target(EXAMPLE).emulator_command(vlen)[2] == EXAMPLE_CPU.format(vlen)
-
-
-def test_undeclared_vlen_is_refused() -> None:
-    with pytest.raises(HarnessError, match="VLEN 64 not declared"):
-        load_target(EXAMPLE).emulator_command(64)
+    for variant in target.variants():
+        assert target.emulator_command(variant)[2] == EXAMPLE_CPU.format(variant.vlen)
+        assert not variant.forced and variant.environment() == {}  # one table: the library's own choice
 
 
 @pytest.mark.parametrize("name", sorted(TARGETS))
-def test_vlen_is_ignored_by_targets_without_variants(name: str) -> None:
-    # `--arch all --vlen 256` sets the vector length of targets that have variants only.
+def test_a_build_with_several_tables_forces_each(name: str) -> None:
     target = TARGETS[name]
-    if target.emulator is None or not target.emulator.vlens:
-        assert target.emulator_command(256) == target.emulator_command()
+    variants = target.variants()
+    assert {v.isa for v in variants} == {isa.name for isa in target.kernel_isas}
+    if len(target.kernel_isas) > 1:
+        for variant in variants:
+            assert variant.forced and variant.environment() == {"SMALL_KERNELS": variant.isa}
+            assert target.run_command(variant)[:2] == ["env", f"SMALL_KERNELS={variant.isa}"]
+
+
+def test_a_variant_list_picks_by_suffix_or_label_and_leaves_other_targets_whole() -> None:
+    target = load_target(EXAMPLE, release=None)
+    assert [v.suffix for v in select_variants(target, "vlen256,example-rv@vlen1024")] == ["vlen256", "vlen1024"]
+    assert select_variants(target, "avx2") == target.variants()  # names none of its variants
+    with pytest.raises(HarnessError, match="no variant 'vlen64'"):
+        check_variant_spec([target], "vlen256,vlen64")
 
 
 def _copy_with_edit(tmp_path: Path, old: str, new: str) -> Path:
@@ -199,3 +203,30 @@ def test_native_is_a_target_that_runs_here_without_an_emulator() -> None:
         return
     (chosen,) = resolve_targets("native")
     assert chosen.is_native and chosen.system_processor == platform.machine()
+
+
+@pytest.mark.parametrize(("old", "new", "error"), [
+    ('objdump = "riscv64-linux-gnu-objdump"', 'objdump = "aarch64-linux-gnu-objdump"', "objdump aarch64-linux-gnu-objdump is not"),
+    ('system_processor = "riscv64"', 'system_processor = "aarch64"', r"\[cmake\] system_processor is 'aarch64'"),
+    ('byte_order = "little"', 'byte_order = "big"', r"\[elf\] byte_order is 'big'"),
+    ('machine = "EM_RISCV"', 'machine = "EM_AARCH64"', r"\[elf\] machine is 'EM_AARCH64'"),
+    ('binary = "qemu-riscv64"', 'binary = "qemu-aarch64"', r"\[emulator\] binary is 'qemu-aarch64'"),
+    ("under qemu-riscv64", "under qemu-aarch64", "must say it runs under qemu-riscv64, not under qemu-aarch64"),
+])
+def test_a_field_left_from_another_target_is_refused(tmp_path: Path, old: str, new: str, error: str) -> None:
+    """What catches a TOML copied from the nearest target with a field left stale."""
+    with pytest.raises(TargetFileError, match=error):
+        load_target(_copy_with_edit(tmp_path, old, new), release=None)
+
+
+@pytest.mark.parametrize(("old", "new", "error"), [
+    ('kernel_isas = ["rvv"]', 'kernel_isas = ["rvv", "sve"]', r"no \[isa.sve\] table"),
+    ('kernel_isas = ["rvv"]', "kernel_isas = []", "must name at least one kernel table"),
+    ('kernel_isas = ["rvv"]', 'kernel_isas = ["ref", "rvv"]', "lists ref before another table"),
+    ('[isa.rvv]', "[isa.rvx]", r"no \[isa.rvv\] table"),
+    ('fma_mnemonics = ["vfmacc", "vfmadd"]', 'fma_mnemonics = ["vfmacc"]\nref_kinds = ["conv", "gemm"]',
+     "ref_kinds names gemm"),
+])
+def test_kernel_tables_are_checked(tmp_path: Path, old: str, new: str, error: str) -> None:
+    with pytest.raises(TargetFileError, match=error):
+        load_target(_copy_with_edit(tmp_path, old, new), release=None)

@@ -1,25 +1,41 @@
-"""The kernels a build really uses: SIMD targets serve every kind their ISA provides with their own
-kernels (no silent fallback to arch/ref)."""
+"""The kernels a variant really uses: the table it names serves every kind that table provides (no
+silent fallback to arch/ref), the chain is what was asked for, and a table is refused on a CPU that
+cannot run it."""
 
 from __future__ import annotations
-
 
 import pytest
 
 from small_harness.runner import RunnerInfo
-from small_harness.targets import Target
-
-# What every SIMD port provides; softmax may stay portable (it is bound by exp, run once per model).
-SIMD_KINDS = ("conv", "dwconv", "maxpool", "avgpool", "add", "copy")
+from small_harness.target_types import SIMD_KINDS
+from small_harness.targets import REF_ISA, Target, Variant
 
 
-def test_runner_reports_the_isa_the_target_declares(target: Target, runner_info: RunnerInfo) -> None:
-    assert runner_info.isa == target.kernel_isa
+def test_runner_reports_the_tables_the_target_declares(target: Target, runner_info: RunnerInfo) -> None:
+    assert runner_info.isas == (*(isa.name for isa in target.simd_isas), REF_ISA)
+    assert not runner_info.select_error
 
 
-def test_simd_target_does_not_fall_back_to_reference(target: Target, runner_info: RunnerInfo) -> None:
-    if target.kernel_isa == "ref":
-        pytest.skip(f"{target.name} is built with the portable kernels only")
+def test_the_variant_table_is_in_force(target_variant: tuple[Target, Variant], runner_info: RunnerInfo) -> None:
+    target, variant = target_variant
+    assert runner_info.selected[0] == variant.isa
+    if variant.forced:
+        assert runner_info.selected in ((variant.isa, REF_ISA), (REF_ISA,))
+
+
+def test_simd_table_does_not_fall_back_to_reference(target_variant: tuple[Target, Variant],
+                                                    runner_info: RunnerInfo) -> None:
+    """Every kind runs the variant's own kernel, except those its TOML leaves to arch/ref on purpose
+    (ref_kinds: a port in progress), which must then really run ref's: the TOML stays true."""
+    target, variant = target_variant
+    if variant.isa == REF_ISA:
+        assert all(kernel.name.endswith(f"-{REF_ISA}") for kernel in runner_info.kernels.values())
+        return
+    left_to_ref = target.isa(variant.isa).ref_kinds
     served = {kind: runner_info.kernels[kind].name for kind in SIMD_KINDS}
-    fallen_back = {kind: name for kind, name in served.items() if not name.endswith(f"-{target.kernel_isa}")}
-    assert not fallen_back, f"{target.name}: served by other than {target.kernel_isa}: {fallen_back}"
+    fallen_back = {k: name for k, name in served.items() if k not in left_to_ref and not name.endswith(f"-{variant.isa}")}
+    assert not fallen_back, f"{variant.label}: served by other than {variant.isa}: {fallen_back}"
+    stale = {k: name for k, name in served.items() if k in left_to_ref and not name.endswith(f"-{REF_ISA}")}
+    assert not stale, f"{variant.label}: ref_kinds lists kinds that now run {variant.isa}: {sorted(stale)}; remove them"
+    if left_to_ref:
+        pytest.skip(f"{variant.isa} is a port in progress: {', '.join(left_to_ref)} still run arch/ref (ref_kinds)")

@@ -1,0 +1,41 @@
+/* AVX-512F (x86-64, 16 floats): the primitives of arch/template/simd_fixed.h. A partial vector is a
+ * masked load or store, which reads and writes nothing beyond its lanes. */
+#include <immintrin.h>
+
+#define SIMD_ISA avx512
+#define SIMD_LANES 16
+/* 32 registers: the conv tile's 24 accumulators, 2 weight vectors and the broadcast inputs. 12
+ * pixels rather than 6 halve the weight bytes per FMA (a 3x3x64 block of 32 channels is 72 KiB,
+ * more than L1: the weights stream from L2 for every tile). */
+#define SIMD_CONV_PIXELS 12
+#define SIMD_CONV_CHANNELS 32
+#define SIMD_CONV_SPLITS 4
+#define SIMD_CW_PIXELS 6
+#define SIMD_DW_ROW_VECTORS 2
+#define SIMD_CW_CHANNELS 128
+#define SIMD_PEAK_CHAINS 24
+
+typedef __m512 simd_v;
+typedef __mmask16 simd_tail;
+
+#define simd_tail_of(n) ((__mmask16)((1u << (n)) - 1u))
+#define simd_load(p) _mm512_loadu_ps(p)
+#define simd_store(p, v) _mm512_storeu_ps(p, v)
+#define simd_load_tail(p, tail) _mm512_maskz_loadu_ps(tail, p)
+#define simd_store_tail(p, v, tail) _mm512_mask_storeu_ps(p, tail, v)
+#define simd_zero() _mm512_setzero_ps()
+#define simd_dup(x) _mm512_set1_ps(x)
+#define simd_fma(acc, a, b) _mm512_fmadd_ps(a, b, acc)
+#define simd_add(a, b) _mm512_add_ps(a, b)
+#define simd_mul(a, b) _mm512_mul_ps(a, b)
+/* maxps and minps return the second operand when either is NaN: keep a NaN first operand too; with
+ * a constant first, the second is all it takes. */
+static inline simd_v simd_keep_nan(simd_v r, simd_v a) { return _mm512_mask_mov_ps(r, _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q), a); }
+static inline simd_v simd_max(simd_v a, simd_v b) { return simd_keep_nan(_mm512_max_ps(a, b), a); }
+static inline simd_v simd_min(simd_v a, simd_v b) { return simd_keep_nan(_mm512_min_ps(a, b), a); }
+#define simd_max_const(c, v) _mm512_max_ps(c, v)
+#define simd_min_const(c, v) _mm512_min_ps(c, v)
+#define simd_neg_select(v, a) _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ), a)
+static int simd_supported(void) { return __builtin_cpu_supports("avx512f"); }
+
+#include "simd_fixed.h"

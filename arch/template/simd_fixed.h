@@ -1,0 +1,335 @@
+/* simd_fixed.h: every kernel kind for a fixed-width SIMD ISA, written once. An ISA file defines the
+ * primitives below, then includes this file, which defines its kernels, its FMA-peak probe and its
+ * table `small_table_<isa>` (see arch/avx2/avx2.c; docs/PORTING.md walks through a port).
+ *
+ *   SIMD_ISA                      the ISA's name, a bare word: kernels are <isa>_conv, <isa>_dwconv ...
+ *   SIMD_LANES                    floats per vector
+ *   simd_v                        the vector type
+ *   simd_tail                     what a partial load or store needs: a mask, or just the lane count
+ *   simd_tail_of(n)               the tail of the first n lanes, 0 < n < SIMD_LANES
+ *   simd_load(p), simd_store(p, v)
+ *   simd_load_tail(p, tail)       the tail's lanes, the others 0; reads nothing beyond them
+ *   simd_store_tail(p, v, tail)   writes the tail's lanes only
+ *   simd_zero(), simd_dup(x)      all lanes 0, all lanes x
+ *   simd_fma(acc, a, b)           acc + a * b, fused
+ *   simd_add(a, b), simd_mul(a, b)
+ *   simd_max(a, b), simd_min(a, b)  NaN if either lane is NaN (one NaN semantics on every ISA)
+ *   simd_neg_select(v, a)         a where v < 0, else v (leaky ReLU)
+ *   simd_supported()              int: whether this CPU runs the ISA (cpuid, getauxval ...)
+ *   SIMD_CONV_PIXELS, SIMD_CONV_CHANNELS  the conv register tile (CHANNELS a multiple of LANES)
+ *   SIMD_CONV_SPLITS              interleaved partial sums of a lone pixel (its FMA chains in flight)
+ *   SIMD_CW_PIXELS, SIMD_CW_CHANNELS      the channel-by-channel kinds' tile
+ *   SIMD_DW_ROW_VECTORS           vectors per pass of the 3-wide depthwise row reuse (1 or 2; 0: off)
+ *   SIMD_PEAK_CHAINS              independent FMA chains of the peak probe (> FMA latency x ports)
+ * Optional:
+ *   simd_max_const(c, v), simd_min_const(c, v)  max and min with a constant c that is never NaN, NaN
+ *                                 where v is: cheaper than simd_max/min on x86 (the activations)
+ *   SIMD_LANE_FMA, simd_fma_lane(acc, w, x, lane)  acc + w * x[lane]: conv then reduces SIMD_LANES
+ *                                 input channels per step from one vector load (ASIMD's fmla by element)
+ *
+ * Every loop over a register tile has compile-time bounds after inlining, so the accumulator arrays
+ * live in registers. Edge tiles are vector code: partial channel blocks through the tail, partial
+ * pixel tiles by computing the missing pixels on the last real one's input and not storing them. */
+#ifndef SIMD_ISA
+#error "define the SIMD primitives (see the comment above) before including simd_fixed.h"
+#endif
+#include <math.h>
+#include <stddef.h>
+
+#include "small_kernel.h"
+
+#define SIMD_CAT_(a, b) a##_##b
+#define SIMD_CAT(a, b) SIMD_CAT_(a, b)
+#define SIMD_FN(name) SIMD_CAT(SIMD_ISA, name)
+#define SIMD_STR_(x) #x
+#define SIMD_STR(x) SIMD_STR_(x)
+#define SIMD_INLINE static inline __attribute__((always_inline))
+#define SIMD_UNROLL _Pragma("GCC unroll 32")
+
+enum { CONV_V = SIMD_CONV_CHANNELS / SIMD_LANES, CW_V = 2, CW_WIDE = 8, MAX_SPLITS = 8 };
+_Static_assert(SIMD_CONV_CHANNELS % SIMD_LANES == 0 && SIMD_CW_CHANNELS % (CW_V * SIMD_LANES) == 0,
+               "tile channels must be whole vectors");
+_Static_assert(CONV_V >= 1 && CONV_V <= 4, "the conv tile holds 1 to 4 vectors of channels");
+_Static_assert(SIMD_DW_ROW_VECTORS >= 0 && SIMD_DW_ROW_VECTORS <= CW_V, "the row reuse takes 0 to 2 vectors");
+
+#ifndef simd_max_const
+#define simd_max_const(c, v) simd_max(c, v)
+#define simd_min_const(c, v) simd_min(c, v)
+#endif
+
+SIMD_INLINE simd_v load_vec(const float *p, int partial, simd_tail tail) {
+    return partial ? simd_load_tail(p, tail) : simd_load(p);
+}
+
+SIMD_INLINE void store_vec(float *p, simd_v v, int partial, simd_tail tail) {
+    if (partial) simd_store_tail(p, v, tail);
+    else simd_store(p, v);
+}
+
+/* The tile's activation, applied before every store. */
+typedef struct {
+    simd_v zero, six, alpha;
+    small_activation act;
+} epilogue;
+
+SIMD_INLINE epilogue epilogue_of(const small_tile *t) {
+    epilogue e = {simd_zero(), simd_dup(6.0f), simd_dup(t->alpha), t->activation};
+    return e;
+}
+
+SIMD_INLINE simd_v activate(simd_v v, const epilogue *e) {
+    switch (e->act) {
+    case SMALL_ACT_RELU: return simd_max_const(e->zero, v);
+    case SMALL_ACT_RELU6: return simd_min_const(e->six, simd_max_const(e->zero, v));
+    case SMALL_ACT_LEAKY_RELU: return simd_neg_select(v, simd_mul(v, e->alpha));
+    default: return v;
+    }
+}
+
+/* ---- conv: P pixels x V vectors of output channels; per input channel one broadcast per pixel
+ * times V weight vectors. Weights are packed [tap][depth][block width], so a step reads one row. */
+
+SIMD_INLINE void conv_step(simd_v acc[SIMD_CONV_PIXELS][CONV_V], const float *const *xs, ptrdiff_t k,
+                           const float *w, int P, int V, int partial, simd_tail tail) {
+    simd_v wv[CONV_V];
+    SIMD_UNROLL for (int v = 0; v < V; ++v) wv[v] = load_vec(w + v * SIMD_LANES, partial && v == V - 1, tail);
+    SIMD_UNROLL for (int p = 0; p < P; ++p) {
+        const simd_v xb = simd_dup(xs[p][k]);
+        SIMD_UNROLL for (int v = 0; v < V; ++v) acc[p][v] = simd_fma(acc[p][v], xb, wv[v]);
+    }
+}
+
+#ifdef SIMD_LANE_FMA
+/* SIMD_LANES input channels at once: one vector load per pixel, then each channel's weight row
+ * times one lane of it. The lane is a constant at each call, as fmla by element requires. */
+SIMD_INLINE void conv_lane(simd_v acc[SIMD_CONV_PIXELS][CONV_V], const simd_v *xq, const float *w, int P, int V,
+                           int partial, simd_tail tail, int lane) {
+    simd_v wv[CONV_V];
+    SIMD_UNROLL for (int v = 0; v < V; ++v) wv[v] = load_vec(w + v * SIMD_LANES, partial && v == V - 1, tail);
+    SIMD_UNROLL for (int p = 0; p < P; ++p)
+        SIMD_UNROLL for (int v = 0; v < V; ++v) acc[p][v] = simd_fma_lane(acc[p][v], wv[v], xq[p], lane);
+}
+#endif
+
+/* U interleaved partial sums keep enough FMA chains in flight when P x V alone would not. */
+SIMD_INLINE void conv_tile(const small_tile *t, int P, int V, int U, int partial) {
+    const int nc = partial ? t->channels : V * SIMD_LANES; /* weight row width */
+    const simd_tail tail = simd_tail_of(partial ? t->channels - (V - 1) * SIMD_LANES : 1);
+    const float *xp[SIMD_CONV_PIXELS];
+    SIMD_UNROLL for (int p = 0; p < P; ++p) xp[p] = t->x + (p < t->pixels ? p : t->pixels - 1) * t->x_pixel_step;
+    simd_v acc[MAX_SPLITS][SIMD_CONV_PIXELS][CONV_V];
+    SIMD_UNROLL for (int u = 0; u < U; ++u)
+        SIMD_UNROLL for (int p = 0; p < P; ++p)
+            SIMD_UNROLL for (int v = 0; v < V; ++v) acc[u][p][v] = simd_zero();
+    for (int i = 0; i < t->taps_h; ++i)
+        for (int j = 0; j < t->taps_w; ++j) {
+            const float *w = t->w + i * t->w_row_step + j * t->w_col_step;
+            const float *xs[SIMD_CONV_PIXELS];
+            SIMD_UNROLL for (int p = 0; p < P; ++p) xs[p] = xp[p] + i * t->x_row_step + j * t->x_col_step;
+            int k = 0;
+#ifdef SIMD_LANE_FMA
+            if (P > 1)
+                for (; k + SIMD_LANES <= t->depth; k += SIMD_LANES, w += SIMD_LANES * nc) {
+                    simd_v xq[SIMD_CONV_PIXELS];
+                    SIMD_UNROLL for (int p = 0; p < P; ++p) xq[p] = simd_load(xs[p] + k);
+                    conv_lane(acc[0], xq, w, P, V, partial, tail, 0);
+                    conv_lane(acc[0], xq, w + nc, P, V, partial, tail, 1);
+                    conv_lane(acc[0], xq, w + 2 * nc, P, V, partial, tail, 2);
+                    conv_lane(acc[0], xq, w + 3 * nc, P, V, partial, tail, 3);
+                }
+#endif
+            for (; k + U <= t->depth; k += U, w += U * nc)
+                SIMD_UNROLL for (int u = 0; u < U; ++u) conv_step(acc[u], xs, k + u, w + u * nc, P, V, partial, tail);
+            for (; k < t->depth; ++k, w += nc) conv_step(acc[0], xs, k, w, P, V, partial, tail);
+        }
+    const epilogue e = epilogue_of(t);
+    SIMD_UNROLL for (int v = 0; v < V; ++v) {
+        const int last = partial && v == V - 1;
+        const simd_v bias = t->bias ? load_vec(t->bias + v * SIMD_LANES, last, tail) : simd_zero();
+        SIMD_UNROLL for (int p = 0; p < P; ++p) {
+            simd_v sum = acc[0][p][v];
+            SIMD_UNROLL for (int u = 1; u < U; ++u) sum = simd_add(sum, acc[u][p][v]);
+            if (p < t->pixels)
+                store_vec(t->y + p * t->y_pixel_step + v * SIMD_LANES, activate(simd_add(sum, bias), &e), last, tail);
+        }
+    }
+}
+
+/* Compile-time variants, chosen per call: a partial last vector or not ... */
+SIMD_INLINE void conv_partial(const small_tile *t, int P, int V, int U) {
+    if (t->channels % SIMD_LANES) conv_tile(t, P, V, U, 1);
+    else conv_tile(t, P, V, U, 0);
+}
+
+/* ... as many vectors as the tile's channels fill (a lone vector with CONV_V times the splits, to
+ * keep the chains in flight); the branches for more vectors than CONV_V fold away ... */
+SIMD_INLINE void conv_widths(const small_tile *t, int P, int U) {
+    const int vectors = (t->channels + SIMD_LANES - 1) / SIMD_LANES;
+    if (vectors >= CONV_V) conv_partial(t, P, CONV_V, U);
+    else if (vectors == 3) conv_partial(t, P, CONV_V > 3 ? 3 : 1, U);
+    else if (vectors == 2) conv_partial(t, P, CONV_V > 2 ? 2 : 1, U);
+    else conv_partial(t, P, 1, CONV_V * U > MAX_SPLITS ? MAX_SPLITS : CONV_V * U);
+}
+
+/* ... and by pixel count: the full tile, a half tile (row ends), or a lone pixel (the borders of a
+ * padded row, fully connected layers) as interleaved sums rather than a tile of discarded pixels. */
+void SIMD_FN(conv)(const small_tile *tile) {
+    const small_tile t = *tile; /* a local: stores cannot alias it, so its fields stay in registers */
+    if (t.pixels > SIMD_CONV_PIXELS / 2) conv_widths(&t, SIMD_CONV_PIXELS, 1);
+    else if (t.pixels > 1) conv_widths(&t, SIMD_CONV_PIXELS / 2, 1);
+    else conv_widths(&t, 1, SIMD_CONV_SPLITS);
+}
+
+/* ---- The channel-by-channel kinds (depthwise, max and average pooling, add, copy) share one walk:
+ * up to SIMD_CW_CHANNELS channels of P pixels per call, in chunks of CW_V vectors held as P x CW_V
+ * accumulators; a lone pixel takes CW_WIDE vectors a pass, for as many independent chains. */
+
+typedef enum { OP_DWCONV, OP_MAX, OP_AVG, OP_ADD, OP_COPY } cw_op;
+
+SIMD_INLINE void cw_chunk(const small_tile *t, cw_op op, int P, int V, int c, int partial, const epilogue *e) {
+    const simd_tail tail = simd_tail_of(partial ? t->channels - c - (V - 1) * SIMD_LANES : 1);
+    simd_v acc[SIMD_CW_PIXELS][CW_WIDE];
+    SIMD_UNROLL for (int v = 0; v < V; ++v) {
+        const int last = partial && v == V - 1;
+        simd_v init = op == OP_MAX ? simd_dup(-INFINITY) : simd_zero();
+        if (op == OP_DWCONV && t->bias) init = load_vec(t->bias + c + v * SIMD_LANES, last, tail);
+        SIMD_UNROLL for (int p = 0; p < P; ++p) {
+            const ptrdiff_t at = p * t->x_pixel_step + c + v * SIMD_LANES;
+            acc[p][v] = init;
+            if (op == OP_COPY) acc[p][v] = load_vec(t->x + at, last, tail);
+            if (op == OP_ADD) acc[p][v] = simd_add(load_vec(t->x + at, last, tail), load_vec(t->x2 + at, last, tail));
+        }
+    }
+    const int taps_h = op == OP_ADD || op == OP_COPY ? 0 : t->taps_h; /* one tap, already loaded */
+    for (int i = 0; i < taps_h; ++i)
+        for (int j = 0; j < t->taps_w; ++j) {
+            const float *x = t->x + i * t->x_row_step + j * t->x_col_step + c;
+            const float *wt = op == OP_DWCONV ? t->w + i * t->w_row_step + j * t->w_col_step + c : 0;
+            simd_v w[CW_WIDE]; /* shared by P > 1 pixels; a lone pixel loads each where it uses it */
+            if (op == OP_DWCONV && P > 1)
+                SIMD_UNROLL for (int v = 0; v < V; ++v) w[v] = load_vec(wt + v * SIMD_LANES, partial && v == V - 1, tail);
+            SIMD_UNROLL for (int p = 0; p < P; ++p)
+                SIMD_UNROLL for (int v = 0; v < V; ++v) {
+                    const int last = partial && v == V - 1;
+                    const simd_v xv = load_vec(x + p * t->x_pixel_step + v * SIMD_LANES, last, tail);
+                    if (op == OP_DWCONV)
+                        acc[p][v] = simd_fma(acc[p][v], xv, P > 1 ? w[v] : load_vec(wt + v * SIMD_LANES, last, tail));
+                    if (op == OP_MAX) acc[p][v] = simd_max(acc[p][v], xv);
+                    if (op == OP_AVG) acc[p][v] = simd_add(acc[p][v], xv);
+                }
+        }
+    /* Multiplying by a rounded reciprocal is within the reference's bound, and cheaper than a divide. */
+    const simd_v scale = simd_dup(op == OP_AVG ? 1.0f / (float)(t->taps_h * t->taps_w) : 1.0f);
+    SIMD_UNROLL for (int p = 0; p < P; ++p)
+        SIMD_UNROLL for (int v = 0; v < V; ++v) {
+            const simd_v r = op == OP_AVG ? simd_mul(acc[p][v], scale) : acc[p][v];
+            store_vec(t->y + p * t->y_pixel_step + c + v * SIMD_LANES, activate(r, e), partial && v == V - 1, tail);
+        }
+}
+
+/* Depthwise with a 3-wide window whose pixel p, tap j reads input column p + j (stride == dilation):
+ * each of the P + 2 input columns of a window row is loaded once and feeds the up to 3 pixels that
+ * use it, instead of once per (pixel, tap). V vectors of channels at a time (SIMD_DW_ROW_VECTORS): P x V
+ * accumulators, 3 x V weights and the input fit the registers, and the chunks' chains overlap. */
+SIMD_INLINE void dw_row_chunk(const small_tile *t, int c, int V, int partial, const epilogue *e) {
+    enum { W = 3 };
+    const simd_tail tail = simd_tail_of(partial ? t->channels - c - (V - 1) * SIMD_LANES : 1);
+    simd_v acc[SIMD_CW_PIXELS][CW_V];
+    SIMD_UNROLL for (int v = 0; v < V; ++v) {
+        const int last = partial && v == V - 1;
+        const simd_v init = t->bias ? load_vec(t->bias + c + v * SIMD_LANES, last, tail) : simd_zero();
+        SIMD_UNROLL for (int p = 0; p < SIMD_CW_PIXELS; ++p) acc[p][v] = init;
+    }
+    for (int i = 0; i < t->taps_h; ++i) {
+        const float *x = t->x + i * t->x_row_step + c, *wt = t->w + i * t->w_row_step + c;
+        simd_v w[W][CW_V];
+        SIMD_UNROLL for (int j = 0; j < W; ++j)
+            SIMD_UNROLL for (int v = 0; v < V; ++v)
+                w[j][v] = load_vec(wt + j * t->w_col_step + v * SIMD_LANES, partial && v == V - 1, tail);
+        SIMD_UNROLL for (int q = 0; q < SIMD_CW_PIXELS + W - 1; ++q)
+            SIMD_UNROLL for (int v = 0; v < V; ++v) {
+                const simd_v xv = load_vec(x + q * t->x_col_step + v * SIMD_LANES, partial && v == V - 1, tail);
+                SIMD_UNROLL for (int j = 0; j < W; ++j)
+                    if (q - j >= 0 && q - j < SIMD_CW_PIXELS) acc[q - j][v] = simd_fma(acc[q - j][v], xv, w[j][v]);
+            }
+    }
+    SIMD_UNROLL for (int p = 0; p < SIMD_CW_PIXELS; ++p)
+        SIMD_UNROLL for (int v = 0; v < V; ++v)
+            store_vec(t->y + p * t->y_pixel_step + c + v * SIMD_LANES, activate(acc[p][v], e), partial && v == V - 1,
+                      tail);
+}
+
+/* Whole chunks, then the partial one: CW_V vectors, or fewer. */
+SIMD_INLINE void cw_chunks(const small_tile *t, cw_op op, int P, const epilogue *e) {
+    int c = 0;
+    if (P == 1)
+        for (; c + CW_WIDE * SIMD_LANES <= t->channels; c += CW_WIDE * SIMD_LANES) cw_chunk(t, op, 1, CW_WIDE, c, 0, e);
+    for (; c + CW_V * SIMD_LANES <= t->channels; c += CW_V * SIMD_LANES) cw_chunk(t, op, P, CW_V, c, 0, e);
+    if (c + SIMD_LANES < t->channels) cw_chunk(t, op, P, CW_V, c, 1, e);
+    else if (c + SIMD_LANES == t->channels) cw_chunk(t, op, P, 1, c, 0, e);
+    else if (c < t->channels) cw_chunk(t, op, P, 1, c, 1, e);
+}
+
+/* The tile is copied to a local first: the stores may alias *tile (vector types alias anything),
+ * and a local keeps its fields in registers instead of reloading them after every store. */
+SIMD_INLINE void cw_tile(const small_tile *tile, cw_op op) {
+    small_tile t = *tile;
+    const epilogue e = epilogue_of(&t);
+    if (SIMD_DW_ROW_VECTORS && op == OP_DWCONV && t.pixels == SIMD_CW_PIXELS && t.taps_w == 3 &&
+        t.x_pixel_step == t.x_col_step) {
+        enum { V = SIMD_DW_ROW_VECTORS ? SIMD_DW_ROW_VECTORS : 1, CHUNK = V * SIMD_LANES };
+        int c = 0;
+        for (; c + CHUNK <= t.channels; c += CHUNK) dw_row_chunk(&t, c, V, 0, &e);
+        for (; c + SIMD_LANES <= t.channels; c += SIMD_LANES) dw_row_chunk(&t, c, 1, 0, &e);
+        if (c < t.channels) dw_row_chunk(&t, c, 1, 1, &e);
+        return;
+    }
+    if (t.pixels == SIMD_CW_PIXELS) {
+        cw_chunks(&t, op, SIMD_CW_PIXELS, &e);
+        return;
+    }
+    const int pixels = t.pixels;
+    for (int p = 0; p < pixels; ++p) {
+        cw_chunks(&t, op, 1, &e);
+        t.x += t.x_pixel_step;
+        t.x2 = t.x2 ? t.x2 + t.x_pixel_step : 0;
+        t.y += t.y_pixel_step;
+    }
+}
+
+void SIMD_FN(dwconv)(const small_tile *t) { cw_tile(t, OP_DWCONV); }
+void SIMD_FN(maxpool)(const small_tile *t) { cw_tile(t, OP_MAX); }
+void SIMD_FN(avgpool)(const small_tile *t) { cw_tile(t, OP_AVG); }
+void SIMD_FN(add)(const small_tile *t) { cw_tile(t, OP_ADD); }
+void SIMD_FN(copy)(const small_tile *t) { cw_tile(t, OP_COPY); }
+
+/* ---- The FMA-peak probe (`small_peak`, the yardstick of `invoke bench`): independent chains, so
+ * that throughput, not latency, bounds the loop. Returns the floating-point operations done. */
+static double SIMD_FN(peak)(long iterations, float *sink) {
+    simd_v acc[SIMD_PEAK_CHAINS];
+    const simd_v scale = simd_dup(0.999999f), step = simd_dup(1e-7f);
+    SIMD_UNROLL for (int c = 0; c < SIMD_PEAK_CHAINS; ++c) acc[c] = simd_dup(*sink + (float)c);
+    for (long i = 0; i < iterations; ++i)
+        SIMD_UNROLL for (int c = 0; c < SIMD_PEAK_CHAINS; ++c) acc[c] = simd_fma(step, acc[c], scale);
+    float lanes[SIMD_LANES];
+    SIMD_UNROLL for (int c = 1; c < SIMD_PEAK_CHAINS; ++c) acc[0] = simd_add(acc[0], acc[c]);
+    simd_store(lanes, acc[0]);
+    for (int l = 0; l < SIMD_LANES; ++l) *sink += lanes[l];
+    return 2.0 * SIMD_LANES * SIMD_PEAK_CHAINS * (double)iterations;
+}
+
+#define SIMD_NAME(kind, pixels, channels) "f32-" #kind "-" SIMD_STR(pixels) "x" SIMD_STR(channels) "-" SIMD_STR(SIMD_ISA)
+#define SIMD_CW_KERNEL(kind) {SIMD_NAME(kind, SIMD_CW_PIXELS, SIMD_CW_CHANNELS), SIMD_FN(kind), SIMD_CW_PIXELS, SIMD_CW_CHANNELS, 0}
+
+static const small_kernel_info SIMD_FN(kernels)[] = {
+    {SIMD_NAME(conv, SIMD_CONV_PIXELS, SIMD_CONV_CHANNELS), SIMD_FN(conv), SIMD_CONV_PIXELS, SIMD_CONV_CHANNELS, 0},
+    SIMD_CW_KERNEL(dwconv), SIMD_CW_KERNEL(maxpool), SIMD_CW_KERNEL(avgpool), SIMD_CW_KERNEL(add), SIMD_CW_KERNEL(copy),
+};
+
+/* Softmax stays portable: it is bound by exp and runs once per model. */
+const small_kernel_table SIMD_CAT(small_table, SIMD_ISA) = {
+    SIMD_STR(SIMD_ISA), simd_supported,
+    {&SIMD_FN(kernels)[0], &SIMD_FN(kernels)[1], &SIMD_FN(kernels)[2], &SIMD_FN(kernels)[3], &SIMD_FN(kernels)[4],
+     &SIMD_FN(kernels)[5], 0},
+    SIMD_FN(peak),
+};

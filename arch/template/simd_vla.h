@@ -1,0 +1,221 @@
+/* simd_vla.h: every kernel kind for a vector-length agnostic ISA (RVV, SVE), written once. An ISA file
+ * defines the primitives below, then includes this file, which defines its kernels, its FMA-peak
+ * probe and its table `small_table_<isa>` (see arch/rvv/rvv.c).
+ *
+ * The channel tile is one vector, whatever length the hardware has: the same binary runs at every
+ * vector length. Vector types are sizeless (no arrays, no struct members), so a tile is a fixed set
+ * of named accumulators a0..a7, and pixel counts past a kernel's tile fold away as constants.
+ *
+ *   VLA_ISA                      the ISA's name, a bare word: kernels are <isa>_conv, <isa>_dwconv ...
+ *   VLA_VECTOR                   how a vector is named in kernel names: "m4" for an RVV LMUL-4 group
+ *   vla_v                        the vector type
+ *   vla_tail                     what selects the lanes of an operation: a vector length, or a predicate
+ *   vla_lanes()                  int: floats per vector on this CPU (the channel tile)
+ *   vla_tail_of(n)               the first n lanes, 0 < n <= vla_lanes()
+ *   vla_load(p, tail), vla_store(p, v, tail)   only the tail's lanes are read or written
+ *   vla_dup(x, tail)             lanes set to x
+ *   vla_fma_scalar(acc, w, x, tail)  acc + w * x, x a float, fused
+ *   vla_fma(acc, a, b, tail)     acc + a * b, fused
+ *   vla_add(a, b, tail), vla_mul_scalar(a, x, tail)
+ *   vla_max(a, b, tail), vla_min(a, b, tail)  NaN if either lane is NaN (one NaN semantics everywhere)
+ *   vla_neg_select(v, a, tail)   a where v < 0, else v (leaky ReLU)
+ *   vla_supported()              int: whether this CPU runs the ISA
+ *   VLA_CONV_PIXELS, VLA_WINDOW_PIXELS   1 to 8: the tiles' pixels, within the register file
+ *   VLA_PEAK_CHAINS              independent FMA chains of the peak probe (up to 8)
+ */
+#ifndef VLA_ISA
+#error "define the vector-length agnostic primitives (see the comment above) before including simd_vla.h"
+#endif
+#include <math.h>
+#include <stddef.h>
+
+#include "small_kernel.h"
+
+#define VLA_CAT_(a, b) a##_##b
+#define VLA_CAT(a, b) VLA_CAT_(a, b)
+#define VLA_FN(name) VLA_CAT(VLA_ISA, name)
+#define VLA_STR_(x) #x
+#define VLA_STR(x) VLA_STR_(x)
+#define VLA_INLINE static inline __attribute__((always_inline))
+
+_Static_assert(VLA_CONV_PIXELS >= 1 && VLA_CONV_PIXELS <= 8 && VLA_WINDOW_PIXELS >= 1 && VLA_WINDOW_PIXELS <= 8,
+               "tiles have 1 to 8 named accumulators");
+
+/* The tile's activation, applied before every store. */
+VLA_INLINE vla_v activate(vla_v v, const small_tile *t, vla_tail tail) {
+    switch (t->activation) {
+    case SMALL_ACT_RELU: return vla_max(v, vla_dup(0.0f, tail), tail);
+    case SMALL_ACT_RELU6: return vla_min(vla_max(v, vla_dup(0.0f, tail), tail), vla_dup(6.0f, tail), tail);
+    case SMALL_ACT_LEAKY_RELU: return vla_neg_select(v, vla_mul_scalar(v, t->alpha, tail), tail);
+    default: return v;
+    }
+}
+
+/* Pixel p's input, p clamped to the last real pixel: a partial tile computes its missing pixels on
+ * valid data and does not store them. */
+VLA_INLINE const float *pixel_input(const small_tile *t, const float *x, int p) {
+    return x + (ptrdiff_t)(p < t->pixels ? p : t->pixels - 1) * t->x_pixel_step;
+}
+
+/* Stores accumulator a as pixel p, after the epilogue (and the average's scale), if p is real. */
+VLA_INLINE void store_pixel(const small_tile *t, vla_v a, int p, int np, float scale, vla_tail tail) {
+    if (p < np && p < t->pixels) {
+        if (scale != 1.0f) a = vla_mul_scalar(a, scale, tail);
+        vla_store(t->y + (ptrdiff_t)p * t->y_pixel_step, activate(a, t, tail), tail);
+    }
+}
+
+/* ---- conv (and fully connected, a 1x1 conv): np pixels x one vector of output channels; per input
+ * channel one weight-row load, then one scalar input and one FMA per pixel. */
+VLA_INLINE void conv_tile(const small_tile *t, const int np) {
+    const vla_tail tail = vla_tail_of(t->channels);
+    const ptrdiff_t w_k_step = t->channels; /* packed [depth][channels] per tap */
+    const float *x0 = pixel_input(t, t->x, 0), *x1 = pixel_input(t, t->x, 1), *x2 = pixel_input(t, t->x, 2);
+    const float *x3 = pixel_input(t, t->x, 3), *x4 = pixel_input(t, t->x, 4), *x5 = pixel_input(t, t->x, 5);
+    const float *x6 = pixel_input(t, t->x, 6), *x7 = pixel_input(t, t->x, 7);
+    vla_v a0 = t->bias ? vla_load(t->bias, tail) : vla_dup(0.0f, tail);
+    vla_v a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+    for (int i = 0; i < t->taps_h; ++i)
+        for (int j = 0; j < t->taps_w; ++j) {
+            const ptrdiff_t tap = i * t->x_row_step + j * t->x_col_step;
+            const float *w = t->w + i * t->w_row_step + j * t->w_col_step;
+            for (int k = 0; k < t->depth; ++k, w += w_k_step) {
+                const vla_v wk = vla_load(w, tail);
+                a0 = vla_fma_scalar(a0, wk, x0[tap + k], tail);
+                if (np > 1) a1 = vla_fma_scalar(a1, wk, x1[tap + k], tail);
+                if (np > 2) a2 = vla_fma_scalar(a2, wk, x2[tap + k], tail);
+                if (np > 3) a3 = vla_fma_scalar(a3, wk, x3[tap + k], tail);
+                if (np > 4) a4 = vla_fma_scalar(a4, wk, x4[tap + k], tail);
+                if (np > 5) a5 = vla_fma_scalar(a5, wk, x5[tap + k], tail);
+                if (np > 6) a6 = vla_fma_scalar(a6, wk, x6[tap + k], tail);
+                if (np > 7) a7 = vla_fma_scalar(a7, wk, x7[tap + k], tail);
+            }
+        }
+    store_pixel(t, a0, 0, np, 1.0f, tail);
+    store_pixel(t, a1, 1, np, 1.0f, tail);
+    store_pixel(t, a2, 2, np, 1.0f, tail);
+    store_pixel(t, a3, 3, np, 1.0f, tail);
+    store_pixel(t, a4, 4, np, 1.0f, tail);
+    store_pixel(t, a5, 5, np, 1.0f, tail);
+    store_pixel(t, a6, 6, np, 1.0f, tail);
+    store_pixel(t, a7, 7, np, 1.0f, tail);
+}
+
+/* Lone pixels (window borders, fully connected) skip the idle accumulators. */
+void VLA_FN(conv)(const small_tile *t) {
+    if (t->pixels == 1) conv_tile(t, 1);
+    else conv_tile(t, VLA_CONV_PIXELS);
+}
+
+/* ---- The window kinds (depthwise, max and average pooling): np pixels x one vector of channels;
+ * per tap, one weight load (depthwise), then per pixel one input load and one FMA, max or add. */
+typedef enum { WINDOW_DWCONV, WINDOW_MAX, WINDOW_AVG } window_op;
+
+VLA_INLINE vla_v window_step(vla_v a, const float *x, vla_v w, window_op op, vla_tail tail) {
+    const vla_v v = vla_load(x, tail);
+    if (op == WINDOW_DWCONV) return vla_fma(a, v, w, tail);
+    if (op == WINDOW_MAX) return vla_max(a, v, tail);
+    return vla_add(a, v, tail);
+}
+
+VLA_INLINE void window_tile(const small_tile *t, const int np, const window_op op) {
+    const vla_tail tail = vla_tail_of(t->channels);
+    const float *x0 = pixel_input(t, t->x, 0), *x1 = pixel_input(t, t->x, 1), *x2 = pixel_input(t, t->x, 2);
+    const float *x3 = pixel_input(t, t->x, 3), *x4 = pixel_input(t, t->x, 4), *x5 = pixel_input(t, t->x, 5);
+    const float *x6 = pixel_input(t, t->x, 6), *x7 = pixel_input(t, t->x, 7);
+    vla_v a0 = vla_dup(op == WINDOW_MAX ? -INFINITY : 0.0f, tail);
+    if (op == WINDOW_DWCONV && t->bias) a0 = vla_load(t->bias, tail);
+    vla_v a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+    for (int i = 0; i < t->taps_h; ++i)
+        for (int j = 0; j < t->taps_w; ++j) {
+            const ptrdiff_t tap = i * t->x_row_step + j * t->x_col_step;
+            /* Pools have no weights: w is then unused and folded away. */
+            const vla_v w = op == WINDOW_DWCONV ? vla_load(t->w + i * t->w_row_step + j * t->w_col_step, tail) : a0;
+            a0 = window_step(a0, x0 + tap, w, op, tail);
+            if (np > 1) a1 = window_step(a1, x1 + tap, w, op, tail);
+            if (np > 2) a2 = window_step(a2, x2 + tap, w, op, tail);
+            if (np > 3) a3 = window_step(a3, x3 + tap, w, op, tail);
+            if (np > 4) a4 = window_step(a4, x4 + tap, w, op, tail);
+            if (np > 5) a5 = window_step(a5, x5 + tap, w, op, tail);
+            if (np > 6) a6 = window_step(a6, x6 + tap, w, op, tail);
+            if (np > 7) a7 = window_step(a7, x7 + tap, w, op, tail);
+        }
+    /* The nest counts only real taps (padding excluded), as TFLite's average pool does. */
+    const float scale = op == WINDOW_AVG ? 1.0f / (float)(t->taps_h * t->taps_w) : 1.0f;
+    store_pixel(t, a0, 0, np, scale, tail);
+    store_pixel(t, a1, 1, np, scale, tail);
+    store_pixel(t, a2, 2, np, scale, tail);
+    store_pixel(t, a3, 3, np, scale, tail);
+    store_pixel(t, a4, 4, np, scale, tail);
+    store_pixel(t, a5, 5, np, scale, tail);
+    store_pixel(t, a6, 6, np, scale, tail);
+    store_pixel(t, a7, 7, np, scale, tail);
+}
+
+VLA_INLINE void window(const small_tile *t, const window_op op) {
+    if (t->pixels == 1) window_tile(t, 1, op);
+    else window_tile(t, VLA_WINDOW_PIXELS, op);
+}
+
+void VLA_FN(dwconv)(const small_tile *t) { window(t, WINDOW_DWCONV); }
+void VLA_FN(maxpool)(const small_tile *t) { window(t, WINDOW_MAX); }
+void VLA_FN(avgpool)(const small_tile *t) { window(t, WINDOW_AVG); }
+
+/* ---- add and copy: one tap, pixel by pixel. */
+VLA_INLINE void elementwise(const small_tile *t, const int add) {
+    const vla_tail tail = vla_tail_of(t->channels);
+    for (int p = 0; p < t->pixels; ++p) {
+        const ptrdiff_t at = (ptrdiff_t)p * t->x_pixel_step;
+        vla_v v = vla_load(t->x + at, tail);
+        if (add) v = vla_add(v, vla_load(t->x2 + at, tail), tail);
+        vla_store(t->y + (ptrdiff_t)p * t->y_pixel_step, activate(v, t, tail), tail);
+    }
+}
+
+void VLA_FN(add)(const small_tile *t) { elementwise(t, 1); }
+void VLA_FN(copy)(const small_tile *t) { elementwise(t, 0); }
+
+/* ---- The FMA-peak probe: independent chains; returns the floating-point operations done. */
+static double VLA_FN(peak)(long iterations, float *sink) {
+    const int lanes = vla_lanes();
+    const vla_tail tail = vla_tail_of(lanes);
+    const vla_v scale = vla_dup(0.999999f, tail), step = vla_dup(1e-7f, tail);
+    vla_v a0 = vla_dup(*sink, tail), a1 = vla_dup(*sink + 1, tail), a2 = vla_dup(*sink + 2, tail);
+    vla_v a3 = vla_dup(*sink + 3, tail), a4 = vla_dup(*sink + 4, tail), a5 = vla_dup(*sink + 5, tail);
+    vla_v a6 = vla_dup(*sink + 6, tail), a7 = vla_dup(*sink + 7, tail);
+    for (long i = 0; i < iterations; ++i) {
+        a0 = vla_fma(step, a0, scale, tail);
+        if (VLA_PEAK_CHAINS > 1) a1 = vla_fma(step, a1, scale, tail);
+        if (VLA_PEAK_CHAINS > 2) a2 = vla_fma(step, a2, scale, tail);
+        if (VLA_PEAK_CHAINS > 3) a3 = vla_fma(step, a3, scale, tail);
+        if (VLA_PEAK_CHAINS > 4) a4 = vla_fma(step, a4, scale, tail);
+        if (VLA_PEAK_CHAINS > 5) a5 = vla_fma(step, a5, scale, tail);
+        if (VLA_PEAK_CHAINS > 6) a6 = vla_fma(step, a6, scale, tail);
+        if (VLA_PEAK_CHAINS > 7) a7 = vla_fma(step, a7, scale, tail);
+    }
+    vla_v sum = vla_add(vla_add(vla_add(a0, a1, tail), vla_add(a2, a3, tail), tail),
+                        vla_add(vla_add(a4, a5, tail), vla_add(a6, a7, tail), tail), tail);
+    float first;
+    vla_store(&first, sum, vla_tail_of(1));
+    *sink += first;
+    return 2.0 * lanes * VLA_PEAK_CHAINS * (double)iterations;
+}
+
+#define VLA_NAME(kind, pixels) "f32-" #kind "-" VLA_STR(pixels) "x" VLA_VECTOR "-" VLA_STR(VLA_ISA)
+
+static const small_kernel_info VLA_FN(kernels)[] = {
+    {VLA_NAME(conv, VLA_CONV_PIXELS), VLA_FN(conv), VLA_CONV_PIXELS, 0, vla_lanes},
+    {VLA_NAME(dwconv, VLA_WINDOW_PIXELS), VLA_FN(dwconv), VLA_WINDOW_PIXELS, 0, vla_lanes},
+    {VLA_NAME(maxpool, VLA_WINDOW_PIXELS), VLA_FN(maxpool), VLA_WINDOW_PIXELS, 0, vla_lanes},
+    {VLA_NAME(avgpool, VLA_WINDOW_PIXELS), VLA_FN(avgpool), VLA_WINDOW_PIXELS, 0, vla_lanes},
+    {VLA_NAME(add, 8), VLA_FN(add), 8, 0, vla_lanes},
+    {VLA_NAME(copy, 8), VLA_FN(copy), 8, 0, vla_lanes},
+};
+
+/* Softmax stays portable: it is bound by exp and runs once per model. */
+const small_kernel_table VLA_CAT(small_table, VLA_ISA) = {
+    VLA_STR(VLA_ISA), vla_supported,
+    {&VLA_FN(kernels)[0], &VLA_FN(kernels)[1], &VLA_FN(kernels)[2], &VLA_FN(kernels)[3], &VLA_FN(kernels)[4],
+     &VLA_FN(kernels)[5], 0},
+    VLA_FN(peak),
+};

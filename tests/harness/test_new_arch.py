@@ -1,0 +1,84 @@
+"""`invoke new-arch` and `new-isa` write a TOML whose every field comes from the triple or the command
+line (it passes the stale-field checks as written), and an arch folder with the primitives to fill
+in, left to arch/ref meanwhile; the README's target table is generated from the TOMLs."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from small_harness import new_arch as new
+from small_harness.errors import HarnessError
+from small_harness.generated import BEGIN, END, README, readme_with_table, target_table
+from small_harness.target_types import SIMD_KINDS
+from small_harness.targets import TOOLCHAINS_DIR, load_target, load_targets
+
+
+@pytest.fixture
+def repo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """toolchains/ and arch/ of a scratch repository."""
+    (tmp_path / "toolchains").mkdir()
+    (tmp_path / "arch").mkdir()
+    monkeypatch.setattr(new, "TOOLCHAINS_DIR", tmp_path / "toolchains")
+    monkeypatch.setattr(new, "ARCH_DIR", tmp_path / "arch")
+    return tmp_path
+
+
+def test_new_arch_derives_every_field_from_the_triple(repo: Path) -> None:
+    written = new.new_arch("ppc64le", "powerpc64le-linux-gnu", "vsx", "fixed", ["-mcpu=power9"], [], ["xvmadd"],
+                           "power9", "", ["power"])
+    assert [p.relative_to(repo) for p in written] == [Path("toolchains/ppc64le.toml"), Path("arch/vsx/vsx.c")]
+    target = load_target(repo / "toolchains" / "ppc64le.toml", release=None)  # passes the stale-field checks
+    assert (target.elf.machine, target.elf.elf_class, target.elf.byte_order, target.elf.ppc64_abi) == (
+        "EM_PPC64", 64, "little", 2)
+    assert (target.system_processor, target.emulator and target.emulator.binary) == ("ppc64le", "qemu-ppc64le")
+    assert target.packages.sysroot == ("libc6-dev-ppc64el-cross",)
+    assert target.isa("vsx").ref_kinds == SIMD_KINDS  # every kind on arch/ref until ported
+    assert "SMALL_PORT_READY" in (repo / "arch" / "vsx" / "vsx.c").read_text()
+
+
+def test_new_arch_for_a_big_endian_triple(repo: Path) -> None:
+    new.new_arch("s390x", "s390x-linux-gnu", "zvec", "fixed", ["-march=z14"], ["-mzvector"], ["vfma"], "max", "", [])
+    target = load_target(repo / "toolchains" / "s390x.toml", release=None)
+    assert target.elf.byte_order == "big" and target.isa("zvec").flags == ("-mzvector",)
+
+
+def test_new_arch_with_portable_kernels_only(repo: Path) -> None:
+    written = new.new_arch("loong64", "loongarch64-linux-gnu", "", "ref", [], [], [], "", "", [])
+    assert written == [repo / "toolchains" / "loong64.toml"]
+    assert [isa.name for isa in load_target(written[0], release=None).kernel_isas] == ["ref"]
+
+
+@pytest.mark.parametrize(("arguments", "error"), [
+    (("x", "sparc-linux-gnu", "v", "fixed"), "no facts for the triple sparc-linux-gnu"),
+    (("x", "s390x-linux-gnu", "v", "wide"), "--like wide: choose one of fixed, vla, ref"),
+    (("x", "s390x-linux-gnu", "Bad-Name", "fixed"), "a lowercase C identifier"),
+])
+def test_new_arch_refuses_what_it_cannot_derive(repo: Path, arguments: tuple[str, ...], error: str) -> None:
+    with pytest.raises(HarnessError, match=error):
+        new.new_arch(*arguments, [], [], ["vfma"], "", "", [])  # type: ignore[call-arg]
+
+
+def test_new_arch_needs_the_fma_mnemonic(repo: Path) -> None:
+    with pytest.raises(HarnessError, match="--fma is required"):
+        new.new_arch("x", "s390x-linux-gnu", "zv", "fixed", [], [], [], "", "", [])
+
+
+def test_new_isa_adds_a_table_first(repo: Path) -> None:
+    shutil.copy(TOOLCHAINS_DIR / "aarch64.toml", repo / "toolchains")
+    new.new_isa("aarch64", "sve", "vla", ["-march=armv8.2-a+sve"], ["fmla"], "max,sve{vlen}=on", [128, 256])
+    target = load_target(repo / "toolchains" / "aarch64.toml", release=None)
+    assert target.kernel_isas[0].name == "sve" and target.kernel_isas[0].vlens == (128, 256)
+    assert [v.label for v in target.variants()][:2] == ["aarch64@sve-vlen128", "aarch64@sve-vlen256"]
+    assert "simd_vla.h" in (repo / "arch" / "sve" / "sve.c").read_text()
+
+
+def test_readme_target_table_is_in_sync() -> None:
+    table = target_table(load_targets(release=None), load_targets(backend="docker"))
+    text = README.read_text()
+    assert readme_with_table(text, table) == text, "the README's target table is stale; run: invoke generate"
+    for name in load_targets():
+        assert f"| `{name}` |" in table
+    assert text.count(BEGIN) == 1 and text.count(END) == 1
