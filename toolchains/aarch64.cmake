@@ -16,7 +16,24 @@ set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE "ONLY")
 # ctest and add_test() run target binaries through QEMU user mode.
 set(CMAKE_CROSSCOMPILING_EMULATOR "qemu-aarch64;-cpu;max;-L;/usr/aarch64-linux-gnu")
 
+# ctest runs the self-test once per variant (selftest@<variant>): each kernel table (forced
+# with SMALL_KERNELS when there are several) at each of its vector lengths.
+set(SMALL_TEST_VARIANTS "sve-vlen128;sve-vlen256;sve-vlen512;sve-vlen1024;sve-vlen2048;asimd")
+set(SMALL_TEST_EMULATOR_sve-vlen128 "qemu-aarch64;-cpu;max,sve128=on,sve-default-vector-length=-1;-L;/usr/aarch64-linux-gnu")
+set(SMALL_TEST_ENVIRONMENT_sve-vlen128 "SMALL_KERNELS=sve")
+set(SMALL_TEST_EMULATOR_sve-vlen256 "qemu-aarch64;-cpu;max,sve256=on,sve-default-vector-length=-1;-L;/usr/aarch64-linux-gnu")
+set(SMALL_TEST_ENVIRONMENT_sve-vlen256 "SMALL_KERNELS=sve")
+set(SMALL_TEST_EMULATOR_sve-vlen512 "qemu-aarch64;-cpu;max,sve512=on,sve-default-vector-length=-1;-L;/usr/aarch64-linux-gnu")
+set(SMALL_TEST_ENVIRONMENT_sve-vlen512 "SMALL_KERNELS=sve")
+set(SMALL_TEST_EMULATOR_sve-vlen1024 "qemu-aarch64;-cpu;max,sve1024=on,sve-default-vector-length=-1;-L;/usr/aarch64-linux-gnu")
+set(SMALL_TEST_ENVIRONMENT_sve-vlen1024 "SMALL_KERNELS=sve")
+set(SMALL_TEST_EMULATOR_sve-vlen2048 "qemu-aarch64;-cpu;max,sve2048=on,sve-default-vector-length=-1;-L;/usr/aarch64-linux-gnu")
+set(SMALL_TEST_ENVIRONMENT_sve-vlen2048 "SMALL_KERNELS=sve")
+set(SMALL_TEST_EMULATOR_asimd "qemu-aarch64;-cpu;max;-L;/usr/aarch64-linux-gnu")
+set(SMALL_TEST_ENVIRONMENT_asimd "SMALL_KERNELS=asimd")
+
 # Kernel tables under arch/, best first (arch/ref's is always linked, last), and their flags;
 # -D on the command line overrides.
-set(SMALL_ISAS "asimd" CACHE STRING "Kernel tables under arch/, best first")
+set(SMALL_ISAS "sve;asimd" CACHE STRING "Kernel tables under arch/, best first")
+set(SMALL_ISA_FLAGS_sve "-march=armv8.2-a+sve" CACHE STRING "Flags for arch/sve/")
 set(SMALL_ISA_FLAGS_asimd "-fno-schedule-insns" CACHE STRING "Flags for arch/asimd/")

@@ -7,11 +7,8 @@
 /* The conv tile's 16 accumulators, 2 weight vectors and 8 input vectors (26 of 32 registers). */
 #define SIMD_CONV_PIXELS 8
 #define SIMD_CONV_CHANNELS 8
-#define SIMD_CONV_SPLITS 4
 #define SIMD_CW_PIXELS 8
 #define SIMD_DW_ROW_VECTORS 2
-#define SIMD_CW_CHANNELS 8
-#define SIMD_PEAK_CHAINS 16
 #define SIMD_LANE_FMA 1
 #define simd_fma_lane(acc, w, x, lane) vfmaq_laneq_f32(acc, w, x, lane)
 

@@ -7,9 +7,7 @@
 /* 16 registers: the conv tile's 12 accumulators, 2 weight vectors and 1 broadcast input. */
 #define SIMD_CONV_PIXELS 6
 #define SIMD_CONV_CHANNELS 16
-#define SIMD_CONV_SPLITS 4
 #define SIMD_CW_PIXELS 6
-#define SIMD_DW_ROW_VECTORS 1
 #define SIMD_CW_CHANNELS 64
 #define SIMD_PEAK_CHAINS 12
 

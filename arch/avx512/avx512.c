@@ -9,7 +9,6 @@
  * more than L1: the weights stream from L2 for every tile). */
 #define SIMD_CONV_PIXELS 12
 #define SIMD_CONV_CHANNELS 32
-#define SIMD_CONV_SPLITS 4
 #define SIMD_CW_PIXELS 6
 #define SIMD_DW_ROW_VECTORS 2
 #define SIMD_CW_CHANNELS 128

@@ -10,8 +10,6 @@
 #define SIMD_CONV_CHANNELS 8
 #define SIMD_CONV_SPLITS 2
 #define SIMD_CW_PIXELS 4
-#define SIMD_DW_ROW_VECTORS 1
-#define SIMD_CW_CHANNELS 8
 #define SIMD_PEAK_CHAINS 8
 
 static int simd_supported(void) {

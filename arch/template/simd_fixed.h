@@ -17,11 +17,11 @@
  *   simd_neg_select(v, a)         a where v < 0, else v (leaky ReLU)
  *   simd_supported()              int: whether this CPU runs the ISA (cpuid, getauxval ...)
  *   SIMD_CONV_PIXELS, SIMD_CONV_CHANNELS  the conv register tile (CHANNELS a multiple of LANES)
- *   SIMD_CONV_SPLITS              interleaved partial sums of a lone pixel (its FMA chains in flight)
- *   SIMD_CW_PIXELS, SIMD_CW_CHANNELS      the channel-by-channel kinds' tile
- *   SIMD_DW_ROW_VECTORS           vectors per pass of the 3-wide depthwise row reuse (1 or 2; 0: off)
- *   SIMD_PEAK_CHAINS              independent FMA chains of the peak probe (> FMA latency x ports)
- * Optional:
+ * Optional, with defaults:
+ *   SIMD_CONV_SPLITS              interleaved partial sums of a lone pixel (its FMA chains in flight): 4
+ *   SIMD_CW_PIXELS, SIMD_CW_CHANNELS      the channel-by-channel kinds' tile: conv's pixels, 32
+ *   SIMD_DW_ROW_VECTORS           vectors per pass of the 3-wide depthwise row reuse (1 or 2; 0: off): 1
+ *   SIMD_PEAK_CHAINS              independent FMA chains of the peak probe (> FMA latency x ports): 16
  *   simd_max_const(c, v), simd_min_const(c, v)  max and min with a constant c that is never NaN, NaN
  *                                 where v is: cheaper than simd_max/min on x86 (the activations)
  *   SIMD_LANE_FMA, simd_fma_lane(acc, w, x, lane)  acc + w * x[lane]: conv then reduces SIMD_LANES
@@ -37,6 +37,22 @@
 #include <stddef.h>
 
 #include "small_kernel.h"
+
+#ifndef SIMD_CONV_SPLITS
+#define SIMD_CONV_SPLITS 4
+#endif
+#ifndef SIMD_CW_PIXELS
+#define SIMD_CW_PIXELS SIMD_CONV_PIXELS
+#endif
+#ifndef SIMD_CW_CHANNELS
+#define SIMD_CW_CHANNELS 32 /* a literal: it is part of the kernels' names */
+#endif
+#ifndef SIMD_DW_ROW_VECTORS
+#define SIMD_DW_ROW_VECTORS 1
+#endif
+#ifndef SIMD_PEAK_CHAINS
+#define SIMD_PEAK_CHAINS 16
+#endif
 
 #define SIMD_CAT_(a, b) a##_##b
 #define SIMD_CAT(a, b) SIMD_CAT_(a, b)

@@ -84,7 +84,7 @@ static void ensure_chain(void) {
     small_message why;
     if (small_select_kernels(spec, &why) != SMALL_OK) {
         small_select_kernels("auto", NULL);
-        snprintf(environment_error.text, sizeof environment_error.text, "SMALL_KERNELS=%s: %s", spec, why.text);
+        snprintf(environment_error.text, sizeof environment_error.text, "SMALL_KERNELS=%.40s: %.100s", spec, why.text);
     }
 }
 

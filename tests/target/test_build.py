@@ -123,8 +123,9 @@ def test_simd_kernels_contain_vector_fmas(build_result: BuildResult, target: Tar
     if not target.simd_isas:
         assert reports == []
     for isa in target.simd_isas:
-        assert any(r.fma_count for r in reports if r.function.startswith(f"{isa.name}_conv"))
-        assert any(r.fma_count for r in reports if r.function.startswith(f"{isa.name}_dwconv"))
+        for kind in ("conv", "dwconv"):
+            if kind not in isa.ref_kinds:  # a kind a port in progress leaves to ref has no kernel yet
+                assert any(r.fma_count for r in reports if r.function.startswith(f"{isa.name}_{kind}"))
 
 
 def test_prepare_describes_compiler_and_emulator_versions(target: Target, backend: Backend) -> None:

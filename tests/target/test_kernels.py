@@ -4,6 +4,8 @@ cannot run it."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from small_harness.runner import RunnerInfo
@@ -39,3 +41,22 @@ def test_simd_table_does_not_fall_back_to_reference(target_variant: tuple[Target
     assert not stale, f"{variant.label}: ref_kinds lists kinds that now run {variant.isa}: {sorted(stale)}; remove them"
     if left_to_ref:
         pytest.skip(f"{variant.isa} is a port in progress: {', '.join(left_to_ref)} still run arch/ref (ref_kinds)")
+
+
+def test_vector_length_agnostic_tiles_follow_the_variant_length(target_variant: tuple[Target, Variant],
+                                                                runner_info: RunnerInfo) -> None:
+    """At vector length N the channel tile of a vector-length agnostic kernel is N/32 floats times a
+    register group of 1, 2, 4 or 8: proof that the emulator ran at the variant's length."""
+    _, variant = target_variant
+    if variant.vlen is None:
+        pytest.skip(f"{variant.label} has no vector-length variants")
+    floats = variant.vlen // 32
+    for kind in SIMD_KINDS:
+        tile = runner_info.kernels[kind].channel_tile
+        assert tile % floats == 0 and tile // floats in (1, 2, 4, 8), (
+            f"{variant.label}: {kind} channel tile {tile}, not a register group at VLEN {variant.vlen}")
+
+
+def test_kernel_names_say_op_type_tile_and_isa(runner_info: RunnerInfo) -> None:
+    for kind, kernel in runner_info.kernels.items():
+        assert re.fullmatch(rf"f32-{kind}-\d+x(\d+|all|m\d|vl)-[a-z0-9]+", kernel.name), kernel.name

@@ -1,0 +1,32 @@
+/* Arm SVE (AArch64, built with -march=armv8.2-a+sve): the primitives of arch/template/simd_vla.h. A
+ * vector is one z register, 128 to 2048 bits: the channel tile follows the hardware's vector length
+ * at run time. The tail is a predicate: loads and stores touch only its lanes. FMAX and FMIN give
+ * NaN when either operand is NaN. */
+#include <arm_sve.h>
+#include <sys/auxv.h>
+
+#define VLA_ISA sve
+#define VLA_VECTOR "vl"
+/* 32 z registers: 8 accumulators and the weights (conv), 8 and the inputs (windows). */
+#define VLA_CONV_PIXELS 8
+#define VLA_WINDOW_PIXELS 8
+#define VLA_PEAK_CHAINS 8
+
+typedef svfloat32_t vla_v;
+typedef svbool_t vla_tail;
+
+static int vla_lanes(void) { return (int)svcntw(); }
+#define vla_tail_of(n) svwhilelt_b32_s32(0, (int32_t)(n))
+#define vla_load(p, pg) svld1_f32(pg, p)
+#define vla_store(p, v, pg) svst1_f32(pg, p, v)
+#define vla_dup(x, pg) svdup_n_f32(x)
+#define vla_fma_scalar(acc, w, x, pg) svmla_n_f32_x(pg, acc, w, x)
+#define vla_fma(acc, a, b, pg) svmla_f32_x(pg, acc, a, b)
+#define vla_add(a, b, pg) svadd_f32_x(pg, a, b)
+#define vla_mul_scalar(a, x, pg) svmul_n_f32_x(pg, a, x)
+#define vla_max(a, b, pg) svmax_f32_x(pg, a, b)
+#define vla_min(a, b, pg) svmin_f32_x(pg, a, b)
+#define vla_neg_select(v, a, pg) svsel_f32(svcmplt_n_f32(pg, v, 0.0f), a, v)
+static int vla_supported(void) { return (getauxval(AT_HWCAP) & HWCAP_SVE) != 0; }
+
+#include "simd_vla.h"
