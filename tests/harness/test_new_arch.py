@@ -67,12 +67,14 @@ def test_new_arch_needs_the_fma_mnemonic(repo: Path) -> None:
 
 
 def test_new_isa_adds_a_table_first(repo: Path) -> None:
-    shutil.copy(TOOLCHAINS_DIR / "aarch64.toml", repo / "toolchains")
-    new.new_isa("aarch64", "sve", "vla", ["-march=armv8.2-a+sve"], ["fmla"], "max,sve{vlen}=on", [128, 256])
-    target = load_target(repo / "toolchains" / "aarch64.toml", release=None)
-    assert target.kernel_isas[0].name == "sve" and target.kernel_isas[0].vlens == (128, 256)
-    assert [v.label for v in target.variants()][:2] == ["aarch64@sve-vlen128", "aarch64@sve-vlen256"]
-    assert "simd_vla.h" in (repo / "arch" / "sve" / "sve.c").read_text()
+    shutil.copy(TOOLCHAINS_DIR / "riscv64.toml", repo / "toolchains")
+    new.new_isa("riscv64", "rvx", "vla", ["-march=rv64gcv"], ["vfmacc"], "rv64,v=true,vlen={vlen}", [128, 256])
+    target = load_target(repo / "toolchains" / "riscv64.toml", release=None)
+    assert [isa.name for isa in target.kernel_isas] == ["rvx", "rvv"] and target.kernel_isas[0].vlens == (128, 256)
+    assert [v.label for v in target.variants()][:2] == ["riscv64@rvx-vlen128", "riscv64@rvx-vlen256"]
+    assert "simd_vla.h" in (repo / "arch" / "rvx" / "rvx.c").read_text()
+    with pytest.raises(HarnessError, match="riscv64 has the kernel table rvv already"):
+        new.new_isa("riscv64", "rvv", "vla", [], ["vfmacc"], "", [])
 
 
 def test_readme_target_table_is_in_sync() -> None:
