@@ -38,6 +38,8 @@ from small_harness.port_size import format_table, port_sizes, template_sizes
 from small_harness.run_model import run_model
 from small_harness.targets import NATIVE, REPO_ROOT, Target, load_targets, resolve_targets
 from small_harness.testing import run_harness_tests, run_tests
+from small_harness.conformance import collect as collect_conformance
+from small_harness.conformance import format_table as format_conformance
 from small_harness.generated import regenerate
 from small_harness.new_arch import new_arch as new_arch_files
 from small_harness.new_arch import new_isa as new_isa_files
@@ -245,6 +247,16 @@ def _generated_files_current() -> None:
         print(f"generated files: regenerated {', '.join(changed)} from toolchains/*.toml (commit them)")
 
 
+@task(help={"arch": ARCH_HELP + " (default all)", "toolchain": TOOLCHAIN_HELP})
+def kernels(c: Context, arch: str = "all", toolchain: str = AUTO) -> None:
+    """The conformance table of the ports: per kernel table, its template and lines, and for each kind
+    whether it runs the table's own code or arch/ref's, with its tiles (asking each built variant)."""
+    with reported_errors():
+        backend = _chosen_backend(toolchain)
+        rows, skipped = collect_conformance(resolve_targets(arch, backend=backend.name), backend)
+        print(format_conformance(rows, skipped))
+
+
 @task(name="generate")
 def generate(c: Context) -> None:
     """Regenerate everything made from toolchains/*.toml: toolchains/*.cmake, .github/workflows/ci.yml
@@ -400,6 +412,7 @@ namespace.add_task(port_size)
 namespace.add_task(run)
 namespace.add_task(bench)
 namespace.add_task(generate)
+namespace.add_task(kernels)
 namespace.add_task(new_arch)
 namespace.add_task(new_isa)
 
