@@ -211,7 +211,8 @@ def _read_isas(top: _Table, file: Path) -> tuple[KernelIsa, ...]:
         isa = KernelIsa(name=name, flags=table.strings("flags", default=()),
                         fma_mnemonics=table.strings("fma_mnemonics"), cpu=table.optional_string("cpu"),
                         vlens=table.integers("vlens", default=()), cpu_flags=table.strings("cpu_flags", default=()),
-                        ref_kinds=table.strings("ref_kinds", default=()))
+                        ref_kinds=table.strings("ref_kinds", default=()),
+                        fallback_cpu=table.optional_string("fallback_cpu"))
         table.reject_unknown_keys()
         unknown_kinds = sorted(set(isa.ref_kinds) - set(SIMD_KINDS))
         if unknown_kinds:

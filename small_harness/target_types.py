@@ -52,6 +52,9 @@ class KernelIsa:
     # Kinds it leaves to arch/ref on purpose (a port in progress: `invoke new-arch` lists them all,
     # and the porter removes each as its kernels arrive). Every other kind must run its own code.
     ref_kinds: tuple[str, ...] = ()
+    # A QEMU CPU model of the target's machine that lacks this table: a test runs the build there
+    # without forcing anything and requires the next table to serve (AVX-512 -> AVX2 on Haswell).
+    fallback_cpu: str | None = None
 
 
 @dataclass(frozen=True)

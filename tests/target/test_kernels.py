@@ -6,9 +6,14 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pytest
 
-from small_harness.runner import RunnerInfo
+from small_harness import layers as L
+from small_harness.backends import Backend
+from small_harness.build import BuildResult
+from small_harness.runner import Runner, RunnerInfo
+from small_harness.target_file import machine_facts
 from small_harness.target_types import SIMD_KINDS
 from small_harness.targets import REF_ISA, Target, Variant
 
@@ -60,3 +65,25 @@ def test_vector_length_agnostic_tiles_follow_the_variant_length(target_variant: 
 def test_kernel_names_say_op_type_tile_and_isa(runner_info: RunnerInfo) -> None:
     for kind, kernel in runner_info.kernels.items():
         assert re.fullmatch(rf"f32-{kind}-\d+x(\d+|all|m\d|vl)-[a-z0-9]+", kernel.name), kernel.name
+
+
+@pytest.mark.per_target
+def test_the_library_falls_back_by_itself_on_a_cpu_without_a_table(target: Target, backend: Backend,
+                                                                   build_result: BuildResult) -> None:
+    """The same build, run unforced on a QEMU CPU model that lacks a table (fallback_cpu in the TOML),
+    chooses the next table by itself and serves every kind from it."""
+    tables = [isa for isa in target.kernel_isas if isa.fallback_cpu]
+    if not tables:
+        pytest.skip(f"{target.name} names no fallback_cpu")
+    qemu = machine_facts()[target.compiler.triple]["qemu"]
+    for isa in tables:
+        following = target.kernel_isas[target.kernel_isas.index(isa) + 1].name
+        command = backend.interactive_command(target, [qemu, "-cpu", isa.fallback_cpu, str(build_result.runner)])
+        with Runner(command) as runner:
+            info = runner.info()
+            assert isa.name not in info.supported and info.selected[0] == following, info
+            assert all(info.kernels[kind].name.endswith(f"-{following}") for kind in SIMD_KINDS)
+            x = np.linspace(-1, 1, 5 * 7 * 20, dtype=np.float32).reshape(5, 7, 20)
+            w = np.linspace(-1, 1, 24 * 3 * 3 * 20, dtype=np.float32).reshape(24, 3, 3, 20)
+            result = runner.run(L.Conv2D(24, (3, 3), padding="same", activation="relu"), [x], w)
+            assert result.kernel == info.kernels["conv"].name
