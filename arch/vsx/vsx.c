@@ -1,6 +1,7 @@
 /* POWER9 VSX (ppc64le, 4 floats; built with -mcpu=power9): the primitives of arch/template/
  * simd_fixed.h. A partial vector is lxvl / stxvl (vec_xl_len, vec_xst_len, ISA 3.0), which touch only
- * the bytes asked for. xvmaxsp and xvminsp give NaN when either operand is NaN. */
+ * the bytes asked for. xvmaxsp and xvminsp return the other operand when one is NaN (IEEE maxNum),
+ * so max and min put a NaN of either operand back: the template's contract. */
 #include <altivec.h>
 #include <stddef.h>
 #include <sys/auxv.h>
@@ -26,8 +27,11 @@ static inline simd_v simd_dup(float x) { return vec_splats(x); } /* a function: 
 #define simd_fma(acc, a, b) vec_madd(a, b, acc)
 #define simd_add(a, b) vec_add(a, b)
 #define simd_mul(a, b) vec_mul(a, b)
-#define simd_max(a, b) vec_max(a, b)
-#define simd_min(a, b) vec_min(a, b)
+static inline simd_v simd_keep_nan(simd_v r, simd_v a, simd_v b) {
+    return vec_sel(b, vec_sel(a, r, vec_cmpeq(a, a)), vec_cmpeq(b, b)); /* x == x fails only for NaN */
+}
+#define simd_max(a, b) simd_keep_nan(vec_max(a, b), a, b)
+#define simd_min(a, b) simd_keep_nan(vec_min(a, b), a, b)
 #define simd_neg_select(v, a) vec_sel(v, a, vec_cmplt(v, vec_splats(0.0f)))
 static int simd_supported(void) {
     return (getauxval(AT_HWCAP) & PPC_FEATURE_HAS_VSX) && (getauxval(AT_HWCAP2) & PPC_FEATURE2_ARCH_3_00);

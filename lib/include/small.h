@@ -123,6 +123,18 @@ small_status small_layer_plan(small_layer *layer, const small_layer_desc *desc, 
  * Allocates nothing; input and output must not overlap. */
 small_status small_layer_run(const small_layer *layer, const float *const *inputs, float *output);
 
+/* Limits on what a plan or a model load may allocate, for every layer and model planned from now on.
+ * A descriptor or a model file that would need more is refused with SMALL_ERR_NOMEM, naming the sizes,
+ * before anything is allocated: a crafted kilobyte cannot make the library reserve gigabytes. */
+typedef struct {
+    size_t max_weight_bytes; /* packed weights and bias of one layer, and of all the layers of a model */
+    size_t max_arena_bytes;  /* a model's activation arena */
+} small_limits;
+#define SMALL_DEFAULT_MAX_WEIGHT_BYTES ((size_t)256 << 20)
+#define SMALL_DEFAULT_MAX_ARENA_BYTES ((size_t)256 << 20)
+void small_set_limits(const small_limits *limits);
+small_limits small_get_limits(void);
+
 /* Floats of weights and of bias that small_layer_plan reads for this descriptor (0 for ops
  * without them, and 0 when the descriptor is invalid: plan then reports why). */
 size_t small_layer_weight_count(const small_layer_desc *desc);
@@ -155,7 +167,8 @@ int small_model_layer_count(const small_model *model);
 const small_layer *small_model_layer(const small_model *model, int i);
 void small_model_free(small_model *model);
 
-/* Output elements of a planned layer. */
+/* Elements of a shape: h * w * c; 0 if a dimension is not positive; SIZE_MAX if the count does not fit
+ * a size_t (32-bit targets), so that a huge shape never wraps to a small one. */
 size_t small_shape_size(small_shape shape);
 
 /* Name of the kernel that serves a planned layer, e.g. "f32-conv-4x8-ref". */

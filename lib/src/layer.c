@@ -2,6 +2,7 @@
  * lowered here to an instance of the shared nest (nest.c) and one kernel kind. */
 #include <limits.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +43,11 @@ small_layer_desc small_layer_desc_default(small_op op) {
 
 size_t small_shape_size(small_shape s) {
     if (s.h <= 0 || s.w <= 0 || s.c <= 0) return 0;
-    return (size_t)s.h * (size_t)s.w * (size_t)s.c;
+    /* Saturates, so that a size_t of 32 bits (ARMv7) cannot wrap a huge shape to a small count. */
+    size_t hw, hwc;
+    if (__builtin_mul_overflow((size_t)s.h, (size_t)s.w, &hw) || __builtin_mul_overflow(hw, (size_t)s.c, &hwc))
+        return SIZE_MAX;
+    return hwc;
 }
 
 const char *small_layer_kernel_name(const small_layer *layer) {
@@ -78,41 +83,61 @@ static small_kernel_choice choice_of(const small_layer *layer) {
 
 /* Largest tensor we accept: its float offsets must fit in an int-sized index product. */
 #define SMALL_MAX_ELEMENTS ((size_t)INT_MAX)
+/* Largest padded extent of a window axis: every index the nest forms along it (start, span, stride
+ * steps) stays below INT_MAX, and its step products stay within ptrdiff_t on 32-bit targets too. */
+#define SMALL_MAX_EXTENT ((int64_t)INT_MAX / 2)
 
 static int shape_ok(small_shape s) {
     return s.h > 0 && s.w > 0 && s.c > 0 && small_shape_size(s) <= SMALL_MAX_ELEMENTS;
 }
 
-/* Output size and padding before, along one axis, for a window of `taps` taps. */
+static small_limits limits = {SMALL_DEFAULT_MAX_WEIGHT_BYTES, SMALL_DEFAULT_MAX_ARENA_BYTES};
+
+void small_set_limits(const small_limits *new_limits) {
+    if (new_limits) limits = *new_limits;
+}
+
+small_limits small_get_limits(void) { return limits; }
+
+/* Output size and padding before, along one axis, for a window of `taps` taps; all in 64-bit, so a
+ * crafted kernel, dilation or padding is refused with its true values instead of wrapping. */
 static small_status resolve_axis(small_layer *layer, const char *axis, int in, int taps, int stride,
                                  int dilation, int pad_before, int pad_after, int *out, int *before) {
     const small_layer_desc *d = &layer->desc;
-    const int span = (taps - 1) * dilation + 1;
+    const int64_t span = (int64_t)(taps - 1) * dilation + 1;
+    int64_t padded, out64, before64;
     switch (d->padding) {
-    case SMALL_PAD_SAME: {
-        *out = (in + stride - 1) / stride;
-        int total = (*out - 1) * stride + span - in;
-        *before = total > 0 ? total / 2 : 0;
-        return SMALL_OK;
-    }
-    case SMALL_PAD_VALID: pad_before = pad_after = 0; break;
+    case SMALL_PAD_SAME: /* TFLite: out = ceil(in / stride); the window may reach past both ends */
+        out64 = ((int64_t)in + stride - 1) / stride;
+        padded = (out64 - 1) * stride + span;
+        before64 = padded > in ? (padded - in) / 2 : 0;
+        if (padded < in) padded = in;
+        break;
+    case SMALL_PAD_VALID:
     case SMALL_PAD_EXPLICIT:
+        if (d->padding == SMALL_PAD_VALID) pad_before = pad_after = 0;
         if (pad_before < 0 || pad_after < 0)
             return fail(layer, SMALL_ERR_PARAM, "negative %s padding %d, %d", axis, pad_before, pad_after);
+        padded = (int64_t)in + pad_before + pad_after;
+        if (span > padded)
+            return fail(layer, SMALL_ERR_SHAPE, "%s window %lld (kernel %d, dilation %d) larger than padded input %lld",
+                        axis, (long long)span, taps, dilation, (long long)padded);
+        out64 = (padded - span) / stride + 1;
+        before64 = pad_before;
         break;
     default: return fail(layer, SMALL_ERR_PARAM, "unknown padding mode %d", (int)d->padding);
     }
-    const long padded = (long)in + pad_before + pad_after;
-    if (span > padded)
-        return fail(layer, SMALL_ERR_SHAPE, "%s window %d (kernel %d, dilation %d) larger than padded input %ld",
-                    axis, span, taps, dilation, padded);
-    *out = (int)((padded - span) / stride) + 1;
-    *before = pad_before;
+    if (padded > SMALL_MAX_EXTENT || span > SMALL_MAX_EXTENT)
+        return fail(layer, SMALL_ERR_SHAPE, "%s window %lld over a padded input of %lld: more than %lld", axis,
+                    (long long)span, (long long)padded, (long long)SMALL_MAX_EXTENT);
+    *out = (int)out64;
+    *before = (int)before64;
     return SMALL_OK;
 }
 
 static small_status check_window(small_layer *layer, int is_pool) {
     const small_layer_desc *d = &layer->desc;
+    const small_shape in = d->inputs[0];
     if (d->kernel_h < 1 || d->kernel_w < 1)
         return fail(layer, SMALL_ERR_PARAM, "kernel %dx%d must be at least 1x1", d->kernel_h, d->kernel_w);
     if (d->stride_h < 1 || d->stride_w < 1)
@@ -127,8 +152,13 @@ static small_status check_window(small_layer *layer, int is_pool) {
          d->pad_right >= d->kernel_w))
         return fail(layer, SMALL_ERR_PARAM, "pool padding must be smaller than the %dx%d kernel", d->kernel_h,
                     d->kernel_w);
+    /* The nest steps through the input by these products: they must fit a 32-bit ptrdiff_t too. */
+    const int64_t row_step = (int64_t)d->dilation_h * in.w * in.c, col_step = (int64_t)d->dilation_w * in.c;
+    const int64_t pixel_step = (int64_t)d->stride_w * in.c;
+    if (row_step > INT_MAX || col_step > INT_MAX || pixel_step > INT_MAX)
+        return fail(layer, SMALL_ERR_SHAPE, "dilation %dx%d or stride %d over a %dx%dx%d input steps past 2^31 floats",
+                    d->dilation_h, d->dilation_w, d->stride_w, in.h, in.w, in.c);
     small_status s;
-    small_shape in = d->inputs[0];
     if ((s = resolve_axis(layer, "height", in.h, d->kernel_h, d->stride_h, d->dilation_h, d->pad_top,
                           d->pad_bottom, &layer->output.h, &layer->pad_top)))
         return s;
@@ -136,18 +166,31 @@ static small_status check_window(small_layer *layer, int is_pool) {
                         d->pad_right, &layer->output.w, &layer->pad_left);
 }
 
+/* Floats of weights: out_channels x taps x depth, or 0 when that overflows or passes the limit. */
+static size_t weight_floats(int out_channels, int64_t taps, int64_t depth) {
+    size_t n;
+    if (taps < 1 || depth < 1 || __builtin_mul_overflow((size_t)out_channels, (size_t)taps, &n) ||
+        __builtin_mul_overflow(n, (size_t)depth, &n) || n > SIZE_MAX / sizeof(float) - 64)
+        return 0;
+    return n;
+}
+
 /* Allocates and fills layer->packed with weights packed for the layer's kernel, then the bias. */
 static small_status pack(small_layer *layer, const float *weights, const float *bias, int out_channels, int groups,
-                         int taps, int depth) {
+                         int64_t taps, int64_t depth) {
     if (!weights) return fail(layer, SMALL_ERR_NULL, "weights are NULL");
-    const size_t n_weights = small_packed_floats(out_channels, taps, depth);
+    const size_t n_weights = weight_floats(out_channels, taps, depth);
     const size_t n_floats = n_weights + (bias ? (size_t)out_channels : 0);
+    const size_t bytes = n_floats * sizeof(float);
+    if (n_weights == 0 || bytes > limits.max_weight_bytes)
+        return fail(layer, SMALL_ERR_NOMEM, "%d x %lld x %lld weights: more than the limit of %zu bytes (small_set_limits)",
+                    out_channels, (long long)taps, (long long)depth, limits.max_weight_bytes);
     /* Cache-line aligned, so that vector loads of a block's weight rows never straddle two lines. */
-    layer->packed = aligned_alloc(64, (n_floats * sizeof(float) + 63) / 64 * 64);
-    if (!layer->packed) return fail(layer, SMALL_ERR_NOMEM, "cannot allocate %zu bytes of weights", n_floats * 4);
-    layer->packed_bytes = n_floats * sizeof(float);
+    layer->packed = aligned_alloc(64, (bytes + 63) / 64 * 64);
+    if (!layer->packed) return fail(layer, SMALL_ERR_NOMEM, "cannot allocate %zu bytes of weights", bytes);
+    layer->packed_bytes = bytes;
     const small_kernel_choice k = choice_of(layer);
-    small_pack_weights(&k, weights, out_channels, groups, taps, depth, layer->packed);
+    small_pack_weights(&k, weights, out_channels, groups, (int)taps, (int)depth, layer->packed);
     if (bias) {
         memcpy(layer->packed + n_weights, bias, (size_t)out_channels * sizeof(float));
         layer->bias = layer->packed + n_weights;
@@ -169,7 +212,7 @@ static small_status plan_conv(small_layer *layer, const float *weights, const fl
     small_status s = check_window(layer, 0);
     if (s) return s;
     layer->output.c = d->out_channels;
-    const int taps = d->kernel_h * d->kernel_w;
+    const int64_t taps = (int64_t)d->kernel_h * d->kernel_w;
     if (is_depthwise(d)) {
         if ((s = pick_kernel(layer, SMALL_KERNEL_DWCONV))) return s;
         return pack(layer, weights, bias, d->out_channels, 1, taps, 1);
@@ -196,7 +239,7 @@ static small_status plan_op(small_layer *layer, const float *weights, const floa
         if (d->out_channels < 1) return fail(layer, SMALL_ERR_SHAPE, "%d output channels", d->out_channels);
         layer->output = (small_shape){1, 1, d->out_channels};
         small_status s = pick_kernel(layer, SMALL_KERNEL_CONV);
-        return s ? s : pack(layer, weights, bias, d->out_channels, 1, 1, (int)small_shape_size(in));
+        return s ? s : pack(layer, weights, bias, d->out_channels, 1, 1, (int64_t)small_shape_size(in));
     }
     case SMALL_OP_ADD:
         if (memcmp(&d->inputs[0], &d->inputs[1], sizeof(small_shape)))
@@ -210,7 +253,7 @@ static small_status plan_op(small_layer *layer, const float *weights, const floa
             if (d->inputs[i].h != in.h || d->inputs[i].w != in.w)
                 return fail(layer, SMALL_ERR_SHAPE, "input %d is %dx%d, input 0 is %dx%d", i, d->inputs[i].h,
                             d->inputs[i].w, in.h, in.w);
-            if ((long)layer->output.c + d->inputs[i].c > INT_MAX)
+            if ((int64_t)layer->output.c + d->inputs[i].c > INT_MAX)
                 return fail(layer, SMALL_ERR_SHAPE, "too many channels");
             layer->output.c += d->inputs[i].c;
         }
@@ -260,10 +303,10 @@ small_status small_layer_plan(small_layer *layer, const small_layer_desc *desc, 
 
 size_t small_layer_weight_count(const small_layer_desc *d) {
     if (!d || d->n_inputs < 1 || d->out_channels < 1 || !shape_ok(d->inputs[0])) return 0;
-    if (d->op == SMALL_OP_FULLY_CONNECTED) return (size_t)d->out_channels * small_shape_size(d->inputs[0]);
+    if (d->op == SMALL_OP_FULLY_CONNECTED) return weight_floats(d->out_channels, 1, (int64_t)small_shape_size(d->inputs[0]));
     if (d->op != SMALL_OP_CONV2D || d->groups < 1 || d->inputs[0].c % d->groups || d->kernel_h < 1 || d->kernel_w < 1)
         return 0;
-    return small_packed_floats(d->out_channels, d->kernel_h * d->kernel_w, d->inputs[0].c / d->groups);
+    return weight_floats(d->out_channels, (int64_t)d->kernel_h * d->kernel_w, d->inputs[0].c / d->groups);
 }
 
 size_t small_layer_bias_count(const small_layer_desc *d) {

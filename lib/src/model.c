@@ -11,6 +11,7 @@
  *            weights offset, bias offset (in floats into the weights blob, or -1 for none)
  *   weights  weights count floats
  * Layers come in execution order and each tensor is produced once (the model input by none). */
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +19,7 @@
 
 #include "small.h"
 
-enum { HEADER_WORDS = 8, MAX_TENSORS = 1 << 16, VERSION = 1, ALIGN_FLOATS = 4 };
+enum { HEADER_WORDS = 8, MAX_TENSORS = 1 << 16, MAX_TENSOR_FLOATS = 1 << 28, VERSION = 1, ALIGN_FLOATS = 4 };
 enum { L_OP, L_N_INPUTS, L_INPUTS, L_OUTPUT = L_INPUTS + SMALL_MAX_INPUTS, L_OUT_CHANNELS, L_GROUPS, L_KERNEL_H,
        L_KERNEL_W, L_STRIDE_H, L_STRIDE_W, L_DILATION_H, L_DILATION_W, L_PADDING, L_PAD_TOP, L_PAD_BOTTOM,
        L_PAD_LEFT, L_PAD_RIGHT, L_ACTIVATION, L_ALPHA, L_WEIGHTS, L_BIAS, LAYER_WORDS };
@@ -38,8 +39,13 @@ struct small_model {
     size_t arena_floats;
 };
 
-static small_status refuse(small_message *why, small_status status, const char *fmt, int a, int b) {
-    if (why) snprintf(why->text, sizeof why->text, fmt, a, b);
+static small_status refuse(small_message *why, small_status status, const char *fmt, ...) {
+    if (why) {
+        va_list args;
+        va_start(args, fmt);
+        vsnprintf(why->text, sizeof why->text, fmt, args);
+        va_end(args);
+    }
     return status;
 }
 
@@ -119,10 +125,10 @@ static small_status plan_layer(small_model *m, int i, const unsigned char *w, co
     small_layer_desc d = layer_desc(w, m->tensors);
     const int32_t weights_at = word(w, L_WEIGHTS), bias_at = word(w, L_BIAS);
     const size_t n_weights = small_layer_weight_count(&d), n_bias = small_layer_bias_count(&d);
-    if ((weights_at >= 0 && (size_t)weights_at + n_weights > blob_floats) ||
-        (bias_at >= 0 && (size_t)bias_at + n_bias > blob_floats))
-        return refuse(why, SMALL_ERR_FORMAT, "layer %d: weights or bias beyond the weights blob (%d floats)", i,
-                      (int)blob_floats);
+    if ((weights_at >= 0 && (n_weights > blob_floats || (size_t)weights_at > blob_floats - n_weights)) ||
+        (bias_at >= 0 && (n_bias > blob_floats || (size_t)bias_at > blob_floats - n_bias)))
+        return refuse(why, SMALL_ERR_FORMAT, "layer %d: weights or bias beyond the weights blob (%zu floats)", i,
+                      blob_floats);
     float *weights_copy, *bias_copy;
     const float *weights = host_floats(weights_at >= 0 ? blob + weights_at : NULL, n_weights, &weights_copy);
     const float *bias = host_floats(bias_at >= 0 ? blob + bias_at : NULL, n_bias, &bias_copy);
@@ -145,13 +151,14 @@ static int lifetimes_overlap(const tensor_plan *a, const tensor_plan *b) {
 }
 
 /* Greedy by size: place the largest tensors first, each at the lowest offset that does not collide
- * with an already placed tensor alive at the same time. Near the lower bound for chain-like graphs. */
-static small_status plan_arena(small_model *m) {
+ * with an already placed tensor alive at the same time. Near the lower bound for chain-like graphs.
+ * Offsets are 64-bit and checked against the arena limit as they grow, so no sum wraps. */
+static small_status plan_arena(small_model *m, small_message *why) {
     int *order = malloc((size_t)m->n_tensors * sizeof(int));
     int *placed = malloc((size_t)m->n_tensors * sizeof(int));
     if (!order || !placed) {
         free(order), free(placed);
-        return SMALL_ERR_NOMEM;
+        return refuse(why, SMALL_ERR_NOMEM, "out of memory");
     }
     int n_order = 0, n_placed = 0;
     for (int t = 0; t < m->n_tensors; ++t)
@@ -163,34 +170,40 @@ static small_status plan_arena(small_model *m) {
             order[j] = order[j - 1];
             order[j - 1] = swap;
         }
-    m->arena_floats = 0;
-    for (int i = 0; i < n_order; ++i) {
+    const uint64_t limit = small_get_limits().max_arena_bytes / sizeof(float);
+    uint64_t arena = 0;
+    for (int i = 0; i < n_order && arena <= limit; ++i) {
         tensor_plan *t = &m->tensors[order[i]];
-        const size_t size = (small_shape_size(t->shape) + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
-        size_t offset = 0;
+        const uint64_t size = ((uint64_t)small_shape_size(t->shape) + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
+        uint64_t offset = 0;
         for (int moved = 1; moved;) { /* move past every live tensor we collide with, until none */
             moved = 0;
             for (int j = 0; j < n_placed; ++j) {
                 const tensor_plan *p = &m->tensors[placed[j]];
-                const size_t p_end = p->offset + small_shape_size(p->shape);
+                const uint64_t p_end = p->offset + small_shape_size(p->shape);
                 if (lifetimes_overlap(t, p) && offset < p_end && p->offset < offset + size) {
                     offset = (p_end + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
                     moved = 1;
                 }
             }
         }
-        t->offset = offset;
+        t->offset = (size_t)offset; /* <= limit, which fits size_t */
         placed[n_placed++] = order[i];
-        if (offset + size > m->arena_floats) m->arena_floats = offset + size;
+        if (offset + size > arena) arena = offset + size;
     }
     free(order), free(placed);
+    if (arena > limit)
+        return refuse(why, SMALL_ERR_NOMEM, "an arena of at least %llu bytes: more than the limit of %zu (small_set_limits)",
+                      (unsigned long long)arena * sizeof(float), small_get_limits().max_arena_bytes);
+    m->arena_floats = (size_t)arena;
     m->arena = malloc((m->arena_floats ? m->arena_floats : 1) * sizeof(float));
-    return m->arena ? SMALL_OK : SMALL_ERR_NOMEM;
+    return m->arena ? SMALL_OK : refuse(why, SMALL_ERR_NOMEM, "cannot allocate an arena of %zu bytes",
+                                        m->arena_floats * sizeof(float));
 }
 
 static small_status load(small_model *m, const unsigned char *data, size_t size, small_message *why) {
     if (size < HEADER_WORDS * 4 || memcmp(data, "SMLM", 4))
-        return refuse(why, SMALL_ERR_FORMAT, "not a SMaLL model (no SMLM header; %d bytes)", (int)size, 0);
+        return refuse(why, SMALL_ERR_FORMAT, "not a SMaLL model (no SMLM header; %zu bytes)", size);
     if (word(data, 1) != VERSION)
         return refuse(why, SMALL_ERR_FORMAT, "model format version %d, this library reads %d", word(data, 1), VERSION);
     m->n_tensors = word(data, 2);
@@ -202,22 +215,23 @@ static small_status load(small_model *m, const unsigned char *data, size_t size,
         return refuse(why, SMALL_ERR_FORMAT, "%d tensors and %d layers", m->n_tensors, m->n_layers);
     const size_t tables_end = 4 * (HEADER_WORDS + 3 * (size_t)m->n_tensors + (size_t)LAYER_WORDS * m->n_layers);
     if (tables_end > size || weights_offset < 0 || weights_count < 0 || (size_t)weights_offset < tables_end ||
-        weights_offset % 16 || (size_t)weights_offset + 4 * (size_t)weights_count > size)
-        return refuse(why, SMALL_ERR_FORMAT, "truncated or inconsistent: %d bytes, weights end at %d", (int)size,
-                      weights_offset + 4 * weights_count);
+        weights_offset % 16 || (uint64_t)weights_offset + 4 * (uint64_t)weights_count > size) /* no wrap in 32 bits */
+        return refuse(why, SMALL_ERR_FORMAT, "truncated or inconsistent: %zu bytes, weights at %d, %d floats", size,
+                      weights_offset, weights_count);
     if (m->input < 0 || m->input >= m->n_tensors || m->output < 0 || m->output >= m->n_tensors)
         return refuse(why, SMALL_ERR_FORMAT, "input tensor %d or output tensor %d out of range", m->input, m->output);
     m->tensors = calloc((size_t)m->n_tensors, sizeof *m->tensors);
     m->layers = calloc((size_t)m->n_layers, sizeof *m->layers);
     m->layer_io = calloc((size_t)m->n_layers, sizeof *m->layer_io);
-    if (!m->tensors || !m->layers || !m->layer_io) return refuse(why, SMALL_ERR_NOMEM, "out of memory", 0, 0);
+    if (!m->tensors || !m->layers || !m->layer_io) return refuse(why, SMALL_ERR_NOMEM, "out of memory");
     for (int t = 0; t < m->n_tensors; ++t) {
         m->tensors[t].shape = (small_shape){word(data, HEADER_WORDS + 3 * t), word(data, HEADER_WORDS + 3 * t + 1),
                                             word(data, HEADER_WORDS + 3 * t + 2)};
         m->tensors[t].first = m->tensors[t].last = -1;
         const small_shape s = m->tensors[t].shape;
-        if (s.h < 1 || s.w < 1 || s.c < 1 || small_shape_size(s) > (1u << 28))
-            return refuse(why, SMALL_ERR_FORMAT, "tensor %d has an invalid shape (h %d)", t, s.h);
+        if (s.h < 1 || s.w < 1 || s.c < 1 || small_shape_size(s) > MAX_TENSOR_FLOATS)
+            return refuse(why, SMALL_ERR_FORMAT, "tensor %d has shape %dx%dx%d: empty or over %d floats", t, s.h, s.w,
+                          s.c, MAX_TENSOR_FLOATS);
     }
     const unsigned char *layer_words = data + 4 * (HEADER_WORDS + 3 * (size_t)m->n_tensors);
     const float *blob = (const float *)(const void *)(data + weights_offset);
@@ -228,18 +242,23 @@ static small_status load(small_model *m, const unsigned char *data, size_t size,
         if (s != SMALL_OK) return s;
     }
     if (m->tensors[m->output].first < 0)
-        return refuse(why, SMALL_ERR_FORMAT, "no layer produces the output tensor %d", m->output, 0);
+        return refuse(why, SMALL_ERR_FORMAT, "no layer produces the output tensor %d", m->output);
     m->tensors[m->output].last = m->n_layers; /* alive until copied out */
-    return plan_arena(m) == SMALL_OK ? SMALL_OK : refuse(why, SMALL_ERR_NOMEM, "cannot allocate the arena", 0, 0);
+    size_t weight_bytes = 0;
+    for (int i = 0; i < m->n_layers; ++i) weight_bytes += m->layers[i].packed_bytes; /* each <= the limit */
+    if (weight_bytes > small_get_limits().max_weight_bytes)
+        return refuse(why, SMALL_ERR_NOMEM, "%zu bytes of packed weights: more than the limit of %zu (small_set_limits)",
+                      weight_bytes, small_get_limits().max_weight_bytes);
+    return plan_arena(m, why);
 }
 
 small_status small_model_load(small_model **model, const void *data, size_t size, small_message *why) {
     if (why) why->text[0] = '\0';
-    if (!model || !data) return refuse(why, SMALL_ERR_NULL, "model or data is NULL", 0, 0);
+    if (!model || !data) return refuse(why, SMALL_ERR_NULL, "model or data is NULL");
     *model = NULL;
-    if ((uintptr_t)data % 4) return refuse(why, SMALL_ERR_FORMAT, "model buffer is not 4-byte aligned", 0, 0);
+    if ((uintptr_t)data % 4) return refuse(why, SMALL_ERR_FORMAT, "model buffer is not 4-byte aligned");
     small_model *m = calloc(1, sizeof *m);
-    if (!m) return refuse(why, SMALL_ERR_NOMEM, "out of memory", 0, 0);
+    if (!m) return refuse(why, SMALL_ERR_NOMEM, "out of memory");
     small_status s = load(m, data, size, why);
     if (s != SMALL_OK) {
         small_model_free(m);

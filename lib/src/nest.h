@@ -24,11 +24,6 @@ typedef struct {
  * ADD, else NULL. */
 void small_nest_run(const small_nest *n, const small_kernel_choice *k, const float *x, const float *x2, float *y);
 
-/* Floats of packed weights for out_channels channels of taps x depth (depth 1 for depthwise).
- * Packing is per channel block of k->channel_tile, each block [tap][depth][block width], so the
- * total is the same as unpacked: nothing is padded up to a block. */
-size_t small_packed_floats(int out_channels, int taps, int depth);
-
 /* Packs OHWI weights [out][taps][depth] into the block layout the kernel k reads. */
 void small_pack_weights(const small_kernel_choice *k, const float *ohwi, int out_channels, int groups,
                         int taps, int depth, float *packed);

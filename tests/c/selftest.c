@@ -1,7 +1,9 @@
 /* A self-contained check of the library for ctest, without the Python harness: a few layers of
  * each op against direct double-precision loops written here, and the error codes of bad
  * parameters. The full sweep lives in the pytest suite. Prints "N passed, N failed". */
+#include <limits.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -122,6 +124,8 @@ int main(void) {
     conv_case(8, 8, 5, 5, 3, 1, 2, 2, 5);  /* depthwise, dilated */
     conv_case(6, 11, 2, 9, 5, 3, 1, 2, 1);
     conv_case(4, 4, 17, 3, 1, 1, 1, 0, 1);
+    conv_case(4, 4, 2, 3, 41, 1, 1, 20, 1); /* a window ten times the input, nearly all padding */
+    conv_case(4, 5, 3, 3, 3, 1, 4, 4, 3);   /* depthwise, dilated past the input on every side */
     softmax_case();
 
     small_layer_desc d = small_layer_desc_default(SMALL_OP_CONV2D);
@@ -144,6 +148,18 @@ int main(void) {
     bad.inputs[0] = (small_shape){2, 2, 3};
     bad.inputs[1] = (small_shape){2, 2, 4};
     expect_error(bad, SMALL_ERR_SHAPE, "add of mismatched shapes");
+    /* Descriptors whose sizes once wrapped in int and planned fine, then crashed at run time. */
+    bad = d, bad.padding = SMALL_PAD_SAME, bad.kernel_h = bad.kernel_w = 65536;
+    expect_error(bad, SMALL_ERR_NOMEM, "SAME kernel of 65536x65536 on a 4x4 input: 2^33 weights, over the limit");
+    bad = d, bad.dilation_h = bad.dilation_w = INT_MAX;
+    expect_error(bad, SMALL_ERR_SHAPE, "dilation INT_MAX");
+    bad = d, bad.padding = SMALL_PAD_EXPLICIT, bad.pad_top = bad.pad_bottom = INT_MAX;
+    expect_error(bad, SMALL_ERR_SHAPE, "explicit padding INT_MAX");
+    bad = d, bad.inputs[0] = (small_shape){65536, 65536, 2}, bad.kernel_h = bad.kernel_w = 1;
+    expect_error(bad, SMALL_ERR_SHAPE, "an input of 2^33 elements");
+    bad = d, bad.out_channels = 1 << 30, bad.kernel_h = bad.kernel_w = 1;
+    expect_error(bad, SMALL_ERR_NOMEM, "2^31 weights, over the weight limit");
+    check(small_shape_size((small_shape){INT_MAX, INT_MAX, INT_MAX}) == SIZE_MAX, "shape size saturates");
     check(small_layer_plan(NULL, &d, NULL, NULL) == SMALL_ERR_NULL, "NULL layer");
     small_layer L;
     check(small_layer_plan(&L, &d, NULL, NULL) == SMALL_ERR_NULL, "NULL weights");
