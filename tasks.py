@@ -35,12 +35,19 @@ from small_harness.elfcheck import ElfReport, check_artifacts
 from small_harness.errors import HarnessError
 from small_harness.host_toolchain import check_host_toolchain, describe_toolchain, install_host_toolchain
 from small_harness.port_size import format_table, port_sizes, template_sizes
+from small_harness.repro import debug as debug_case
+from small_harness.repro import replay, target_and_variant
 from small_harness.run_model import run_model
+from small_harness.runner import describe_exit
 from small_harness.targets import NATIVE, REPO_ROOT, Target, load_targets, resolve_targets
 from small_harness.testing import run_harness_tests, run_tests
 from small_harness.conformance import collect as collect_conformance
 from small_harness.conformance import format_table as format_conformance
 from small_harness.generated import regenerate
+from small_harness.build import FUZZER_NAMES
+from small_harness.fuzzing import format_table as format_fuzz_table
+from small_harness.fuzzing import fuzz_targets, run_fuzzers
+from small_harness.fuzzing import write_junit as write_fuzz_junit
 from small_harness.new_arch import new_arch as new_arch_files
 from small_harness.new_arch import new_isa as new_isa_files
 from small_harness.workflow import WORKFLOW_FILE, write_workflow
@@ -199,6 +206,61 @@ def run(c: Context, model: str, arch: str = NATIVE, toolchain: str = AUTO, input
         backend = _chosen_backend(toolchain)
         (target,) = resolve_targets(arch, backend=backend.name)
         run_model(Path(model), target, backend, Path(input) if input else None, Path(output) if output else None)
+
+
+REPRO_ARCH_HELP = "one target, or one variant of it (riscv64@vlen256), as the failure report names it"
+
+
+@task(help={"file": "a case file the harness saved (build/crashes/*.case)", "arch": REPRO_ARCH_HELP,
+            "toolchain": TOOLCHAIN_HELP})
+def repro(c: Context, file: str, arch: str = NATIVE, toolchain: str = AUTO) -> None:
+    """Replay a saved case (the requests that crashed or hung a runner) on a fresh runner, alone.
+    Exits 1 when the runner crashes or hangs again, 0 when it serves the case cleanly."""
+    with reported_errors():
+        target_and_variant(arch, "host")  # an unknown --arch is reported before any backend work
+        backend = _chosen_backend(toolchain)
+        target, variant = target_and_variant(arch, backend.name)
+        outcome = replay(Path(file), target, variant, backend)
+    print(outcome.summary)
+    if outcome.crashed:
+        raise Exit(f"error: reproduced: {outcome.summary}", code=1)
+
+
+@task(help={"file": "a case file the harness saved (build/crashes/*.case)", "arch": REPRO_ARCH_HELP,
+            "toolchain": "host (default): QEMU runs here, where gdb can reach its port",
+            "port": "the gdbstub's TCP port (default: a free one)"})
+def debug(c: Context, file: str, arch: str = NATIVE, toolchain: str = "host", port: int = 0) -> None:
+    """Run a saved case under QEMU's gdbstub and print the gdb-multiarch command that attaches to it
+    (for a native target: the gdb command that runs it)."""
+    with reported_errors():
+        target_and_variant(arch, "host")
+        backend = _chosen_backend(toolchain)
+        target, variant = target_and_variant(arch, backend.name)
+        code = debug_case(Path(file), target, variant, backend, port)
+    if code != 0:
+        print(f"the runner ended with {describe_exit(code)}")
+
+
+@task(help={"seconds": "how long each fuzzer runs (both run at once)", "arch": "the fuzzing target(s): "
+            "default every target whose TOML says fuzzing = true", "toolchain": TOOLCHAIN_HELP,
+            "junit-dir": "write fuzz.xml here (one case per fuzzer)"})
+def fuzz(c: Context, seconds: int = 60, arch: str = "all", toolchain: str = AUTO, junit_dir: str = "") -> None:
+    """Run the libFuzzer targets (model loader plus one inference; runner protocol) with ASan and
+    UBSan. Corpora grow in build/fuzz/; anything found is saved in tests/fuzz/regressions/, which the
+    test suite replays on every target. Exits 1 on a finding."""
+    with reported_errors():
+        fuzz_targets(resolve_targets(arch))
+        backend = _chosen_backend(toolchain)
+        results = []
+        for target in fuzz_targets(resolve_targets(arch, backend=backend.name)):
+            print(f"== {target.name}: {len(FUZZER_NAMES)} fuzzers for {seconds} s each", flush=True)
+            results += run_fuzzers(target, backend, seconds)
+        print(format_fuzz_table(results))
+        if junit_dir:
+            write_fuzz_junit(results, Path(junit_dir).resolve())
+    if not all(result.ok for result in results):
+        raise Exit("error: the fuzzers found inputs that fail (kept in tests/fuzz/regressions/; commit them "
+                   "with the fix)", code=1)
 
 
 @task(name="port-size")
@@ -415,6 +477,9 @@ namespace.add_task(generate)
 namespace.add_task(kernels)
 namespace.add_task(new_arch)
 namespace.add_task(new_isa)
+namespace.add_task(repro)
+namespace.add_task(fuzz)
+namespace.add_task(debug)
 
 toolchain = Collection("toolchain")
 toolchain.add_task(install)

@@ -21,6 +21,7 @@ from .backends import Backend
 from .bench_layers import BenchLayer
 from .build import build
 from .errors import HarnessError
+from .repro import start_runner
 from .runner import Runner
 from .targets import REF_ISA, REPO_ROOT, Target, Variant, missing_cpu_flags
 
@@ -116,8 +117,7 @@ def run_bench(target: Target, variant: Variant, backend: Backend, layers: list[B
         raise HarnessError(f"{variant.label}: this CPU lacks {' '.join(lacking)}; nothing to measure")
     result = build(target, backend)
     before = measure_peak(target, variant, backend, result.build_dir)
-    command = backend.runner_command(target, result.runner, variant)
-    with Runner(command) as runner:
+    with start_runner(target, variant, backend, result.runner) as runner:
         isa = runner.info().selected[0]
         measurements = [measure_layer(runner, layer, seed, batches) for seed, layer in enumerate(layers)]
     # The peak before and after the layers: the higher one, so that a busy moment cannot inflate ratios.

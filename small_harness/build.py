@@ -17,6 +17,7 @@ LIBRARY_NAME = "libsmall.a"
 RUNNER_NAME = "small_runner"
 SELFTEST_NAME = "small_selftest"
 ARTIFACT_NAMES = (LIBRARY_NAME, RUNNER_NAME, SELFTEST_NAME)
+FUZZER_NAMES = ("fuzz_model", "fuzz_runner")  # tests/fuzz/, built with -DSMALL_FUZZ=ON
 TOOLCHAIN_FILE_NAME = "toolchain.cmake"
 FAILURE_TAIL_LINES = 20
 
@@ -31,9 +32,10 @@ class BuildResult:
     configured: bool  # True when CMake's configure step ran in this build
 
 
-def build_dir_for(target: Target, backend: str = DEFAULT_BACKEND) -> Path:
-    """One directory per backend and target, so switching never forces a full rebuild."""
-    return REPO_ROOT / "build" / backend / target.name
+def build_dir_for(target: Target, backend: str = DEFAULT_BACKEND, fuzz: bool = False) -> Path:
+    """One directory per backend and target (and its fuzzing build), so switching never forces a
+    full rebuild."""
+    return REPO_ROOT / "build" / backend / (f"{target.name}-fuzz" if fuzz else target.name)
 
 
 def run_build_command(backend: Backend, target: Target, argv: list[str], cwd: Path) -> str:
@@ -62,7 +64,7 @@ def _forget_configuration(build_dir: Path) -> None:
     shutil.rmtree(build_dir / "CMakeFiles", ignore_errors=True)
 
 
-def _configure(backend: Backend, target: Target, build_dir: Path) -> None:
+def _configure(backend: Backend, target: Target, build_dir: Path, fuzz: bool) -> None:
     argv = [
         "cmake",
         "-S",
@@ -72,6 +74,7 @@ def _configure(backend: Backend, target: Target, build_dir: Path) -> None:
         "-G",
         "Ninja",
         f"-DCMAKE_TOOLCHAIN_FILE={build_dir / TOOLCHAIN_FILE_NAME}",
+        f"-DSMALL_FUZZ={'ON' if fuzz else 'OFF'}",
     ]
     try:
         run_build_command(backend, target, argv, cwd=REPO_ROOT)
@@ -80,32 +83,35 @@ def _configure(backend: Backend, target: Target, build_dir: Path) -> None:
         raise
 
 
-def build(target: Target, backend: Backend) -> BuildResult:
-    """Build `target` with the backend's toolchain; only what changed is recompiled."""
+def build(target: Target, backend: Backend, fuzz: bool = False) -> BuildResult:
+    """Build `target` with the backend's toolchain; only what changed is recompiled. With `fuzz`, in
+    a directory of its own and with the libFuzzer targets too (a target whose TOML says fuzzing)."""
+    if fuzz and not target.fuzzing:
+        raise HarnessError(f"{target.name}: its TOML does not say `fuzzing = true` (clang with the sanitizers)")
     if target.backend != backend.name:
         raise HarnessError(f"{target.name}: was loaded for the {target.backend} backend, not {backend.name}")
     backend.prepare(target)
 
-    build_dir = build_dir_for(target, backend.name)
+    build_dir = build_dir_for(target, backend.name, fuzz)
     build_dir.mkdir(parents=True, exist_ok=True)
     # Two runs building the same directory at once (two terminals, parallel jobs) would corrupt it:
     # the second waits for the first, then finds the build up to date.
     with (build_dir / ".build.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        return _build_locked(target, backend, build_dir)
+        return _build_locked(target, backend, build_dir, fuzz)
 
 
-def _build_locked(target: Target, backend: Backend, build_dir: Path) -> BuildResult:
+def _build_locked(target: Target, backend: Backend, build_dir: Path, fuzz: bool) -> BuildResult:
     toolchain_changed = _write_toolchain_file(target, build_dir)
     if toolchain_changed:
         _forget_configuration(build_dir)
     configured_before = (build_dir / "CMakeCache.txt").is_file() and (build_dir / "build.ninja").is_file()
     needs_configure = toolchain_changed or not configured_before
     if needs_configure:
-        _configure(backend, target, build_dir)
+        _configure(backend, target, build_dir, fuzz)
     run_build_command(backend, target, ["cmake", "--build", str(build_dir)], cwd=REPO_ROOT)
 
-    artifacts = [build_dir / name for name in ARTIFACT_NAMES]
+    artifacts = [build_dir / name for name in ARTIFACT_NAMES + (FUZZER_NAMES if fuzz else ())]
     missing = [path.name for path in artifacts if not path.is_file()]
     if missing:
         raise BuildError(f"{target.name}: the build succeeded but did not produce {', '.join(missing)} in {build_dir}")

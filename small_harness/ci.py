@@ -27,13 +27,14 @@ HARNESS_JOB = "harness"
 CLEAN_ROOM_RELEASES = ("debian12", "debian13")
 CLEAN_ROOM_ENV = "SMALL_CLEAN_ROOM"  # set inside the clean room, whose `invoke ci` must not recurse
 # First-run guesses of how long each kind of job takes (s), to start the longest first.
-GUESSED_SECONDS = {"clean-room": 900.0, "emulated": 60.0, "native": 40.0, "harness": 30.0}
+GUESSED_SECONDS = {"clean-room": 900.0, "emulated": 60.0, "native": 40.0, "harness": 30.0, "fuzz": 150.0}
+FUZZ_SECONDS = 60  # per fuzzer in CI; `invoke fuzz --seconds 600` is the long local run
 
 
 @dataclass(frozen=True)
 class Job:
     name: str
-    kind: str  # "target", "harness" or "clean-room"
+    kind: str  # "target", "fuzz", "harness" or "clean-room"
     invoke_args: tuple[str, ...]  # what `invoke ci --job NAME` runs: `invoke <args>`
     target: str | None = None  # the target whose toolchain the job needs
 
@@ -57,6 +58,11 @@ def ci_jobs(targets: Sequence[Target], toolchain: str = "auto") -> list[Job]:
             if len(variants) > 1:
                 args += ["--variant", variant.suffix]
             jobs.append(Job(variant.label, "target", (*args, "--junit-dir", _junit_dir(variant.label)), target.name))
+    for target in targets:
+        if target.fuzzing:
+            name = f"fuzz-{target.name}"
+            jobs.append(Job(name, "fuzz", ("fuzz", "--seconds", str(FUZZ_SECONDS), "--arch", target.name,
+                                           "--toolchain", toolchain, "--junit-dir", _junit_dir(name)), target.name))
     for release in CLEAN_ROOM_RELEASES:
         name = f"clean-room-{release}"
         jobs.append(Job(name, "clean-room", ("clean-room", "--release", release, "--junit-dir", _junit_dir(name))))

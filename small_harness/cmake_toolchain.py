@@ -61,6 +61,8 @@ def render_toolchain(target: Target) -> str:
     if compiler.target:
         lines.append(_set("CMAKE_C_COMPILER_TARGET", compiler.target))
     lines.append(_set("CMAKE_C_FLAGS_INIT", " ".join(compiler.flags)))
+    if compiler.release_flags:  # a cache entry: CMake would append its -O3 to an _INIT value
+        lines.append(f'set(CMAKE_C_FLAGS_RELEASE {_quote(" ".join(compiler.release_flags))} CACHE STRING "")')
     if compiler.link_flags:
         link_flags = " ".join(compiler.link_flags)
         lines += [_set("CMAKE_EXE_LINKER_FLAGS_INIT", link_flags), _set("CMAKE_SHARED_LINKER_FLAGS_INIT", link_flags)]

@@ -96,6 +96,11 @@ def encode_model_run(x: np.ndarray, repeat: int) -> bytes:
     return struct.pack("<III", MAGIC, CMD_MODEL_RUN, repeat) + _array_bytes(x)
 
 
+def encode_model_run_prefix() -> bytes:
+    """The first bytes of every model run request."""
+    return struct.pack("<II", MAGIC, CMD_MODEL_RUN)
+
+
 def encode_quit() -> bytes:
     return struct.pack("<II", MAGIC, CMD_QUIT)
 

@@ -4,6 +4,7 @@ inference through the library's own runtime, and report the prediction, the aren
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +14,8 @@ from .backends import Backend
 from .build import build
 from .errors import HarnessError
 from .model_format import Model, encode, memory_figures
-from .runner import Runner, SmallError
+from .repro import start_runner
+from .runner import SmallError
 from .targets import REPO_ROOT, Target
 from .tflite_import import import_tflite
 
@@ -53,22 +55,44 @@ def model_input(model: Model, input_path: Path | None) -> np.ndarray:
         data = np.load(input_path)
     except (OSError, ValueError) as error:
         raise HarnessError(f"{input_path}: cannot read a .npy array ({error})") from None
+    if data.dtype.kind not in "biuf":  # bool, signed, unsigned, float
+        raise HarnessError(f"{input_path}: holds {data.dtype} values; the model takes real numbers (float32, or any "
+                           "integer or float type, converted)")
     if data.size != int(np.prod(shape)):
         raise HarnessError(f"{input_path}: {data.shape} has {data.size} values; the model input "
                            f"{model.input_layout} needs {int(np.prod(shape))}")
     return np.ascontiguousarray(data, dtype=np.float32).reshape(shape)
 
 
+def check_output_path(output_path: Path) -> Path:
+    """Where np.save will write (it adds .npy), refused before anything runs if it cannot be written."""
+    target = output_path if output_path.suffix == ".npy" else output_path.with_name(output_path.name + ".npy")
+    folder = target.parent
+    if output_path.is_dir():
+        raise HarnessError(f"--output {output_path} is a directory; give a file name such as {output_path / 'out.npy'}")
+    if not folder.is_dir():
+        raise HarnessError(f"--output {output_path}: the directory {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise HarnessError(f"--output {output_path}: {target} cannot be written (permission denied)")
+    return target
+
+
+def _special_counts(array: np.ndarray) -> str:
+    """ "3 NaN, 1 Inf", or "" when every value is finite."""
+    nans, infs = int(np.isnan(array).sum()), int(np.isinf(array).sum())
+    return ", ".join(part for part in (f"{nans} NaN" if nans else "", f"{infs} Inf" if infs else "") if part)
+
+
 def run_model(path: Path, target: Target, backend: Backend, input_path: Path | None,
               output_path: Path | None) -> np.ndarray:
+    saved_to = check_output_path(output_path) if output_path is not None else None
     imported = import_cached(path)
     model = imported.model
     print(f"model: {path} ({len(model.nodes)} layers, input {model.input_layout}, output {model.output_layout}), "
           f"imported to {imported.cache_path.relative_to(REPO_ROOT)}", flush=True)
+    x = model_input(model, input_path)  # a bad input is refused before the build
     result = build(target, backend)
-    command = backend.runner_command(target, result.runner)
-    x = model_input(model, input_path)
-    with Runner(command) as runner:
+    with start_runner(target, None, backend, result.runner) as runner:
         try:
             loaded = runner.load_model(imported.file)
             reply = runner.run_model(x)
@@ -84,10 +108,18 @@ def run_model(path: Path, target: Target, backend: Backend, input_path: Path | N
         print(f"time: not measured: under QEMU wall time means nothing, and this QEMU has no instruction "
               f"counter plugin ({reply.elapsed_ns / 1e6:.1f} ms emulated)")
     scores = output.ravel()
-    if scores.size <= 1000:
+    specials = _special_counts(scores)
+    if specials:
+        inputs = _special_counts(x)
+        print(f"warning: the output holds {specials} values"
+              + (f" (the input holds {inputs}: NaN propagates, see README)" if inputs else ""))
+    elif scores.size <= 1000:
         top = np.argsort(-scores, kind="stable")[:TOP_CLASSES]
         print("top classes: " + ", ".join(f"{int(c)} ({scores[c]:.4f})" for c in top))
-    if output_path is not None:
-        np.save(output_path, output)
-        print(f"output: {output.shape} written to {output_path}")
+    if saved_to is not None:
+        try:
+            np.save(saved_to, output)
+        except OSError as error:
+            raise HarnessError(f"--output {output_path}: cannot write ({error.strerror})") from None
+        print(f"output: {output.shape} written to {saved_to}")
     return output

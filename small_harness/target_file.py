@@ -78,6 +78,14 @@ class _Table:
             raise self.error(key, "must be an integer")
         return value
 
+    def boolean(self, key: str, default: bool) -> bool:
+        if not self.has(key):
+            return default
+        value = self._get(key)
+        if not isinstance(value, bool):
+            raise self.error(key, "must be true or false")
+        return value
+
     def optional_integer(self, key: str) -> int | None:
         return self.integer(key) if self.has(key) else None
 
@@ -172,6 +180,7 @@ def _read_compiler(data: dict[str, Any], file: Path) -> Compiler:
         target=table.optional_string("target"),
         flags=table.strings("flags", default=()),
         link_flags=table.strings("link_flags", default=()),
+        release_flags=table.strings("release_flags", default=()),
         helper_programs=table.strings("helper_programs", default=()),
         sysroot=table.optional_string("sysroot"),
     )
@@ -181,7 +190,10 @@ def _read_compiler(data: dict[str, Any], file: Path) -> Compiler:
 
 def _read_emulator(data: dict[str, Any], file: Path) -> Emulator:
     table = _Table(data, file, "emulator")
-    emulator = Emulator(binary=table.string("binary"), cpu=table.string("cpu"))
+    emulator = Emulator(binary=table.string("binary"), cpu=table.string("cpu"),
+                        environment=tuple(table.strings("environment", default=())))
+    if any("=" not in entry for entry in emulator.environment):
+        raise table.error("environment", "must be a list of VAR=value strings")
     table.reject_unknown_keys()
     if VLEN_PLACEHOLDER in emulator.cpu:
         raise table.error("cpu", f"is the default CPU and takes no {VLEN_PLACEHOLDER}: give it in an [isa.<name>] table")
@@ -367,6 +379,7 @@ def load_target(file: Path, backend: str = DEFAULT_BACKEND, release: str | None 
         elf=_read_elf(top.table("elf"), file),
         packages=_read_packages(backend_table, file, backend),
         source=file,
+        fuzzing=top.boolean("fuzzing", default=False),
     )
     top.reject_unknown_keys()
     check_consistent(target)

@@ -19,6 +19,7 @@ class Compiler:
     target: str | None  # clang's --target triple; None for a GCC cross compiler
     flags: tuple[str, ...]
     link_flags: tuple[str, ...]
+    release_flags: tuple[str, ...]  # replace CMake's -O3 -DNDEBUG when given (CMAKE_C_FLAGS_RELEASE)
     helper_programs: tuple[str, ...]  # programs the compiler driver runs (e.g. the GNU linker)
     sysroot: str | None  # target headers and libraries; also QEMU's -L; None when native
     # Compilers that stand for `cc` on other Debian releases ([host.<release>] tables), so that the
@@ -37,6 +38,9 @@ class Compiler:
 class Emulator:
     binary: str
     cpu: str  # QEMU -cpu value of variants that do not name their own
+    # VAR=value for QEMU's own process: sanitizer runtimes read their options from /proc/self/environ,
+    # which under QEMU is QEMU's environment, not the guest's (-E does not reach them).
+    environment: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -125,6 +129,7 @@ class Target:
     elf: ElfExpectations
     packages: Packages
     source: Path  # the TOML file
+    fuzzing: bool = False  # `invoke fuzz` builds its libFuzzer targets with this target's toolchain
 
     @property
     def toolchain_id(self) -> str:
@@ -167,14 +172,15 @@ class Target:
         return [self.compiler.cc, *target_flag, *self.compiler.flags]
 
     def emulator_command(self, variant: Variant | None = None) -> list[str]:
-        """The argv prefix that runs a target binary: [] when native, else qemu with -cpu and -L."""
+        """The argv prefix that runs a target binary: [] when native, else qemu with -cpu and -L (after
+        `env VAR=value` when the emulator declares an environment)."""
         if self.emulator is None:
             return []
         cpu = variant.cpu if variant is not None and variant.cpu else self.emulator.cpu
         command = [self.emulator.binary, "-cpu", cpu]
         if self.compiler.sysroot:
             command += ["-L", self.compiler.sysroot]
-        return command
+        return (["env", *self.emulator.environment] if self.emulator.environment else []) + command
 
     def run_command(self, variant: Variant | None = None) -> list[str]:
         """The argv prefix that runs a target binary as the variant asks (None: the default CPU,

@@ -96,7 +96,7 @@ def _run_step(job_expression: str, extra: str = "") -> dict[str, Any]:
 
 
 def _target_matrix(jobs: list[Job]) -> list[dict[str, str]]:
-    return [{"job": job.name, "target": job.target or ""} for job in jobs if job.kind == "target"]
+    return [{"job": job.name, "target": job.target or ""} for job in jobs if job.kind in ("target", "fuzz")]
 
 
 def workflow(targets: list[Target]) -> dict[str, Any]:

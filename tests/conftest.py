@@ -19,7 +19,8 @@ import pytest
 
 from small_harness.backends import Backend, select_backend
 from small_harness.build import BuildResult, build, build_dir_for
-from small_harness.runner import Runner, RunnerInfo
+from small_harness.repro import start_runner
+from small_harness.runner import Runner, RunnerCrashed, RunnerInfo, exchange_deadline
 from small_harness.targets import Target, Variant, missing_cpu_flags, resolve_targets, select_variants, variant_named
 
 
@@ -120,14 +121,31 @@ def runner_command(request: pytest.FixtureRequest, target_variant: tuple[Target,
 
 
 @pytest.fixture(scope="session")
-def runner(runner_command: list[str]) -> Iterator[Runner]:
-    with Runner(runner_command) as process:
+def runner(request: pytest.FixtureRequest, runner_command: list[str], target_variant: tuple[Target, Variant],
+           backend: Backend) -> Iterator[Runner]:
+    """One long-lived runner per session; a crash or hang fails that case only, with a reproducer."""
+    if request.config.getoption("runner_command"):
+        process = Runner(runner_command, deadline_s=exchange_deadline(emulated=True))
+    else:
+        target, variant = target_variant
+        process = start_runner(target, variant, backend, build(target, backend).runner)
+    with process:
         yield process
 
 
 @pytest.fixture(scope="session")
 def runner_info(runner: Runner) -> RunnerInfo:
     return runner.info()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """A crashed or hung runner is reported by its message (signal, layer, reproducer), not by a
+    traceback through the harness."""
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    if report.failed and call.excinfo is not None and call.excinfo.errisinstance(RunnerCrashed):
+        report.longrepr = f"{item.nodeid}\n{call.excinfo.value}"
 
 
 QUARANTINE_FILE = Path(__file__).with_name("quarantine.toml")

@@ -60,7 +60,16 @@
 #define SIMD_STR_(x) #x
 #define SIMD_STR(x) SIMD_STR_(x)
 #define SIMD_INLINE static inline __attribute__((always_inline))
+/* Unroll completely once the bounds are constants (after inlining). clang's "GCC unroll N" would unroll
+ * a loop whose bound is still a parameter N times with a remainder, and compile for minutes. */
+#if defined(SIMD_NO_UNROLL)
+/* Sanitizer builds: clang with UBSan spends minutes and over 8 GB fully unrolling the AVX-512 tiles. */
+#define SIMD_UNROLL
+#elif defined(__clang__)
+#define SIMD_UNROLL _Pragma("clang loop unroll(full)")
+#else
 #define SIMD_UNROLL _Pragma("GCC unroll 32")
+#endif
 
 enum { CONV_V = SIMD_CONV_CHANNELS / SIMD_LANES, CW_V = 2, CW_WIDE = 8, MAX_SPLITS = 8 };
 _Static_assert(SIMD_CONV_CHANNELS % SIMD_LANES == 0 && SIMD_CW_CHANNELS % (CW_V * SIMD_LANES) == 0,

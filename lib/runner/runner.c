@@ -13,6 +13,8 @@
  *                u64 arena bytes, string of the layers' kernel names, one per line
  *     CMD_MODEL_RUN: u32 repeat, then an array (the input) -> reply as for CMD_LAYER (kernel name empty)
  *     CMD_QUIT:  exit 0
+ * With SMALL_RUNNER_CRASH_KERNEL=TEXT in its environment, the runner segfaults where it would run a
+ * layer whose kernel name contains TEXT: the harness's test of its crash reports (never in fuzzing builds).
  *   reply:    u32 MAGIC, i32 status, string message, then the command's payload;
  *             a string is u32 length + bytes.
  * A malformed request gets SMALL_ERR_FORMAT and the runner exits, since the stream is lost. */
@@ -24,10 +26,22 @@
 #include <time.h>
 
 #include "small.h"
+#include "small_runner.h"
 
 enum { MAGIC = 0x524c4d53u /* "SMLR" */, CMD_INFO = 1, CMD_LAYER = 2, CMD_QUIT = 3, CMD_MODEL_LOAD = 4,
        CMD_MODEL_RUN = 5 };
-enum { MAX_ARRAY = 1 << 28 };
+static const char *crash_kernel;             /* SMALL_RUNNER_CRASH_KERNEL, set by main only */
+static volatile uintptr_t crash_address = 0; /* volatile: the compiler cannot see the NULL store coming */
+#ifndef SMALL_RUNNER_MAX_ARRAY
+#define SMALL_RUNNER_MAX_ARRAY (1u << 28) /* floats in one array of a request */
+#endif
+#ifndef SMALL_RUNNER_MAX_REPEAT
+#define SMALL_RUNNER_MAX_REPEAT 1000000 /* timed runs of one request */
+#endif
+enum { MAX_ARRAY = SMALL_RUNNER_MAX_ARRAY };
+
+/* The streams the protocol runs on: stdin and stdout for the program, any pair for the fuzzer. */
+static FILE *wire_in, *wire_out;
 
 enum field {
     F_OP, F_N_INPUTS, F_INPUT_SHAPES, /* SMALL_MAX_INPUTS x (h, w, c) */
@@ -51,25 +65,25 @@ static void to_or_from_wire(void *p, size_t words) {
     }
 }
 
-static int read_exact(void *p, size_t n) { return fread(p, 1, n, stdin) == n; }
+static int read_exact(void *p, size_t n) { return fread(p, 1, n, wire_in) == n; }
 
 /* 32-bit words (integers and floats) in host order. */
 static int read_words(void *p, size_t words) {
-    if (fread(p, 4, words, stdin) != words) return 0;
+    if (fread(p, 4, words, wire_in) != words) return 0;
     to_or_from_wire(p, words);
     return 1;
 }
 
 static void write_words(const void *p, size_t words) {
     if (!HOST_IS_BIG_ENDIAN) {
-        fwrite(p, 4, words, stdout);
+        fwrite(p, 4, words, wire_out);
         return;
     }
     for (size_t i = 0; i < words; ++i) {
         unsigned char word[4];
         memcpy(word, (const unsigned char *)p + 4 * i, 4);
         to_or_from_wire(word, 1);
-        fwrite(word, 4, 1, stdout);
+        fwrite(word, 4, 1, wire_out);
     }
 }
 
@@ -81,7 +95,7 @@ static void write_u64(uint64_t v) { /* low word first, as little-endian puts it 
 }
 static void write_string(const char *s) {
     write_u32((uint32_t)strlen(s));
-    fwrite(s, 1, strlen(s), stdout);
+    fwrite(s, 1, strlen(s), wire_out);
 }
 
 /* Reads one (u32 count, f32 data[count]) array into a fresh buffer; *ok = 0 on a broken stream. */
@@ -200,6 +214,9 @@ static int serve_layer(void) {
     for (int i = 0; ok && i < n_inputs; ++i) inputs[i] = read_array(&n_in[i], &ok);
     if (!ok) {
         reply_header(SMALL_ERR_FORMAT, "malformed layer request (array)");
+        free(weights);
+        free(bias);
+        for (int i = 0; i < n_inputs; ++i) free(inputs[i]);
         return 0;
     }
 
@@ -227,6 +244,12 @@ static int serve_layer(void) {
         }
     float *output = NULL;
     uint64_t elapsed = 0;
+    if (s == SMALL_OK && small_shape_size(layer.output) > MAX_ARRAY) {
+        snprintf(mismatch, sizeof mismatch, "the output has %zu floats, over the runner's limit of %u",
+                 small_shape_size(layer.output), (unsigned)MAX_ARRAY);
+        s = SMALL_ERR_NOMEM;
+        message = mismatch;
+    }
     if (s == SMALL_OK) {
         output = aligned_alloc(64, (small_shape_size(layer.output) * sizeof(float) + 63) / 64 * 64);
         if (!output) {
@@ -235,7 +258,12 @@ static int serve_layer(void) {
         }
     }
     if (s == SMALL_OK) {
-        const int repeat = fields[F_REPEAT] > 0 ? fields[F_REPEAT] : 1;
+        const int repeat = fields[F_REPEAT] < 1 ? 1 : fields[F_REPEAT] > SMALL_RUNNER_MAX_REPEAT ? SMALL_RUNNER_MAX_REPEAT
+                                                                                             : fields[F_REPEAT];
+        if (crash_kernel && strstr(small_layer_kernel_name(&layer), crash_kernel)) {
+            fflush(wire_out);
+            *(volatile int *)crash_address = 1; /* a real segfault, as a faulty kernel would give */
+        }
         const uint64_t start = now_ns();
         for (int r = 0; r < repeat && s == SMALL_OK; ++r)
             s = small_layer_run(&layer, (const float *const *)inputs, output);
@@ -303,7 +331,9 @@ static int serve_model_run(void) {
     uint64_t elapsed = 0;
     if (s == SMALL_OK) {
         const uint64_t start = now_ns();
-        for (uint32_t r = 0; r < (repeat ? repeat : 1) && s == SMALL_OK; ++r) s = small_model_run(model, input, output);
+        if (repeat < 1) repeat = 1;
+        if (repeat > SMALL_RUNNER_MAX_REPEAT) repeat = SMALL_RUNNER_MAX_REPEAT;
+        for (uint32_t r = 0; r < repeat && s == SMALL_OK; ++r) s = small_model_run(model, input, output);
         elapsed = now_ns() - start;
     }
     /* No kernel name: a model has one per layer, sent at load. */
@@ -313,20 +343,16 @@ static int serve_model_run(void) {
     return 1;
 }
 
-int main(void) {
-    /* The kernel tables to use: SMALL_KERNELS, as the library would read it, but refused loudly. */
-    const char *kernels = getenv("SMALL_KERNELS");
-    if (kernels && small_select_kernels(kernels, &selection_error) != SMALL_OK) {
-        char why[sizeof selection_error.text];
-        snprintf(why, sizeof why, "%s", selection_error.text);
-        snprintf(selection_error.text, sizeof selection_error.text, "SMALL_KERNELS=%s: %s", kernels, why);
-    }
+/* Serves requests until the stream ends (0), a quit (0), or a malformed request (2). */
+int small_runner_serve(FILE *in, FILE *out) {
+    wire_in = in;
+    wire_out = out;
     for (;;) {
         uint32_t header[2];
         if (!read_words(header, 2)) return 0; /* the client closed the pipe */
         if (header[0] != MAGIC) {
             reply_header(SMALL_ERR_FORMAT, "bad magic: not a small_runner request");
-            fflush(stdout);
+            fflush(wire_out);
             return 2;
         }
         int keep_going = 1;
@@ -338,7 +364,22 @@ int main(void) {
         case CMD_QUIT: return 0;
         default: reply_header(SMALL_ERR_FORMAT, "unknown command"); keep_going = 0;
         }
-        fflush(stdout);
+        fflush(wire_out);
         if (!keep_going) return 2;
     }
 }
+
+#ifndef SMALL_RUNNER_FUZZ
+int main(void) {
+    /* The kernel tables to use: SMALL_KERNELS, as the library would read it, but refused loudly. */
+    const char *kernels = getenv("SMALL_KERNELS");
+    if (kernels && small_select_kernels(kernels, &selection_error) != SMALL_OK) {
+        char why[sizeof selection_error.text];
+        snprintf(why, sizeof why, "%s", selection_error.text);
+        snprintf(selection_error.text, sizeof selection_error.text, "SMALL_KERNELS=%s: %s", kernels, why);
+    }
+    crash_kernel = getenv("SMALL_RUNNER_CRASH_KERNEL");
+    if (crash_kernel && !*crash_kernel) crash_kernel = NULL;
+    return small_runner_serve(stdin, stdout);
+}
+#endif

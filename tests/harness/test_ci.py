@@ -23,10 +23,12 @@ TARGETS = load_targets()
 ACTIONLINT = Path(sys.executable).parent / "actionlint"
 
 
-def test_one_job_per_target_variant_plus_harness_and_clean_room() -> None:
+def test_one_job_per_target_variant_plus_fuzz_harness_and_clean_room() -> None:
     names = [job.name for job in ci_jobs(list(TARGETS.values()))]
     variants = [v.label for t in TARGETS.values() for v in t.variants()]
-    assert names == [HARNESS_JOB, *variants, *(f"clean-room-{release}" for release in CLEAN_ROOM_RELEASES)]
+    fuzzing = [f"fuzz-{t.name}" for t in TARGETS.values() if t.fuzzing]
+    assert fuzzing, "some target builds the fuzzers"
+    assert names == [HARNESS_JOB, *variants, *fuzzing, *(f"clean-room-{release}" for release in CLEAN_ROOM_RELEASES)]
 
 
 def test_a_copied_toml_is_one_more_job(tmp_path: Path) -> None:

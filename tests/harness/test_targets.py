@@ -75,6 +75,9 @@ def test_emulator_command_runs_qemu_with_cpu_and_sysroot(name: str) -> None:
         assert target.emulator_command() == []
         return
     command = target.emulator_command()
+    if target.emulator.environment:  # set for QEMU's own process, before it
+        assert command[: 1 + len(target.emulator.environment)] == ["env", *target.emulator.environment]
+        command = command[1 + len(target.emulator.environment):]
     assert command[:2] == [target.emulator.binary, "-cpu"]
     assert "{" not in command[2]
     if target.compiler.sysroot:

@@ -1,0 +1,148 @@
+"""A runner that hangs or crashes fails one case, by name, with a reproducer, and the session goes on:
+a stopped runner (SIGSTOP) is a timeout within its deadline; a kernel made to segfault
+(SMALL_RUNNER_CRASH_KERNEL, runner.c) reports the signal, the layer and a command that, run alone,
+crashes the same way."""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from small_harness import layers as L
+from small_harness import protocol
+from small_harness.backends import Backend
+from small_harness.build import BuildResult
+from small_harness.repro import start_runner
+from small_harness.runner import CRASH_KERNEL_ENV, DEADLINE_ENV, RunnerCrashed, RunnerTimeout
+from small_harness.targets import REPO_ROOT, Target, Variant
+
+pytestmark = pytest.mark.per_target
+
+CONV = L.Conv2D(out_channels=4, kernel=(3, 3))
+SHORT_DEADLINE_S = 3.0
+# The signal, or a sanitizer's report of the bad store: ASan's (clang), UBSan's (GCC checks for NULL first).
+CRASH_SIGNS = ("SIGSEGV", "AddressSanitizer: SEGV", "store to null pointer")
+
+
+def _conv_case(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((6, 6, 4), dtype=np.float32)
+    w = rng.standard_normal((3, 3, 4, 4), dtype=np.float32)
+    return x, w.reshape(-1), np.zeros(4, np.float32)
+
+
+def _invoke(command: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Runs a printed command line (`[VAR=value ...] invoke ...`) as a user would, with this
+    environment's invoke."""
+    words = shlex.split(command)
+    at = words.index("invoke")
+    assignments = dict(word.split("=", 1) for word in words[:at])
+    argv = [str(Path(sys.executable).with_name("invoke")), *words[at + 1:]]
+    return subprocess.run(argv, cwd=REPO_ROOT, env={**env, **assignments}, capture_output=True, text=True,
+                          timeout=600)
+
+
+def test_a_stopped_runner_is_a_named_timeout_and_the_next_case_runs(
+        target_variant: tuple[Target, Variant], backend: Backend, build_result: BuildResult,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    target, variant = target_variant
+    monkeypatch.setenv(DEADLINE_ENV, str(SHORT_DEADLINE_S))
+    x, w, b = _conv_case()
+    with start_runner(target, variant, backend, build_result.runner) as runner:
+        expected = runner.run(CONV, [x], w, b).output
+        os.kill(runner.pid, signal.SIGSTOP)
+        started = time.monotonic()
+        with pytest.raises(RunnerTimeout) as failure:
+            runner.run(CONV, [x], w, b)
+        waited = time.monotonic() - started
+        assert waited < SHORT_DEADLINE_S + 10, f"the timeout came after {waited:.1f} s"
+        message = str(failure.value)
+        assert f"timed out after {SHORT_DEADLINE_S:g} s" in message and "Conv2D" in message, message
+        assert "invoke repro build/crashes/" in message, message
+        # The next case starts a fresh runner and gets the same answer.
+        np.testing.assert_array_equal(runner.run(CONV, [x], w, b).output, expected)
+
+
+def test_a_segfaulting_kernel_names_signal_layer_and_a_reproducer(
+        target_variant: tuple[Target, Variant], backend: Backend, build_result: BuildResult,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    target, variant = target_variant
+    monkeypatch.setenv(CRASH_KERNEL_ENV, "conv")
+    x, w, b = _conv_case()
+    with start_runner(target, variant, backend, build_result.runner) as runner:
+        with pytest.raises(RunnerCrashed) as failure:
+            runner.run(CONV, [x], w, b)
+        message = str(failure.value)
+        # Plain builds die by the signal; a sanitizer build catches it and names it.
+        assert any(sign in message for sign in CRASH_SIGNS), message
+        assert "layer Conv2D" in message and "6x6x4" in message, message
+        found = re.search(r"reproduce alone: (.+)", message)
+        assert found, message
+        # A layer the crash does not touch still runs on the restarted runner.
+        relu = L.Activate("relu")
+        np.testing.assert_array_equal(runner.run(relu, [x]).output, np.maximum(x, 0))
+
+    replayed = _invoke(found.group(1), dict(os.environ))
+    assert replayed.returncode == 1, replayed.stdout + replayed.stderr
+    assert "error: reproduced: the runner died with" in replayed.stderr, replayed.stderr
+    assert any(sign in replayed.stderr for sign in CRASH_SIGNS), replayed.stderr
+
+    # Without the crash switch the same case file is served cleanly: the case holds the whole request.
+    environment = {k: v for k, v in os.environ.items() if k != CRASH_KERNEL_ENV}
+    clean = _invoke(found.group(1).removeprefix(f"{CRASH_KERNEL_ENV}=conv "), environment)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "exited cleanly" in clean.stdout, clean.stdout
+
+
+def test_debug_stops_in_gdb_at_the_crash(target_variant: tuple[Target, Variant], backend: Backend,
+                                         build_result: BuildResult, scratch_dir: Path) -> None:
+    """`invoke debug` runs a case under QEMU's gdbstub; the gdb-multiarch command it prints attaches,
+    and gdb stops at the segfault."""
+    target, variant = target_variant
+    if target.emulator is None or backend.name != "host":
+        pytest.skip("invoke debug attaches gdb to QEMU's gdbstub: emulated targets, host toolchain")
+    x, w, b = _conv_case()
+    fields = protocol.layer_fields(CONV, [x.shape])
+    fields.update(has_weights=1, has_bias=1, repeat=1)
+    case = scratch_dir / "conv.case"
+    case.write_bytes(protocol.encode_layer(fields, 0.0, w, b, [x]) + protocol.encode_quit())
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    environment = {**os.environ, CRASH_KERNEL_ENV: "conv"}
+    debug = subprocess.Popen([str(Path(sys.executable).with_name("invoke")), "debug", str(case), "--arch",
+                              variant.label, "--toolchain", "host", "--port", str(port)], cwd=REPO_ROOT,
+                             env=environment, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert debug.stdout is not None
+        attach = ""
+        for line in debug.stdout:
+            if "target remote" in line:
+                attach = line.strip()
+                break
+        assert attach.startswith(("gdb-multiarch", "/usr/bin/gdb-multiarch")), attach
+        # The printed command, in batch mode: continue to the crash, then show where it is.
+        argv = shlex.split(attach)
+        argv[1:1] = ["-batch", "-nx"]
+        argv[-1:-1] = ["-ex", "bt 3"]
+        time.sleep(0.5)  # QEMU opens its port as it starts
+        gdb = subprocess.run(argv, cwd=REPO_ROOT, capture_output=True, text=True, timeout=120)
+        output = gdb.stdout + gdb.stderr
+        if any(flag.startswith("-fsanitize") for flag in target.compiler.flags):
+            # The sanitizer catches the bad store first, reports it and exits 1, under gdb too.
+            assert "SIGSEGV" in output or "exited with code 01" in output, output
+        else:
+            assert "SIGSEGV" in output, output
+    finally:
+        debug.kill()
+        debug.wait()
