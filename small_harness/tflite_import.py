@@ -146,10 +146,54 @@ def _fully_connected(r: _Reader, op: Any, inputs: list[int], where: str) -> tupl
     return layer, weights, r.constant(inputs[2]) if len(inputs) > 2 and inputs[2] >= 0 else None
 
 
-def _add(r: _Reader, op: Any, inputs: list[int], where: str) -> tuple[L.Layer, None, None]:
-    if r.dims(inputs[0]) != r.dims(inputs[1]):
-        raise ModelImportError(f"{where}: broadcasting ADD ({r.dims(inputs[0])} + {r.dims(inputs[1])}) is not supported")
-    return L.Add(activation=_activation(_options(op, tflite.AddOptions), where)), None, None  # type: ignore[arg-type]
+ELEMENTWISE_OPTIONS = {"ADD": tflite.AddOptions, "SUB": tflite.SubOptions, "MUL": tflite.MulOptions}
+
+
+def _elementwise(name: str) -> Callable[[_Reader, Any, list[int], str], tuple[L.Layer, np.ndarray | None, np.ndarray | None]]:
+    """ADD, SUB and MUL. Of two activations: ADD, of one shape. With one constant operand, a scalar or
+    one value per channel (broadcast over height and width, as numpy and TFLite do): a depthwise 1x1
+    convolution, x * w + b with w = 1 and b = c for x + c, w = 1 and b = -c for x - c, w = -1 and b = c
+    for c - x, w = c and b = 0 for x * c. Each is one float32 rounding, the same as the op itself."""
+
+    def importer(r: _Reader, op: Any, inputs: list[int], where: str) -> tuple[L.Layer, np.ndarray | None, np.ndarray | None]:
+        activation = _activation(_options(op, ELEMENTWISE_OPTIONS[name]), where)
+        first, second = r.constant(inputs[0]), r.constant(inputs[1])
+        if first is None and second is None:
+            if name != "ADD":
+                raise ModelImportError(f"{where}: {name} of two activations (tensors {inputs[0]} and {inputs[1]}) is "
+                                       f"not supported; {name} with a constant operand is")
+            if r.dims(inputs[0]) != r.dims(inputs[1]):
+                raise ModelImportError(f"{where}: ADD broadcasts tensor {inputs[0]} {r.dims(inputs[0])} against tensor "
+                                       f"{inputs[1]} {r.dims(inputs[1])}; the library adds activations of one shape")
+            return L.Add(activation=activation), None, None  # type: ignore[arg-type]
+        if first is not None and second is not None:
+            raise ModelImportError(f"{where}: both operands (tensors {inputs[0]} and {inputs[1]}) are constants; "
+                                   "fold them before export")
+        constant_first = first is not None
+        constant_index, data_index = (inputs[0], inputs[1]) if constant_first else (inputs[1], inputs[0])
+        constant = first if first is not None else second
+        assert constant is not None
+        channels = hwc(r.dims(data_index), f"{where}: tensor {data_index}")[2]
+        if constant.size == 1:
+            per_channel = np.full(channels, constant.item(), np.float32)
+        elif constant.size == channels and constant.shape[-1] == channels:
+            per_channel = constant.reshape(channels)
+        else:
+            raise ModelImportError(
+                f"{where}: constant tensor {constant_index} '{r.tensor(constant_index).Name().decode()}' of shape "
+                f"{tuple(constant.shape)} varies over height or width; the library takes a scalar or one value per "
+                f"channel ({channels}) as the constant operand")
+        ones, zeros = np.ones(channels, np.float32), np.zeros(channels, np.float32)
+        if name == "ADD":
+            scale, offset = ones, per_channel
+        elif name == "SUB":
+            scale, offset = (-ones, per_channel) if constant_first else (ones, -per_channel)
+        else:
+            scale, offset = per_channel, zeros
+        layer = L.Conv2D(out_channels=channels, kernel=(1, 1), groups=channels, activation=activation)  # type: ignore[arg-type]
+        return layer, scale.reshape(channels, 1, 1, 1), offset
+
+    return importer
 
 
 def _softmax(r: _Reader, op: Any, inputs: list[int], where: str) -> tuple[L.Layer, None, None]:
@@ -165,12 +209,14 @@ IMPORTERS: dict[str, Callable[[_Reader, Any, list[int], str], tuple[L.Layer, np.
     "AVERAGE_POOL_2D": _pool(L.AvgPool),
     "MAX_POOL_2D": _pool(L.MaxPool),
     "FULLY_CONNECTED": _fully_connected,
-    "ADD": _add,
+    "ADD": _elementwise("ADD"),
+    "SUB": _elementwise("SUB"),
+    "MUL": _elementwise("MUL"),
     "SOFTMAX": _softmax,
     "RESHAPE": lambda r, op, inputs, where: (L.Reshape((0, 0, 0)), None, None),  # shape: the output tensor's
 }
 # Inputs that are data (activations); the rest are weights, bias or shape tensors.
-DATA_INPUTS = {"ADD": 2}
+DATA_INPUTS = {"ADD": 2, "SUB": 2, "MUL": 2}  # those of them that are constants are operands, not data
 
 
 def import_tflite(path: Path) -> Model:
@@ -217,7 +263,14 @@ def _import(path: Path, data: bytes) -> Model:
         output = tensor_id(int(op.Outputs(0)))
         if isinstance(layer, L.Reshape):
             layer = L.Reshape(shapes[output])
-        data_inputs = [tensor_id(i) for i in inputs[: DATA_INPUTS.get(name, 1)]]
+        candidates = inputs[: DATA_INPUTS.get(name, 1)]
+        if name in ELEMENTWISE_OPTIONS:
+            candidates = [i for i in candidates if r.constant(i) is None]  # the constant became weights
+        for i in candidates:
+            if i < 0 or r.constant(i) is not None:
+                raise ModelImportError(f"{where}: input tensor {i} is {'absent' if i < 0 else 'a constant'}, where the "
+                                       "library takes an activation")
+        data_inputs = [tensor_id(i) for i in candidates]
         nodes.append(Node(layer, data_inputs, output, weights, bias, origin=f"{name} #{index}"))
     return Model(name=path.stem, shapes=shapes, nodes=nodes, input=model_input, output=ids[graph.Outputs(0)],
                  output_layout=r.dims(graph.Outputs(0)), input_layout=r.dims(graph.Inputs(0)), tensor_names=names,
