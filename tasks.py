@@ -20,6 +20,9 @@ from small_harness.backends import Backend, select_backend
 from small_harness.bench import bench_variants, run_bench, write_json
 from small_harness.bench import format_table as format_bench_table
 from small_harness.bench_layers import load_bench_layers
+from small_harness.bench_models import format_table as format_model_table
+from small_harness.bench_models import run_model_bench, thread_counts
+from small_harness.bench_models import write_json as write_model_json
 from small_harness.ci import CI_DIR, CLEAN_ROOM_ENV, ci_jobs, reproduce_hint, run_jobs, select_jobs
 from small_harness.ci import format_table as format_ci_table
 from small_harness.clean_room import run_clean_room
@@ -276,12 +279,27 @@ def port_size(c: Context) -> None:
 @task(help={"arch": "native target(s): native (default), a name, or a comma list",
             "variant": "which kernel tables: all (default: every SIMD table this CPU runs) or a comma list, e.g. avx2",
             "toolchain": "host (default) or docker: where the benchmark is built and run",
-            "only": "measure only layers whose name contains one of these comma-separated words"})
-def bench(c: Context, arch: str = NATIVE, variant: str = "all", toolchain: str = "host", only: str = "") -> None:
+            "only": "measure only layers whose name contains one of these comma-separated words",
+            "models": "time the MLPerf Tiny float models beside LiteRT instead of the layers",
+            "threads": "with --models: thread counts, comma-separated (default: 1 and every CPU this process may use)"})
+def bench(c: Context, arch: str = NATIVE, variant: str = "all", toolchain: str = "host", only: str = "",
+          models: bool = False, threads: str = "") -> None:
     """Time the bench layers (small_harness/bench_layers.toml) natively against the measured FMA peak,
-    per kernel table; print a table and write build/bench/<variant>.json."""
+    per kernel table; print a table and write build/bench/<variant>.json. With --models: the MLPerf
+    Tiny float models beside LiteRT, at 1 and N threads (build/bench/models-<variant>.json)."""
     with reported_errors():
         backend = _chosen_backend(toolchain)
+        if models:
+            counts = thread_counts(threads)
+            for target in resolve_targets(arch, backend=backend.name):
+                chosen_variants = bench_variants(target, variant)
+                if not chosen_variants:
+                    raise HarnessError(f"{target.name}: no SIMD kernel table of {variant} runs on this CPU")
+                for chosen in chosen_variants:
+                    timings = run_model_bench(target, chosen, backend, counts)
+                    print(format_model_table(chosen, timings))
+                    print(f"wrote {_relative(write_model_json(chosen, timings))}", flush=True)
+            return
         words = [word.strip() for word in only.split(",") if word.strip()]
         layers = [layer for layer in load_bench_layers() if not words or any(w in layer.name for w in words)]
         if not layers:

@@ -12,7 +12,7 @@ import numpy as np
 from . import layers as L
 
 MAGIC = 0x524C4D53  # "SMLR"
-CMD_INFO, CMD_LAYER, CMD_QUIT, CMD_MODEL_LOAD, CMD_MODEL_RUN = 1, 2, 3, 4, 5
+CMD_INFO, CMD_LAYER, CMD_QUIT, CMD_MODEL_LOAD, CMD_MODEL_RUN, CMD_THREADS = 1, 2, 3, 4, 5, 6
 MAX_INPUTS = 8
 
 # Must match small_op, small_padding and small_activation in lib/include/small.h.
@@ -99,6 +99,10 @@ def encode_model_run(x: np.ndarray, repeat: int) -> bytes:
 def encode_model_run_prefix() -> bytes:
     """The first bytes of every model run request."""
     return struct.pack("<II", MAGIC, CMD_MODEL_RUN)
+
+
+def encode_threads(threads: int) -> bytes:
+    return struct.pack("<III", MAGIC, CMD_THREADS, threads)
 
 
 def encode_quit() -> bytes:

@@ -286,6 +286,12 @@ class Runner:
             raise SmallError(header.status_name, header.message)
         return LayerResult(reply.output, "", reply.elapsed_ns)
 
+    def set_threads(self, threads: int) -> None:
+        """Threads for every later layer and model run (small_set_threads); SmallError if refused."""
+        header, _ = self._exchange(protocol.encode_threads(threads), lambda stream: None, f"set {threads} threads")
+        if header.status != 0:
+            raise SmallError(header.status_name, header.message)
+
     def close(self, check: bool = True) -> None:
         """Asks the runner to quit. With `check`, a runner that then exits badly (a sanitizer's leak
         report, a crash on the way out) raises RunnerCrashed."""

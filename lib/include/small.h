@@ -135,6 +135,15 @@ typedef struct {
 void small_set_limits(const small_limits *limits);
 small_limits small_get_limits(void);
 
+/* Threads that run each layer: 1 (the default) to SMALL_MAX_THREADS. The nest cuts a layer's work
+ * into units fixed by the layer alone (output rows, or channel blocks), so outputs are bit-identical
+ * for every count; small layers run on the caller alone. Not for concurrent use: one run at a time.
+ * SMALL_ERR_PARAM outside the range, or above 1 in builds without threads (SMALL_NO_THREADS, bare
+ * metal); SMALL_ERR_NOMEM if a thread cannot be started (those started are kept). */
+#define SMALL_MAX_THREADS 64
+small_status small_set_threads(int threads);
+int small_get_threads(void);
+
 /* Floats of weights and of bias that small_layer_plan reads for this descriptor (0 for ops
  * without them, and 0 when the descriptor is invalid: plan then reports why). */
 size_t small_layer_weight_count(const small_layer_desc *desc);

@@ -13,6 +13,7 @@
  *                u64 arena bytes, string of the layers' kernel names, one per line
  *     CMD_MODEL_RUN: u32 repeat, then an array (the input) -> reply as for CMD_LAYER (kernel name empty)
  *     CMD_QUIT:  exit 0
+ *     CMD_THREADS: u32 threads -> reply: status, message (small_set_threads; the count in force after)
  * With SMALL_RUNNER_CRASH_KERNEL=TEXT in its environment, the runner segfaults where it would run a
  * layer whose kernel name contains TEXT: the harness's test of its crash reports (never in fuzzing builds).
  *   reply:    u32 MAGIC, i32 status, string message, then the command's payload;
@@ -29,7 +30,7 @@
 #include "small_runner.h"
 
 enum { MAGIC = 0x524c4d53u /* "SMLR" */, CMD_INFO = 1, CMD_LAYER = 2, CMD_QUIT = 3, CMD_MODEL_LOAD = 4,
-       CMD_MODEL_RUN = 5 };
+       CMD_MODEL_RUN = 5, CMD_THREADS = 6 };
 static const char *crash_kernel;             /* SMALL_RUNNER_CRASH_KERNEL, set by main only */
 static volatile uintptr_t crash_address = 0; /* volatile: the compiler cannot see the NULL store coming */
 #ifndef SMALL_RUNNER_MAX_ARRAY
@@ -343,6 +344,23 @@ static int serve_model_run(void) {
     return 1;
 }
 
+#ifndef SMALL_RUNNER_MAX_THREADS
+#define SMALL_RUNNER_MAX_THREADS SMALL_MAX_THREADS
+#endif
+
+static int serve_threads(void) {
+    uint32_t threads = 0;
+    if (!read_words(&threads, 1)) {
+        reply_header(SMALL_ERR_FORMAT, "malformed threads request");
+        return 0;
+    }
+    char message[64];
+    const small_status s = threads > SMALL_RUNNER_MAX_THREADS ? SMALL_ERR_PARAM : small_set_threads((int)threads);
+    snprintf(message, sizeof message, "%d threads", small_get_threads());
+    reply_header(s, message);
+    return 1;
+}
+
 /* Serves requests until the stream ends (0), a quit (0), or a malformed request (2). */
 int small_runner_serve(FILE *in, FILE *out) {
     wire_in = in;
@@ -362,6 +380,7 @@ int small_runner_serve(FILE *in, FILE *out) {
         case CMD_MODEL_LOAD: keep_going = serve_model_load(); break;
         case CMD_MODEL_RUN: keep_going = serve_model_run(); break;
         case CMD_QUIT: return 0;
+        case CMD_THREADS: keep_going = serve_threads(); break;
         default: reply_header(SMALL_ERR_FORMAT, "unknown command"); keep_going = 0;
         }
         fflush(wire_out);

@@ -1,0 +1,71 @@
+"""Threads (small_set_threads): every layer kind and a whole model give bit-identical outputs for 1,
+2, 3 and 4 threads, on every variant (QEMU user mode runs the threads too), and bad counts are
+refused. The nest's units depend on the layer alone, so this must hold exactly, not approximately."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from small_harness import layers as L
+from small_harness.runner import Runner, SmallError
+
+THREAD_COUNTS = (2, 3, 4)
+
+# Each large enough to be split (the nest keeps layers under 2^20 MACs on one thread).
+LAYERS = {
+    "conv-3x3": (L.Conv2D(24, (3, 3), padding="same", activation="relu"), (14, 13, 16), (24, 3, 3, 16)),
+    "conv-3x3-s2-groups": (L.Conv2D(16, (3, 3), stride=(2, 2), groups=2), (15, 17, 8), (16, 3, 3, 4)),
+    "conv-1x1-flat": (L.Conv2D(40, (1, 1)), (23, 29, 12), (40, 1, 1, 12)),
+    "depthwise-3x3": (L.Conv2D(37, (3, 3), padding="same", groups=37), (31, 33, 37), (37, 3, 3, 1)),
+    "fully-connected": (L.FullyConnected(300), (1, 1, 400), (300, 400)),
+    "maxpool": (L.MaxPool((3, 3), (1, 1), "same"), (64, 64, 19), None),
+    "add": (L.Add("relu6"), (90, 90, 19), None),
+}
+
+
+@pytest.fixture
+def threaded(runner: Runner):  # type: ignore[no-untyped-def]
+    yield runner
+    runner.set_threads(1)  # the runner is shared by the session
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_layers_are_bit_identical_for_every_thread_count(threaded: Runner, name: str) -> None:
+    layer, shape, weight_shape = LAYERS[name]
+    rng = np.random.default_rng(sorted(LAYERS).index(name))
+    inputs = [rng.uniform(-1, 1, shape).astype(np.float32) for _ in range(2 if isinstance(layer, L.Add) else 1)]
+    weights = rng.uniform(-1, 1, weight_shape).astype(np.float32) if weight_shape else None
+    bias = rng.uniform(-1, 1, weight_shape[0]).astype(np.float32) if weight_shape else None
+    threaded.set_threads(1)
+    one = threaded.run(layer, inputs, weights, bias)
+    for threads in THREAD_COUNTS:
+        threaded.set_threads(threads)
+        got = threaded.run(layer, inputs, weights, bias)
+        assert got.kernel == one.kernel
+        np.testing.assert_array_equal(got.output, one.output, err_msg=f"{name} with {threads} threads")
+
+
+def test_a_model_is_bit_identical_for_every_thread_count(threaded: Runner) -> None:
+    from small_harness.mlperf_tiny import MODELS_DIR
+    from small_harness.model_format import encode
+    from small_harness.tflite_import import import_tflite
+
+    path = MODELS_DIR / "pretrainedResnet.tflite"
+    if not path.is_file():
+        pytest.skip(f"no {path}")
+    model = import_tflite(path)
+    threaded.load_model(encode(model))
+    x = np.random.default_rng(1).random(model.shapes[model.input], dtype=np.float32)
+    threaded.set_threads(1)
+    one = threaded.run_model(x).output
+    for threads in THREAD_COUNTS:
+        threaded.set_threads(threads)
+        np.testing.assert_array_equal(threaded.run_model(x).output, one, err_msg=f"{threads} threads")
+
+
+@pytest.mark.parametrize("threads", [0, -1, 65])
+def test_bad_thread_counts_are_refused(threaded: Runner, threads: int) -> None:
+    with pytest.raises(SmallError) as refused:
+        threaded.set_threads(threads & 0xFFFFFFFF)
+    assert refused.value.status_name == "SMALL_ERR_PARAM"
