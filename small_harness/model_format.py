@@ -102,8 +102,17 @@ def memory_figures(model: Model) -> MemoryFigures:
     last_use = {t: i for i, node in enumerate(model.nodes) for t in node.inputs}
     last_use[model.output] = len(model.nodes)
     first = {node.output: i for i, node in enumerate(model.nodes)}
+    naive = sum(size for t, size in sizes.items() if t in first)
+    # A reshape of an arena tensor is the same memory (lib/src/model.c): one buffer, alive while either is.
+    aliases: dict[int, int] = {}
+    for node in model.nodes:
+        if isinstance(node.layer, L.Reshape) and node.inputs[0] != model.input:
+            root = aliases.get(node.inputs[0], node.inputs[0])
+            aliases[node.output] = root
+            last_use[root] = max(last_use.get(root, first[root]), last_use.get(node.output, first[node.output]))
     peak = 0
     for i in range(len(model.nodes)):
-        live = sum(size for t, size in sizes.items() if t in first and first[t] <= i <= last_use.get(t, first[t]))
+        live = sum(size for t, size in sizes.items()
+                   if t in first and t not in aliases and first[t] <= i <= last_use.get(t, first[t]))
         peak = max(peak, live)
-    return MemoryFigures(sum(size for t, size in sizes.items() if t in first), peak)
+    return MemoryFigures(naive, peak)

@@ -27,6 +27,7 @@ enum { L_OP, L_N_INPUTS, L_INPUTS, L_OUTPUT = L_INPUTS + SMALL_MAX_INPUTS, L_OUT
 typedef struct {
     small_shape shape;
     int first, last;  /* layers that produce and last read it; the model input is not in the arena */
+    int alias;        /* a reshape's output shares its input's memory: that tensor (else -1) */
     size_t offset;    /* in floats, into the arena */
 } tensor_plan;
 
@@ -162,7 +163,7 @@ static small_status plan_arena(small_model *m, small_message *why) {
     }
     int n_order = 0, n_placed = 0;
     for (int t = 0; t < m->n_tensors; ++t)
-        if (t != m->input && m->tensors[t].first >= 0) order[n_order++] = t;
+        if (t != m->input && m->tensors[t].first >= 0 && m->tensors[t].alias < 0) order[n_order++] = t;
     for (int i = 1; i < n_order; ++i) /* insertion sort by size, descending: models have few tensors */
         for (int j = i; j > 0 && small_shape_size(m->tensors[order[j]].shape) >
                                       small_shape_size(m->tensors[order[j - 1]].shape); --j) {
@@ -192,6 +193,8 @@ static small_status plan_arena(small_model *m, small_message *why) {
         if (offset + size > arena) arena = offset + size;
     }
     free(order), free(placed);
+    for (int t = 0; t < m->n_tensors; ++t)
+        if (m->tensors[t].alias >= 0) m->tensors[t].offset = m->tensors[m->tensors[t].alias].offset;
     if (arena > limit)
         return refuse(why, SMALL_ERR_NOMEM, "an arena of at least %llu bytes: more than the limit of %zu (small_set_limits)",
                       (unsigned long long)arena * sizeof(float), small_get_limits().max_arena_bytes);
@@ -227,7 +230,7 @@ static small_status load(small_model *m, const unsigned char *data, size_t size,
     for (int t = 0; t < m->n_tensors; ++t) {
         m->tensors[t].shape = (small_shape){word(data, HEADER_WORDS + 3 * t), word(data, HEADER_WORDS + 3 * t + 1),
                                             word(data, HEADER_WORDS + 3 * t + 2)};
-        m->tensors[t].first = m->tensors[t].last = -1;
+        m->tensors[t].first = m->tensors[t].last = m->tensors[t].alias = -1;
         const small_shape s = m->tensors[t].shape;
         if (s.h < 1 || s.w < 1 || s.c < 1 || small_shape_size(s) > MAX_TENSOR_FLOATS)
             return refuse(why, SMALL_ERR_FORMAT, "tensor %d has shape %dx%dx%d: empty or over %d floats", t, s.h, s.w,
@@ -244,6 +247,15 @@ static small_status load(small_model *m, const unsigned char *data, size_t size,
     if (m->tensors[m->output].first < 0)
         return refuse(why, SMALL_ERR_FORMAT, "no layer produces the output tensor %d", m->output);
     m->tensors[m->output].last = m->n_layers; /* alive until copied out */
+    /* A reshape of an arena tensor moves nothing (HWC data is already in order): its output is the
+     * same memory, kept alive as long as either is read, and the layer does not run. */
+    for (int i = 0; i < m->n_layers; ++i) {
+        const int in = m->layer_io[i][0], out = m->layer_io[i][SMALL_MAX_INPUTS];
+        if (m->layers[i].desc.op != SMALL_OP_RESHAPE || in == m->input) continue;
+        const int root = m->tensors[in].alias >= 0 ? m->tensors[in].alias : in;
+        m->tensors[out].alias = root;
+        if (m->tensors[out].last > m->tensors[root].last) m->tensors[root].last = m->tensors[out].last;
+    }
     size_t weight_bytes = 0;
     for (int i = 0; i < m->n_layers; ++i) weight_bytes += m->layers[i].packed_bytes; /* each <= the limit */
     if (weight_bytes > small_get_limits().max_weight_bytes)
@@ -271,6 +283,7 @@ small_status small_model_load(small_model **model, const void *data, size_t size
 small_status small_model_run(small_model *m, const float *input, float *output) {
     if (!m || !input || !output) return SMALL_ERR_NULL;
     for (int i = 0; i < m->n_layers; ++i) {
+        if (m->tensors[m->layer_io[i][SMALL_MAX_INPUTS]].alias >= 0) continue; /* a reshape in place */
         const float *inputs[SMALL_MAX_INPUTS];
         for (int k = 0; k < m->layers[i].desc.n_inputs; ++k) {
             const int t = m->layer_io[i][k];

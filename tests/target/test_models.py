@@ -166,3 +166,22 @@ def test_random_corruptions_never_crash_the_loader(runner: Runner, target: Targe
     runner.load_model(good)
     x = model_inputs(model, 1, "after-fuzz")[0]
     assert np.isfinite(runner.run_model(x.reshape(model.shapes[model.input])).output).all()
+
+
+def test_reshapes_alias_the_arena_and_keep_their_input_alive(runner: Runner) -> None:
+    """x -> conv -> a -> reshape -> b -> reshape -> c; d = a + c. The reshapes move nothing (their
+    outputs share a's memory), so a must stay alive until the ADD, which must not write over it."""
+    from small_harness.model_format import Node
+
+    rng = np.random.default_rng(5)
+    shapes = [(4, 6, 5), (4, 6, 8), (6, 4, 8), (4, 6, 8), (4, 6, 8)]
+    conv = L.Conv2D(8, (1, 1))
+    w = rng.uniform(-1, 1, (8, 1, 1, 5)).astype(np.float32)
+    nodes = [Node(conv, [0], 1, w, None), Node(L.Reshape(shapes[2]), [1], 2), Node(L.Reshape(shapes[3]), [2], 3),
+             Node(L.Add(), [1, 3], 4)]
+    model = Model("reshapes", shapes, nodes, 0, 4)
+    loaded = runner.load_model(encode(model))
+    assert loaded.arena_bytes == 2 * 4 * (4 * 6 * 8), "b and c take no memory of their own: a and d only"
+    x = rng.uniform(-1, 1, shapes[0]).astype(np.float32)
+    conv_out = ref.conv2d(conv, x, w, None).value
+    np.testing.assert_allclose(runner.run_model(x).output.reshape(shapes[4]), 2 * conv_out, rtol=1e-5, atol=1e-6)
