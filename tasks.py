@@ -19,6 +19,7 @@ from invoke.tasks import task
 from small_harness.backends import Backend, select_backend
 from small_harness.bench import bench_variants, run_bench, write_json
 from small_harness.bench import format_table as format_bench_table
+from small_harness.bench_charts import layers_chart, models_chart
 from small_harness.bench_layers import load_bench_layers
 from small_harness.bench_models import format_table as format_model_table
 from small_harness.bench_models import run_model_bench, thread_counts
@@ -298,7 +299,9 @@ def bench(c: Context, arch: str = NATIVE, variant: str = "all", toolchain: str =
                 for chosen in chosen_variants:
                     timings = run_model_bench(target, chosen, backend, counts)
                     print(format_model_table(chosen, timings))
-                    print(f"wrote {_relative(write_model_json(chosen, timings))}", flush=True)
+                    written = write_model_json(chosen, timings)
+                    chart = models_chart(chosen.label, timings, written.with_suffix(".png"))
+                    print(f"wrote {_relative(written)} and {_relative(chart)}", flush=True)
             return
         words = [word.strip() for word in only.split(",") if word.strip()]
         layers = [layer for layer in load_bench_layers() if not words or any(w in layer.name for w in words)]
@@ -311,7 +314,9 @@ def bench(c: Context, arch: str = NATIVE, variant: str = "all", toolchain: str =
             for chosen in variants:
                 report = run_bench(target, chosen, backend, layers)
                 print(format_bench_table(report))
-                print(f"wrote {_relative(write_json(report))}", flush=True)
+                written = write_json(report)
+                chart = layers_chart(report, written.with_suffix(".png"))
+                print(f"wrote {_relative(written)} and {_relative(chart)}", flush=True)
 
 
 def _generated_files_current() -> None:

@@ -1,0 +1,70 @@
+"""The charts `invoke bench` writes beside its JSON (PNG, matplotlib's Agg backend, no display): per
+layer, GFLOP/s against the FMA peak of the same run; per model, our latency over LiteRT's at each
+thread count, and latency against threads for both."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from .bench import BenchReport
+    from .bench_models import ModelTiming
+
+
+def _pyplot():  # type: ignore[no-untyped-def]
+    import matplotlib
+
+    matplotlib.use("Agg")  # files only: no display on CI machines
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def layers_chart(report: "BenchReport", path: Path) -> Path:
+    plt = _pyplot()
+    names = [m.layer.name for m in report.measurements]
+    gflops = [m.gflops for m in report.measurements]
+    figure, axes = plt.subplots(figsize=(max(6.0, 0.28 * len(names)), 4.2))
+    axes.bar(range(len(names)), gflops, color="#3b7dd8", label="ours")
+    axes.axhline(report.peak.gflops, color="#d83b3b", linestyle="--", label=f"FMA peak {report.peak.gflops:.0f}")
+    axes.set_xticks(range(len(names)), names, rotation=90, fontsize=7)
+    axes.set_ylabel("GFLOP/s (1 thread)")
+    axes.set_title(f"{report.variant.label}: layers against the FMA peak of the same run")
+    axes.legend(fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def models_chart(label: str, timings: "list[ModelTiming]", path: Path) -> Path:
+    plt = _pyplot()
+    models = list(dict.fromkeys(t.model for t in timings))
+    threads = sorted({t.threads for t in timings})
+    by_key = {(t.model, t.threads): t for t in timings}
+    figure, (ratios, scaling) = plt.subplots(1, 2, figsize=(11, 4.2))
+    width = 0.8 / len(threads)
+    for i, count in enumerate(threads):
+        values = [by_key[(m, count)].ratio for m in models]
+        ratios.bar([x + i * width for x in range(len(models))], values, width, label=f"{count} thread(s)")
+    ratios.axhline(1.0, color="black", linewidth=0.8)
+    ratios.axhline(0.8, color="#d83b3b", linestyle="--", linewidth=0.8, label="goal 0.8")
+    ratios.set_xticks([x + 0.4 - width / 2 for x in range(len(models))], models, rotation=20, fontsize=8)
+    ratios.set_ylabel("our latency / LiteRT's (lower is better)")
+    ratios.set_title(f"{label}: whole models against LiteRT")
+    ratios.legend(fontsize=8)
+    for model in models:
+        line = scaling.plot(threads, [by_key[(model, c)].ours_ms for c in threads], marker="o", label=f"{model} ours")
+        scaling.plot(threads, [by_key[(model, c)].litert_ms for c in threads], marker="x", linestyle="--",
+                     color=line[0].get_color(), label=f"{model} LiteRT")
+    scaling.set_xticks(threads)
+    scaling.set_xlabel("threads")
+    scaling.set_ylabel("ms per inference (median)")
+    scaling.set_yscale("log")
+    scaling.set_title("thread scaling")
+    scaling.legend(fontsize=6)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
