@@ -24,7 +24,7 @@ from small_harness.bench_layers import load_bench_layers
 from small_harness.bench_models import format_table as format_model_table
 from small_harness.bench_models import run_model_bench, thread_counts
 from small_harness.bench_models import write_json as write_model_json
-from small_harness.ci import CI_DIR, CLEAN_ROOM_ENV, ci_jobs, reproduce_hint, run_jobs, select_jobs
+from small_harness.ci import CI_DIR, CLEAN_ROOM_ENV, ci_jobs, failed_cases, reproduce_hint, run_jobs, select_jobs
 from small_harness.ci import format_table as format_ci_table
 from small_harness.clean_room import run_clean_room
 from small_harness.clean_room import write_junit as write_clean_room_junit
@@ -442,6 +442,9 @@ def ci_run(c: Context, job: str = "", parallel: int = 0, toolchain: str = AUTO, 
               flush=True)
         results = run_jobs(jobs, targets, parallel or os.cpu_count() or 1, timeout)
         print("\n" + format_ci_table(results, time.monotonic() - started))
+        for result in results:
+            for line in ([] if result.ok else failed_cases(result.job)):
+                print(f"  {result.job.name}: {line}")
         if cache is not None:
             _save_image_cache(cache, [targets[r.job.target] for r in results if r.job.target])
         hint = reproduce_hint(results)

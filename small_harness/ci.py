@@ -234,6 +234,25 @@ def format_table(results: list[JobResult], wall_seconds: float) -> str:
     return "\n".join(lines)
 
 
+def failed_cases(job: Job, limit: int = 5) -> list[str]:
+    """The names of a job's failed test cases (from its JUnit files) with the first line of each
+    failure, so that a log that is not kept (a clean room's) still says what failed."""
+    found: list[str] = []
+    for path in sorted(job.directory.glob("*.xml")):
+        try:
+            root = ElementTree.parse(path).getroot()
+        except (ElementTree.ParseError, OSError):
+            continue
+        for case in root.iter("testcase"):
+            problem = case.find("failure")
+            if problem is None:
+                problem = case.find("error")
+            if problem is not None:
+                first = (problem.get("message") or problem.text or "").strip().splitlines()
+                found.append(f"{case.get('classname', '')}::{case.get('name', '')}: {first[0][:200] if first else ''}")
+    return found[:limit] + ([f"... and {len(found) - limit} more"] if len(found) > limit else [])
+
+
 def reproduce_hint(results: list[JobResult]) -> str:
     failed = [r.job.name for r in results if not r.ok]
     return "" if not failed else "reproduce a failed job alone: " + "; ".join(f"invoke ci --job {n}" for n in failed)
