@@ -5,10 +5,10 @@
 set(CMAKE_SYSTEM_NAME "Linux")
 set(CMAKE_SYSTEM_PROCESSOR "aarch64")
 set(CMAKE_C_COMPILER "aarch64-linux-gnu-gcc")
-set(CMAKE_C_FLAGS_INIT "-march=armv8-a -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g")
+set(CMAKE_C_FLAGS_INIT "-march=armv8-a -fsanitize=undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -g")
 set(CMAKE_C_FLAGS_RELEASE "-O1 -DNDEBUG" CACHE STRING "")
-set(CMAKE_EXE_LINKER_FLAGS_INIT "-fsanitize=address,undefined")
-set(CMAKE_SHARED_LINKER_FLAGS_INIT "-fsanitize=address,undefined")
+set(CMAKE_EXE_LINKER_FLAGS_INIT "-fsanitize=undefined")
+set(CMAKE_SHARED_LINKER_FLAGS_INIT "-fsanitize=undefined")
 
 set(CMAKE_FIND_ROOT_PATH "/usr/aarch64-linux-gnu")
 set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM "NEVER")
