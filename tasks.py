@@ -43,7 +43,7 @@ from small_harness.repro import debug as debug_case
 from small_harness.repro import replay, target_and_variant
 from small_harness.run_model import run_model
 from small_harness.runner import describe_exit
-from small_harness.targets import NATIVE, REPO_ROOT, Target, load_targets, resolve_targets
+from small_harness.targets import NATIVE, REPO_ROOT, Target, Variant, load_targets, resolve_targets
 from small_harness.testing import run_harness_tests, run_tests
 from small_harness.conformance import collect as collect_conformance
 from small_harness.conformance import format_table as format_conformance
@@ -292,31 +292,34 @@ def bench(c: Context, arch: str = NATIVE, variant: str = "all", toolchain: str =
         backend = _chosen_backend(toolchain)
         if models:
             counts = thread_counts(threads)
-            for target in resolve_targets(arch, backend=backend.name):
-                chosen_variants = bench_variants(target, variant)
-                if not chosen_variants:
-                    raise HarnessError(f"{target.name}: no SIMD kernel table of {variant} runs on this CPU")
-                for chosen in chosen_variants:
-                    timings = run_model_bench(target, chosen, backend, counts)
-                    print(format_model_table(chosen, timings))
-                    written = write_model_json(chosen, timings)
-                    chart = models_chart(chosen.label, timings, written.with_suffix(".png"))
-                    print(f"wrote {_relative(written)} and {_relative(chart)}", flush=True)
+            for target, chosen in _bench_choices(arch, variant, backend):
+                timings = run_model_bench(target, chosen, backend, counts)
+                print(format_model_table(chosen, timings))
+                written = write_model_json(chosen, timings)
+                chart = models_chart(chosen.label, timings, written.with_suffix(".png"))
+                print(f"wrote {_relative(written)} and {_relative(chart)}", flush=True)
             return
         words = [word.strip() for word in only.split(",") if word.strip()]
         layers = [layer for layer in load_bench_layers() if not words or any(w in layer.name for w in words)]
         if not layers:
             raise HarnessError(f"no bench layer name contains any of: {only}")
-        for target in resolve_targets(arch, backend=backend.name):
-            variants = bench_variants(target, variant)
-            if not variants:
-                raise HarnessError(f"{target.name}: no SIMD kernel table of {variant} runs on this CPU")
-            for chosen in variants:
-                report = run_bench(target, chosen, backend, layers)
-                print(format_bench_table(report))
-                written = write_json(report)
-                chart = layers_chart(report, written.with_suffix(".png"))
-                print(f"wrote {_relative(written)} and {_relative(chart)}", flush=True)
+        for target, chosen in _bench_choices(arch, variant, backend):
+            report = run_bench(target, chosen, backend, layers)
+            print(format_bench_table(report))
+            written = write_json(report)
+            chart = layers_chart(report, written.with_suffix(".png"))
+            print(f"wrote {_relative(written)} and {_relative(chart)}", flush=True)
+
+
+def _bench_choices(arch: str, variant: str, backend: Backend) -> list[tuple[Target, Variant]]:
+    """Each target with each of its variants that bench times (the SIMD tables this CPU runs)."""
+    choices = []
+    for target in resolve_targets(arch, backend=backend.name):
+        variants = bench_variants(target, variant)
+        if not variants:
+            raise HarnessError(f"{target.name}: no SIMD kernel table of {variant} runs on this CPU")
+        choices += [(target, chosen) for chosen in variants]
+    return choices
 
 
 def _generated_files_current() -> None:

@@ -6,11 +6,6 @@
 #include "small.h"
 #include "threads.h"
 
-static void part(int units, int parts, int i, int *u0, int *u1) {
-    *u0 = (int)((int64_t)units * i / parts);
-    *u1 = (int)((int64_t)units * (i + 1) / parts);
-}
-
 #if defined(SMALL_NO_THREADS)
 
 small_status small_set_threads(int n) { return n == 1 ? SMALL_OK : SMALL_ERR_PARAM; }
@@ -20,6 +15,12 @@ void small_parallel_for(int units, void (*fn)(void *, int, int), void *context) 
 #else
 #include <pthread.h>
 #include <stdatomic.h>
+
+/* Thread i's range of units, out of parts contiguous ranges of [0, units). */
+static void part(int units, int parts, int i, int *u0, int *u1) {
+    *u0 = (int)((int64_t)units * i / parts);
+    *u1 = (int)((int64_t)units * (i + 1) / parts);
+}
 
 /* Waking a sleeping thread costs tens of microseconds, as much as a whole small layer: a thread
  * first spins this many rounds on the generation counter (a few milliseconds, so it stays awake

@@ -4,7 +4,6 @@ refused or served without a crash. The sanitizer target runs these under ASan an
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import numpy as np
@@ -15,8 +14,8 @@ from small_harness.backends import Backend
 from small_harness.build import BuildResult
 from small_harness.fuzzing import REGRESSIONS_DIR
 from small_harness.model_format import Model, Node, encode
-from small_harness.repro import runner_argv
-from small_harness.runner import Runner, SmallError, describe_exit, exchange_deadline, sanitizer_finding
+from small_harness.repro import replay
+from small_harness.runner import Runner, SmallError
 from small_harness.targets import Target, Variant
 
 INT_MAX = 2**31 - 1
@@ -85,8 +84,5 @@ def test_fuzzer_found_request_streams_do_not_crash(target_variant: tuple[Target,
     """A byte stream the protocol fuzzer found, fed to a fresh runner: it must end by serving it or
     refusing it (exit 0 or 2), never by a signal or a sanitizer report."""
     target, variant = target_variant
-    command = backend.interactive_command(target, runner_argv(target, variant, build_result.runner))
-    done = subprocess.run(command, input=path.read_bytes(), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                          timeout=exchange_deadline(emulated=not target.is_native))
-    stderr = done.stderr.decode("utf-8", "replace")
-    assert done.returncode in (0, 2), f"{describe_exit(done.returncode)}: {sanitizer_finding(stderr) or stderr[-500:]}"
+    outcome = replay(path, target, variant, backend)
+    assert not outcome.crashed, outcome.summary
