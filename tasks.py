@@ -35,6 +35,7 @@ from small_harness.docker_bootstrap import bootstrap_base_image
 from small_harness.docker_engine import DockerUnavailable, connect, connect_working
 from small_harness.docker_images import load_images, save_images
 from small_harness.cmake_toolchain import write_committed_toolchains
+from small_harness.firmware import firmware_sizes, region_uses, size_table
 from small_harness.elfcheck import ElfReport, check_artifacts
 from small_harness.errors import HarnessError
 from small_harness.host_toolchain import check_host_toolchain, describe_toolchain, install_host_toolchain
@@ -210,6 +211,21 @@ def run(c: Context, model: str, arch: str = NATIVE, toolchain: str = AUTO, input
         backend = _chosen_backend(toolchain)
         (target,) = resolve_targets(arch, backend=backend.name)
         run_model(Path(model), target, backend, Path(input) if input else None, Path(output) if output else None)
+
+
+@task(help={"model": "a float .tflite file, or 'all' (default) for the MLPerf Tiny float models",
+            "arch": "bare-metal target(s): a name, a comma list, or 'all' (default: every bare-metal target)",
+            "toolchain": TOOLCHAIN_HELP})
+def size(c: Context, model: str = "all", arch: str = "all", toolchain: str = AUTO) -> None:
+    """Build each model into a bare-metal firmware image, run it, and report its flash and RAM (ELF
+    sections, arena, heap, peak stack) against the board's memory map."""
+    with reported_errors():
+        backend = _chosen_backend(toolchain)
+        targets = [t for t in resolve_targets(arch, backend=backend.name) if t.is_bare_metal or arch != "all"]
+        rows = firmware_sizes(targets, backend, model)
+        print(size_table(rows))
+        if not all(fits for fits in (all(u.fits for u in region_uses(t, r)) for t, _, r in rows)):
+            raise HarnessError("a model does not fit its board (see the table)")
 
 
 REPRO_ARCH_HELP = "one target, or one variant of it (riscv64@vlen256), as the failure report names it"
@@ -501,6 +517,7 @@ namespace.add_task(elf_check)
 namespace.add_task(test)
 namespace.add_task(port_size)
 namespace.add_task(run)
+namespace.add_task(size)
 namespace.add_task(bench)
 namespace.add_task(generate)
 namespace.add_task(kernels)

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from small_harness.board_linker import ram_defsym_flags
 from small_harness.errors import HarnessError
+from small_harness.target_types import SEMIHOST_RUN
 from small_harness.targets import DEFAULT_BACKEND, TOOLCHAINS_DIR, Target, Variant
 
 
@@ -31,6 +33,13 @@ def _set(variable: str, value: str) -> str:
     return f"set({variable} {_quote(value)})"
 
 
+def _emulator_list(command: list[str]) -> str:
+    """A CMake list argument of an emulator command; the semihosting bridge is named from the source
+    tree, so the file is the same on every machine."""
+    quoted = _quote(";".join(command))
+    return quoted.replace(str(SEMIHOST_RUN), "${CMAKE_SOURCE_DIR}/small_harness/" + SEMIHOST_RUN.name)
+
+
 def render_toolchain(target: Target) -> str:
     """The toolchain file text for `target` (as loaded for its backend)."""
     compiler = target.compiler
@@ -43,6 +52,11 @@ def render_toolchain(target: Target) -> str:
     if target.is_native:
         # No CMAKE_SYSTEM_NAME: CMake then treats this as a native build and runs tests directly.
         lines.append("# Native build: tests run directly, without an emulator.")
+    elif target.board is not None:
+        lines += ["# Bare metal: CMakeLists.txt links with toolchains/<SMALL_BOARD>.ld and builds without threads.",
+                  _set("CMAKE_SYSTEM_NAME", "Generic"), _set("CMAKE_SYSTEM_PROCESSOR", target.system_processor),
+                  _set("CMAKE_TRY_COMPILE_TARGET_TYPE", "STATIC_LIBRARY"), _set("SMALL_BOARD", target.name),
+                  _set("SMALL_TEST_LINK_FLAGS", " ".join(ram_defsym_flags(target.board)))]
     else:
         lines += [_set("CMAKE_SYSTEM_NAME", "Linux"), _set("CMAKE_SYSTEM_PROCESSOR", target.system_processor)]
     if compiler.alternatives:
@@ -81,15 +95,18 @@ def render_toolchain(target: Target) -> str:
         ]
 
     if target.emulator is not None:
-        lines += ["", "# ctest and add_test() run target binaries through QEMU user mode."]
-        lines.append(_set("CMAKE_CROSSCOMPILING_EMULATOR", ";".join(target.emulator_command())))
+        if target.board is not None:
+            lines += ["", "# ctest and add_test() boot target binaries in QEMU system mode, with semihosting."]
+        else:
+            lines += ["", "# ctest and add_test() run target binaries through QEMU user mode."]
+        lines.append(f"set(CMAKE_CROSSCOMPILING_EMULATOR {_emulator_list(target.emulator_command())})")
     variants = target.variants()
     if len(variants) > 1:
         lines += ["", "# ctest runs the self-test once per variant (selftest@<variant>): each kernel table (forced",
                   "# with SMALL_KERNELS when there are several) at each of its vector lengths."]
         lines.append(_set("SMALL_TEST_VARIANTS", ";".join(v.suffix for v in variants)))
         for variant in variants:
-            lines.append(_set(f"SMALL_TEST_EMULATOR_{variant.suffix}", ";".join(target.emulator_command(variant))))
+            lines.append(f"set(SMALL_TEST_EMULATOR_{variant.suffix} {_emulator_list(target.emulator_command(variant))})")
             environment = ";".join(f"{key}={value}" for key, value in variant.environment().items())
             if environment:
                 lines.append(_set(f"SMALL_TEST_ENVIRONMENT_{variant.suffix}", environment))

@@ -1,4 +1,5 @@
-"""Files generated from toolchains/*.toml, all in one place: the CMake toolchain files, the GitHub
+"""Files generated from toolchains/*.toml, all in one place: the CMake toolchain files, the bare-metal
+linker scripts, the GitHub
 workflow, and the README's table of targets. `invoke generate` writes them; harness tests check that
 the committed ones are what the TOMLs give, so nothing else in the repository lists the targets."""
 
@@ -7,6 +8,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from .board_linker import write_committed_linker_scripts
 from .cmake_toolchain import write_committed_toolchains
 from .errors import HarnessError
 from .targets import REPO_ROOT, Target, load_targets
@@ -26,7 +28,10 @@ def target_table(hosts: dict[str, Target], dockers: dict[str, Target]) -> str:
     rows = ["| target | aliases | kernel tables, best first | variants (one CI job each) | compiler: host / docker "
             "| emulator |", "| --- | --- | --- | --- | --- | --- |"]
     for name, target in hosts.items():
-        emulator = (f"`{target.emulator.binary} -cpu {target.emulator.cpu}`" if target.emulator else "native")
+        emulator = "native"
+        if target.emulator is not None:
+            machine = f" -M {target.emulator.machine}" if target.emulator.machine else ""
+            emulator = f"`{target.emulator.binary}{machine} -cpu {target.emulator.cpu}`"
         variants = ", ".join(f"`{v.label}`" for v in target.variants())
         tables = ", ".join(isa.name + (" (in progress)" if isa.ref_kinds else "") for isa in target.kernel_isas)
         rows.append(f"| `{name}` | {', '.join(target.aliases) or '-'} | {tables} | {variants} | "
@@ -54,7 +59,7 @@ def write_readme_table(readme: Path = README) -> bool:
 def regenerate() -> list[Path]:
     """Writes every generated file from the TOMLs; returns those whose text changed."""
     committed = list(load_targets(release=None).values())  # the same on every Debian release
-    changed = write_committed_toolchains(committed)
+    changed = write_committed_toolchains(committed) + write_committed_linker_scripts(committed)
     if write_workflow(list(load_targets().values())):
         changed.append(WORKFLOW_FILE)
     if write_readme_table():

@@ -13,6 +13,8 @@ import numpy as np
 from .backends import Backend
 from .build import build
 from .errors import HarnessError
+from .firmware import build_firmware, describe, measure, run_firmware
+from .litert_reference import FLOAT_RTOL, HYBRID_RTOL, disagreement, litert_run
 from .model_format import Model, encode, memory_figures
 from .repro import start_runner
 from .runner import SmallError
@@ -91,6 +93,10 @@ def run_model(path: Path, target: Target, backend: Backend, input_path: Path | N
     print(f"model: {path} ({len(model.nodes)} layers, input {model.input_layout}, output {model.output_layout}), "
           f"imported to {imported.cache_path.relative_to(REPO_ROOT)}", flush=True)
     x = model_input(model, input_path)  # a bad input is refused before the build
+    if target.is_bare_metal:
+        output = _run_firmware(path, imported, target, backend, x)
+        _report_output(output, x, saved_to, output_path)
+        return output
     result = build(target, backend)
     with start_runner(target, None, backend, result.runner) as runner:
         try:
@@ -107,6 +113,30 @@ def run_model(path: Path, target: Target, backend: Backend, input_path: Path | N
     else:
         print(f"time: not measured: under QEMU wall time means nothing, and this QEMU has no instruction "
               f"counter plugin ({reply.elapsed_ns / 1e6:.1f} ms emulated)")
+    _report_output(output, x, saved_to, output_path)
+    return output
+
+
+def _run_firmware(path: Path, imported: ImportedModel, target: Target, backend: Backend, x: np.ndarray) -> np.ndarray:
+    """A bare-metal target: the model embedded in a firmware image, one inference, checked against
+    LiteRT, and what it used of the board's memory."""
+    firmware = build_firmware(target, backend, path.stem, imported.file)
+    run = run_firmware(firmware, backend, x)
+    model = imported.model
+    output = run.output.reshape(model.output_layout)
+    print(f"firmware: {firmware.elf.relative_to(REPO_ROOT)} (the model in flash), one inference under "
+          f"{' '.join(target.emulator_command()[1:4])}")
+    for line in describe(target, measure(firmware, run)):
+        print(line)
+    rtol = HYBRID_RTOL if model.dequantized_constants else FLOAT_RTOL
+    why = disagreement(output, litert_run(path, x.reshape(model.input_layout)), rtol)
+    if why:
+        raise HarnessError(f"{path.name} on {target.name}: the output differs from LiteRT's: {why}")
+    print(f"matches LiteRT (within {rtol:g} of the output scale)")
+    return output
+
+
+def _report_output(output: np.ndarray, x: np.ndarray, saved_to: Path | None, output_path: Path | None) -> None:
     scores = output.ravel()
     specials = _special_counts(scores)
     if specials:
@@ -122,4 +152,3 @@ def run_model(path: Path, target: Target, backend: Backend, input_path: Path | N
         except OSError as error:
             raise HarnessError(f"--output {output_path}: cannot write ({error.strerror})") from None
         print(f"output: {output.shape} written to {saved_to}")
-    return output

@@ -144,6 +144,14 @@ def _write_all(fd: int, data: bytes, deadline: float) -> None:
         view = view[os.write(fd, view[: 1 << 16]):]
 
 
+def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL to the runner command's process group (its own session, see Runner)."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
 class Runner:
     """Serves many layers per process. Every exchange has a deadline: a runner that hangs or stops is
     killed and reported as a timeout, and, like one that crashed, restarted for the next call. A
@@ -164,8 +172,10 @@ class Runner:
             self._stderr.seek(0)
             self._stderr.truncate()
             try:
+                # A session (and process group) of its own: a kill takes every process of the command
+                # along (a bare-metal runner is a bridge script, QEMU and two relays).
                 self._process = subprocess.Popen(self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                                 stderr=self._stderr, bufsize=0)
+                                                 stderr=self._stderr, bufsize=0, start_new_session=True)
             except OSError as error:
                 raise RunnerCrashed(f"cannot start the runner ({' '.join(self.command)}): {error}") from None
             assert self._process.stdin is not None
@@ -202,7 +212,7 @@ class Runner:
                 except subprocess.TimeoutExpired:
                     pass
             if process.poll() is None:
-                process.kill()  # works on a stopped process too
+                _kill_group(process)  # works on a stopped process too
             code = process.wait()
         self._stderr.seek(0)
         stderr = self._stderr.read().decode("utf-8", "replace").strip()
@@ -304,7 +314,7 @@ class Runner:
                 process.stdin.close()
                 code = process.wait(timeout=self.deadline_s)
             except (BrokenPipeError, _Timeout, subprocess.TimeoutExpired):
-                process.kill()
+                _kill_group(process)
                 process.wait()
         self._stderr.seek(0)
         stderr = self._stderr.read().decode("utf-8", "replace").strip()

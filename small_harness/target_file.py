@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import HarnessError, TargetFileError
-from .target_types import (REF_ISA, SIMD_KINDS, VLEN_PLACEHOLDER, Compiler, ElfExpectations, Emulator, KernelIsa, Packages,
-                           RefusedObject, Target)
+from .target_types import (REF_ISA, SIMD_KINDS, VLEN_PLACEHOLDER, Board, Compiler, ElfExpectations, Emulator, KernelIsa,
+                           MemoryRegion, Packages, RefusedObject, Target)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MACHINES_FILE = Path(__file__).with_name("machines.toml")
@@ -191,7 +191,8 @@ def _read_compiler(data: dict[str, Any], file: Path) -> Compiler:
 def _read_emulator(data: dict[str, Any], file: Path) -> Emulator:
     table = _Table(data, file, "emulator")
     emulator = Emulator(binary=table.string("binary"), cpu=table.string("cpu"),
-                        environment=tuple(table.strings("environment", default=())))
+                        environment=tuple(table.strings("environment", default=())),
+                        machine=table.optional_string("machine"))
     if any("=" not in entry for entry in emulator.environment):
         raise table.error("environment", "must be a list of VAR=value strings")
     table.reject_unknown_keys()
@@ -248,6 +249,32 @@ def _read_refused(data: Any, file: Path) -> tuple[RefusedObject, ...]:
         refused.append(RefusedObject(flags=table.strings("flags"), error=table.string("error")))
         table.reject_unknown_keys()
     return tuple(refused)
+
+
+def _read_region(board: _Table, key: str, file: Path) -> MemoryRegion:
+    table = _Table(board.table(key), file, f"board.{key}")
+    region = MemoryRegion(name=table.string("name"), origin=table.integer("origin"), size=table.integer("size"))
+    table.reject_unknown_keys()
+    if region.origin < 0 or region.size <= 0 or region.end > 1 << 32:
+        raise table.error("size", "must give a region of the 32-bit address space (origin >= 0, size > 0)")
+    return region
+
+
+def _read_board(data: dict[str, Any], file: Path) -> Board:
+    table = _Table(data, file, "board")
+    board = Board(code=_read_region(table, "code", file),
+                  model=_read_region(table, "model", file) if table.has("model") else None,
+                  ram=_read_region(table, "ram", file), test_ram=_read_region(table, "test_ram", file),
+                  stack_bytes=table.integer("stack_bytes"))
+    table.reject_unknown_keys()
+    regions = [board.code, board.ram] + ([board.model] if board.model else [])
+    for i, a in enumerate(regions):
+        for b in regions[i + 1:]:
+            if a.origin < b.end and b.origin < a.end:
+                raise table.error(a.name, f"overlaps {b.name}")
+    if not 0 < board.stack_bytes < board.ram.size:
+        raise table.error("stack_bytes", "must be positive and less than the RAM")
+    return board
 
 
 def _read_elf(data: dict[str, Any], file: Path) -> ElfExpectations:
@@ -380,7 +407,11 @@ def load_target(file: Path, backend: str = DEFAULT_BACKEND, release: str | None 
         packages=_read_packages(backend_table, file, backend),
         source=file,
         fuzzing=top.boolean("fuzzing", default=False),
+        board=_read_board(top.table("board"), file) if top.has("board") else None,
     )
     top.reject_unknown_keys()
+    if (target.board is None) != (target.emulator is None or target.emulator.machine is None):
+        raise TargetFileError(f"{display(file)}: a bare-metal target has both a [board] table and an [emulator] "
+                              "machine (QEMU system mode); a Linux target has neither")
     check_consistent(target)
     return target

@@ -8,6 +8,8 @@ from pathlib import Path
 from .errors import HarnessError
 
 VLEN_PLACEHOLDER = "{vlen}"
+# Runs a bare-metal program under QEMU system mode as if it were a user-mode one (see the script).
+SEMIHOST_RUN = Path(__file__).with_name("semihost_run.sh")
 REF_ISA = "ref"  # arch/ref's table: in every build, the end of every chain
 # The kinds every SIMD table provides; softmax stays portable (bound by exp, run once per model).
 SIMD_KINDS = ("conv", "dwconv", "maxpool", "avgpool", "add", "copy")
@@ -38,6 +40,9 @@ class Compiler:
 class Emulator:
     binary: str
     cpu: str  # QEMU -cpu value of variants that do not name their own
+    # QEMU system mode: the board (-M) a bare-metal program boots on, with semihosting; None for
+    # user mode (a Linux program).
+    machine: str | None = None
     # VAR=value for QEMU's own process: sanitizer runtimes read their options from /proc/self/environ,
     # which under QEMU is QEMU's environment, not the guest's (-E does not reach them).
     environment: tuple[str, ...] = ()
@@ -104,6 +109,29 @@ class RefusedObject:
 
 
 @dataclass(frozen=True)
+class MemoryRegion:
+    name: str  # the board's name for it, e.g. "ITCM"
+    origin: int
+    size: int
+
+    @property
+    def end(self) -> int:
+        return self.origin + self.size
+
+
+@dataclass(frozen=True)
+class Board:
+    """A bare-metal target's memory map ([board]): where the linker puts what
+    (toolchains/<name>.ld, generated from it), and what `invoke size` measures against."""
+
+    code: MemoryRegion  # flash holding the vector table (where the core boots), code and read-only data
+    model: MemoryRegion | None  # flash holding an embedded model, when not `code`
+    ram: MemoryRegion  # a firmware's data, bss, heap and stack
+    test_ram: MemoryRegion  # the test programs' RAM: the runner receives whole layers and their data
+    stack_bytes: int
+
+
+@dataclass(frozen=True)
 class Packages:
     """Debian packages by what they provide, so a missing tool names only its own package."""
 
@@ -130,6 +158,11 @@ class Target:
     packages: Packages
     source: Path  # the TOML file
     fuzzing: bool = False  # `invoke fuzz` builds its libFuzzer targets with this target's toolchain
+    board: Board | None = None  # bare metal: the board's memory map; None for a Linux target
+
+    @property
+    def is_bare_metal(self) -> bool:
+        return self.board is not None
 
     @property
     def toolchain_id(self) -> str:
@@ -177,6 +210,10 @@ class Target:
         if self.emulator is None:
             return []
         cpu = variant.cpu if variant is not None and variant.cpu else self.emulator.cpu
+        if self.emulator.machine is not None:
+            # System mode: the bridge passes the program's stdin and stdout through semihosting.
+            # (-nographic: semihosting's console is QEMU's stdio, which the bridge sends to stderr.)
+            return [str(SEMIHOST_RUN), self.emulator.binary, "-M", self.emulator.machine, "-cpu", cpu, "-nographic"]
         command = [self.emulator.binary, "-cpu", cpu]
         if self.compiler.sysroot:
             command += ["-L", self.compiler.sysroot]

@@ -1,5 +1,6 @@
 /* small_runner: executes layers sent on stdin and writes results to stdout, many per process,
- * because starting a process under QEMU costs tens of milliseconds.
+ * because starting a process under QEMU costs tens of milliseconds. `--in=PATH --out=PATH` name
+ * other streams (a bare-metal runner's FIFOs, opened through semihosting).
  *
  * Protocol (little-endian on every host, so a big-endian one swaps each word; small_harness/protocol.py
  * is the other side):
@@ -24,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <time.h>
 
 #include "small.h"
@@ -192,9 +194,15 @@ static small_layer_desc desc_from_fields(const int32_t *f, float alpha) {
 }
 
 static uint64_t now_ns(void) {
+#if defined(CLOCK_MONOTONIC)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+#else /* bare metal (picolibc): the semihosting clock, in microseconds; time under QEMU means little */
+    struct timeval tv;
+    gettimeofday(&tv, NULL);
+    return (uint64_t)tv.tv_sec * 1000000000u + (uint64_t)tv.tv_usec * 1000u;
+#endif
 }
 
 /* Returns 0 when the stream is broken and the runner must stop. */
@@ -389,7 +397,15 @@ int small_runner_serve(FILE *in, FILE *out) {
 }
 
 #ifndef SMALL_RUNNER_FUZZ
-int main(void) {
+/* The stream named by an argument --in=PATH or --out=PATH, else the standard one. A bare-metal
+ * runner gets two FIFOs this way (small_harness/semihost_run.sh), opened through semihosting. */
+static FILE *stream_argument(int argc, char **argv, const char *prefix, const char *mode, FILE *standard) {
+    for (int i = 1; i < argc; ++i)
+        if (strncmp(argv[i], prefix, strlen(prefix)) == 0) return fopen(argv[i] + strlen(prefix), mode);
+    return standard;
+}
+
+int main(int argc, char **argv) {
     /* The kernel tables to use: SMALL_KERNELS, as the library would read it, but refused loudly. */
     const char *kernels = getenv("SMALL_KERNELS");
     if (kernels && small_select_kernels(kernels, &selection_error) != SMALL_OK) {
@@ -399,6 +415,12 @@ int main(void) {
     }
     crash_kernel = getenv("SMALL_RUNNER_CRASH_KERNEL");
     if (crash_kernel && !*crash_kernel) crash_kernel = NULL;
-    return small_runner_serve(stdin, stdout);
+    FILE *in = stream_argument(argc, argv, "--in=", "rb", stdin);
+    FILE *out = in ? stream_argument(argc, argv, "--out=", "wb", stdout) : NULL;
+    if (!in || !out) {
+        fprintf(stderr, "small_runner: cannot open the --in or --out stream\n");
+        return 2;
+    }
+    return small_runner_serve(in, out);
 }
 #endif

@@ -35,6 +35,9 @@ def test_native_or_cross_build(name: str) -> None:
     text = render_toolchain(target)
     if target.is_native:
         assert "CMAKE_SYSTEM_NAME" not in text and "CMAKE_CROSSCOMPILING_EMULATOR" not in text
+    elif target.is_bare_metal:
+        assert 'set(CMAKE_SYSTEM_NAME "Generic")' in text and f'set(SMALL_BOARD "{name}")' in text
+        assert "${CMAKE_SOURCE_DIR}/small_harness/semihost_run.sh;qemu-system-arm;-M;" in text
     else:
         assert 'set(CMAKE_SYSTEM_NAME "Linux")' in text
         assert f'set(CMAKE_SYSTEM_PROCESSOR "{target.system_processor}")' in text

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from small_harness.errors import HarnessError, TargetFileError, UnknownTargetError
+from small_harness.target_types import SEMIHOST_RUN
 from small_harness.targets import TOOLCHAINS_DIR, check_variant_spec, load_target, load_targets, resolve_targets, select_variants
 
 TARGETS = load_targets()
@@ -78,6 +79,10 @@ def test_emulator_command_runs_qemu_with_cpu_and_sysroot(name: str) -> None:
     if target.emulator.environment:  # set for QEMU's own process, before it
         assert command[: 1 + len(target.emulator.environment)] == ["env", *target.emulator.environment]
         command = command[1 + len(target.emulator.environment):]
+    if target.emulator.machine is not None:  # system mode, through the semihosting bridge
+        assert command[:4] == [str(SEMIHOST_RUN), target.emulator.binary, "-M", target.emulator.machine]
+        assert command[4:] == ["-cpu", target.emulator.cpu, "-nographic"]
+        return
     assert command[:2] == [target.emulator.binary, "-cpu"]
     assert "{" not in command[2]
     if target.compiler.sysroot:

@@ -99,7 +99,7 @@ def test_artifacts_checked_as_another_target_fail(build_result: BuildResult, tar
     for other in others:
         with pytest.raises(ElfMismatchError, match=r"small_runner: .*expected"):
             check_elf(other, build_result.runner)
-        with pytest.raises(ElfMismatchError, match=r"libsmall\.a\(.+\.o\): "):
+        with pytest.raises(ElfMismatchError, match=r"libsmall\.a\(.+\.o(bj)?\): "):
             check_artifacts(other, [build_result.build_dir / LIBRARY_NAME])
 
 
@@ -137,7 +137,8 @@ def test_prepare_describes_compiler_and_emulator_versions(target: Target, backen
         assert "emulator: none (runs natively)" in text
     else:
         assert f"emulator: {' '.join(target.emulator_command())}" in text
-        assert f"{target.emulator.binary} version" in text  # QEMU's --version line
+        # QEMU's --version line: "qemu-riscv64 version 7.2.22", "QEMU emulator version 7.2.22" (system mode)
+        assert re.search(r"(qemu-\S+|QEMU emulator) version \d", text)
 
 
 def test_build_then_elf_check_tasks(build_result: BuildResult, target: Target, backend: Backend) -> None:

@@ -1,6 +1,7 @@
 """Threads (small_set_threads): every layer kind and a whole model give bit-identical outputs for 1,
 2, 3 and 4 threads, on every variant (QEMU user mode runs the threads too), and bad counts are
-refused. The nest's units depend on the layer alone, so this must hold exactly, not approximately."""
+refused. The nest's units depend on the layer alone, so this must hold exactly, not approximately.
+Bare-metal builds have no threads: they run 1 and refuse more."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import pytest
 
 from small_harness import layers as L
 from small_harness.runner import Runner, SmallError
+from small_harness.targets import Target
 
 THREAD_COUNTS = (2, 3, 4)
 
@@ -25,7 +27,9 @@ LAYERS = {
 
 
 @pytest.fixture
-def threaded(runner: Runner):  # type: ignore[no-untyped-def]
+def threaded(runner: Runner, target: Target):  # type: ignore[no-untyped-def]
+    if target.is_bare_metal:
+        pytest.skip(f"{target.name} is bare metal: one thread (test_bare_metal_refuses_more_than_one_thread)")
     yield runner
     runner.set_threads(1)  # the runner is shared by the session
 
@@ -69,3 +73,12 @@ def test_bad_thread_counts_are_refused(threaded: Runner, threads: int) -> None:
     with pytest.raises(SmallError) as refused:
         threaded.set_threads(threads & 0xFFFFFFFF)
     assert refused.value.status_name == "SMALL_ERR_PARAM"
+
+
+def test_bare_metal_refuses_more_than_one_thread(runner: Runner, target: Target) -> None:
+    if not target.is_bare_metal:
+        pytest.skip(f"{target.name} has threads")
+    runner.set_threads(1)
+    with pytest.raises(SmallError) as refused:
+        runner.set_threads(2)
+    assert refused.value.status_name == "SMALL_ERR_PARAM" and "1 threads" in refused.value.message

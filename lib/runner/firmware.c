@@ -1,0 +1,84 @@
+/* small_firmware: one model, embedded in flash, one inference, on a bare-metal board.
+ *
+ * The model file is linked in as the section .small_model (small_harness/firmware.py writes the
+ * assembly that includes it; the board's linker script puts it in flash), and it is read in place.
+ * The input comes on the --in stream and the output goes to the --out stream, raw little-endian
+ * floats (small_harness/semihost_run.sh turns them into stdin and stdout). On the console it prints
+ * one line of what the run used:
+ *   small_firmware: arena A heap H stack S kernels K
+ * A: the activation arena the planner sized (bytes); H: the heap's high-water mark (the arena, the
+ * packed weights, the plan); S: the deepest stack the run reached, measured by painting the stack
+ * before it and finding the lowest word overwritten after. */
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "small.h"
+
+extern const unsigned char small_model_file[], small_model_file_end[];
+/* From the board's linker script (small_harness/board_linker.py): the stack is the top of RAM. */
+extern char __stack[], __small_stack_bytes[], __heap_start[];
+
+enum { PAINT = 0x5A, PAINT_MARGIN = 256 /* bytes below this frame left alone */ };
+
+/* Paints the unused stack, from its limit up to a little below the caller's frame. */
+static __attribute__((noinline)) void paint_stack(void) {
+    unsigned char *limit = (unsigned char *)__stack - (uintptr_t)__small_stack_bytes;
+    unsigned char *here = (unsigned char *)__builtin_frame_address(0) - PAINT_MARGIN;
+    for (volatile unsigned char *p = limit; p < here; ++p) *p = PAINT;
+}
+
+/* The stack bytes used since paint_stack: from the lowest overwritten byte to the top. */
+static size_t stack_used(void) {
+    const unsigned char *limit = (const unsigned char *)__stack - (uintptr_t)__small_stack_bytes;
+    const unsigned char *p = limit;
+    while (p < (const unsigned char *)__stack && *p == PAINT) ++p;
+    return (size_t)((const unsigned char *)__stack - p);
+}
+
+static FILE *stream_argument(int argc, char **argv, const char *prefix, const char *mode, FILE *standard) {
+    for (int i = 1; i < argc; ++i)
+        if (strncmp(argv[i], prefix, strlen(prefix)) == 0) return fopen(argv[i] + strlen(prefix), mode);
+    return standard;
+}
+
+int main(int argc, char **argv) {
+    paint_stack();
+    FILE *in = stream_argument(argc, argv, "--in=", "rb", stdin);
+    FILE *out = stream_argument(argc, argv, "--out=", "wb", stdout);
+    if (!in || !out) {
+        fprintf(stderr, "small_firmware: cannot open the --in or --out stream\n");
+        return 2;
+    }
+    small_model *model = NULL;
+    small_message why = {{0}};
+    small_status s = small_model_load(&model, small_model_file, (size_t)(small_model_file_end - small_model_file), &why);
+    if (s != SMALL_OK) {
+        fprintf(stderr, "small_firmware: the model does not load: %s\n", why.text);
+        return 3;
+    }
+    const size_t n_in = small_shape_size(small_model_input_shape(model));
+    const size_t n_out = small_shape_size(small_model_output_shape(model));
+    float *input = malloc(n_in * sizeof(float)), *output = malloc(n_out * sizeof(float));
+    if (!input || !output || fread(input, sizeof(float), n_in, in) != n_in) {
+        fprintf(stderr, "small_firmware: expected %lu input floats\n", (unsigned long)n_in);
+        return 4;
+    }
+    s = small_model_run(model, input, output);
+    if (s != SMALL_OK) {
+        fprintf(stderr, "small_firmware: inference failed with status %d\n", (int)s);
+        return 5;
+    }
+    fwrite(output, sizeof(float), n_out, out);
+    fflush(out);
+    const size_t heap = (size_t)((char *)sbrk(0) - __heap_start);
+    printf("small_firmware: arena %lu heap %lu stack %lu kernels", (unsigned long)small_model_arena_bytes(model),
+           (unsigned long)heap, (unsigned long)stack_used());
+    for (int i = 0; i < small_model_layer_count(model); ++i)
+        printf(" %s", small_layer_kernel_name(small_model_layer(model, i)));
+    printf("\n");
+    small_model_free(model);
+    return 0;
+}
