@@ -18,7 +18,9 @@ from .backends import Backend
 from .board_linker import MODEL_SECTION, committed_linker_script_path
 from .build import LIBRARY_NAME, build, run_build_command
 from .errors import HarnessError
-from .runner import exchange_deadline
+from .litert_reference import FLOAT_RTOL, HYBRID_RTOL, disagreement, litert_run
+from .repro import start_runner
+from .runner import SmallError, exchange_deadline
 from .target_types import MemoryRegion, Target
 from .targets import REPO_ROOT
 
@@ -38,7 +40,7 @@ class Firmware:
 class FirmwareRun:
     output: np.ndarray  # flat float32
     arena_bytes: int
-    heap_bytes: int  # the heap's high-water mark: arena, packed weights, plan, input and output
+    heap_bytes: int  # the heap's high-water mark: packed weights, plan, input and output
     stack_bytes: int  # the deepest stack reached (stack painting)
     kernels: tuple[str, ...]
 
@@ -47,7 +49,7 @@ class FirmwareRun:
 class SizeReport:
     code_bytes: int  # code and read-only data, plus the initial values of .data (flash)
     model_bytes: int  # the embedded model file (flash)
-    static_ram_bytes: int  # .data, .bss (RAM)
+    static_ram_bytes: int  # .data, .bss (RAM), the arena included
     run: FirmwareRun
 
 
@@ -63,6 +65,12 @@ def build_firmware(target: Target, backend: Backend, name: str, model_file: byte
     if target.board is None:
         raise HarnessError(f"{target.name} is not a bare-metal target: firmware images are for targets with a [board]")
     result = build(target, backend)
+    # The arena's size, from the planner on this target: the firmware's static buffer.
+    with start_runner(target, None, backend, result.runner) as runner:
+        try:
+            arena_bytes = runner.load_model(model_file).arena_bytes
+        except SmallError as error:
+            raise HarnessError(f"{name} on {target.name}: {error}") from None
     folder = result.build_dir / "firmware"
     folder.mkdir(exist_ok=True)
     model_path = folder / f"{name}.smlm"
@@ -70,7 +78,8 @@ def build_firmware(target: Target, backend: Backend, name: str, model_file: byte
     assembly = folder / f"{name}-model.S"
     assembly.write_text(_assembly(model_path))
     elf = folder / f"{name}.elf"
-    argv = [*target.compiler_command(), *FIRMWARE_FLAGS, "-I", str(REPO_ROOT / "lib" / "include"),
+    argv = [*target.compiler_command(), *FIRMWARE_FLAGS, f"-DSMALL_FIRMWARE_ARENA_BYTES={arena_bytes}",
+            "-I", str(REPO_ROOT / "lib" / "include"),
             str(FIRMWARE_SOURCE), str(assembly), str(result.build_dir / LIBRARY_NAME), "-lm",
             *target.compiler.link_flags, f"-T{committed_linker_script_path(target)}", "-o", str(elf)]
     run_build_command(backend, target, argv, cwd=REPO_ROOT)
@@ -160,14 +169,15 @@ def describe(target: Target, report: SizeReport) -> list[str]:
         verdict = "fits" if use.fits else f"DOES NOT FIT by {_kib(use.used - use.region.size)}"
         lines.append(f"  {use.region.name} ({_kib(use.region.size)} at {use.region.origin:#010x}): {parts} = "
                      f"{_kib(use.used)}, {100 * use.used / use.region.size:.0f}%: {verdict}")
-    lines.append(f"  of the heap: arena {_kib(run.arena_bytes)} (planned), the rest packed weights, plan, input "
-                 f"and output; stack reserved {_kib(target.board.stack_bytes if target.board else 0)}")
+    lines.append(f"  data, bss: the arena {_kib(run.arena_bytes)} (a static buffer sized by the planner); heap: the "
+                 f"packed weights, the plan, input and output; stack reserved "
+                 f"{_kib(target.board.stack_bytes if target.board else 0)}")
     return lines
 
 
 def size_table(rows: list[tuple[Target, str, SizeReport]]) -> str:
     """The README's table: per target and model, each memory's use against its size."""
-    lines = ["| target | model | code flash | model flash | RAM: data+bss / heap (arena) / stack | RAM total | fits |",
+    lines = ["| target | model | code flash | model flash | RAM: data+bss (arena) / heap / stack | RAM total | fits |",
              "| --- | --- | --- | --- | --- | --- | --- |"]
     for target, name, report in rows:
         uses = region_uses(target, report)
@@ -178,7 +188,7 @@ def size_table(rows: list[tuple[Target, str, SizeReport]]) -> str:
                       if model_use else f"{_kib(report.model_bytes)} (in {code.region.name})")
         lines.append(
             f"| `{target.name}` | {name} | {_kib(code.used)} of {code.region.name} {_kib(code.region.size)} | "
-            f"{model_cell} | {_kib(report.static_ram_bytes)} / {_kib(run.heap_bytes)} ({_kib(run.arena_bytes)}) / "
+            f"{model_cell} | {_kib(report.static_ram_bytes)} ({_kib(run.arena_bytes)}) / {_kib(run.heap_bytes)} / "
             f"{_kib(run.stack_bytes)} | {_kib(ram.used)} of {ram.region.name} {_kib(ram.region.size)} | "
             f"{'yes' if all(use.fits for use in uses) else 'no'} |")
     return "\n".join(lines)
@@ -201,9 +211,15 @@ def firmware_sizes(targets: list[Target], backend: Backend, model: str) -> list[
         for path in paths:
             imported = import_cached(path)
             firmware = build_firmware(target, backend, path.stem, imported.file)
-            x = np.random.default_rng(0).random(imported.model.shapes[imported.model.input], dtype=np.float32)
-            report = measure(firmware, run_firmware(firmware, backend, x))
-            print(f"{target.name}: {path.stem}")
+            model = imported.model
+            x = np.random.default_rng(0).random(model.shapes[model.input], dtype=np.float32)
+            run = run_firmware(firmware, backend, x)
+            rtol = HYBRID_RTOL if model.dequantized_constants else FLOAT_RTOL
+            why = disagreement(run.output, litert_run(path, x.reshape(model.input_layout)), rtol)
+            if why:
+                raise HarnessError(f"{path.name} on {target.name}: the firmware's output differs from LiteRT's: {why}")
+            report = measure(firmware, run)
+            print(f"{target.name}: {path.stem} (matches LiteRT)")
             for line in describe(target, report):
                 print(line)
             rows.append((target, path.stem, report))

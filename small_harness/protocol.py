@@ -12,7 +12,7 @@ import numpy as np
 from . import layers as L
 
 MAGIC = 0x524C4D53  # "SMLR"
-CMD_INFO, CMD_LAYER, CMD_QUIT, CMD_MODEL_LOAD, CMD_MODEL_RUN, CMD_THREADS = 1, 2, 3, 4, 5, 6
+CMD_INFO, CMD_LAYER, CMD_QUIT, CMD_MODEL_LOAD, CMD_MODEL_RUN, CMD_THREADS, CMD_MODEL_LOAD_ARENA = 1, 2, 3, 4, 5, 6, 7
 MAX_INPUTS = 8
 
 # Must match small_op, small_padding and small_activation in lib/include/small.h.
@@ -88,8 +88,11 @@ def encode_info() -> bytes:
     return struct.pack("<II", MAGIC, CMD_INFO)
 
 
-def encode_model_load(model_file: bytes) -> bytes:
-    return struct.pack("<III", MAGIC, CMD_MODEL_LOAD, len(model_file)) + model_file
+def encode_model_load(model_file: bytes, arena_bytes: int | None = None) -> bytes:
+    """A model load; with arena_bytes, into an arena buffer of that size (small_model_load_with_arena)."""
+    if arena_bytes is None:
+        return struct.pack("<III", MAGIC, CMD_MODEL_LOAD, len(model_file)) + model_file
+    return struct.pack("<IIII", MAGIC, CMD_MODEL_LOAD_ARENA, arena_bytes, len(model_file)) + model_file
 
 
 def encode_model_run(x: np.ndarray, repeat: int) -> bytes:

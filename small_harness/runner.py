@@ -277,10 +277,11 @@ class Runner:
             raise SmallError(header.status_name, header.message)
         return LayerResult(reply.output, reply.kernel, reply.elapsed_ns)
 
-    def load_model(self, model_file: bytes) -> protocol.ModelReply:
+    def load_model(self, model_file: bytes, arena_bytes: int | None = None) -> protocol.ModelReply:
         """Loads a model file (model_format.encode) into the runner, replacing the previous one;
-        raises SmallError with the C loader's reason when it refuses the file."""
-        request = protocol.encode_model_load(model_file)
+        raises SmallError with the C loader's reason when it refuses the file. With arena_bytes, the
+        arena is a buffer of that size given to small_model_load_with_arena."""
+        request = protocol.encode_model_load(model_file, arena_bytes)
         header, reply = self._exchange(request, protocol.read_model_load_reply, "model load")
         self._model_request = request if header.status == 0 else b""
         if header.status != 0:

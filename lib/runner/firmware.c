@@ -6,9 +6,10 @@
  * floats (small_harness/semihost_run.sh turns them into stdin and stdout). On the console it prints
  * one line of what the run used:
  *   small_firmware: arena A heap H stack S kernels K
- * A: the activation arena the planner sized (bytes); H: the heap's high-water mark (the arena, the
- * packed weights, the plan); S: the deepest stack the run reached, measured by painting the stack
- * before it and finding the lowest word overwritten after. */
+ * A: the activation arena the planner sized (bytes), a static buffer of SMALL_FIRMWARE_ARENA_BYTES
+ * (the harness sizes it at build time from the planner on this target); H: the heap's high-water
+ * mark (the packed weights, the plan, the input and output); S: the deepest stack the run reached,
+ * measured by painting the stack before it and finding the lowest byte overwritten after. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,12 @@
 extern const unsigned char small_model_file[], small_model_file_end[];
 /* From the board's linker script (small_harness/board_linker.py): the stack is the top of RAM. */
 extern char __stack[], __small_stack_bytes[], __heap_start[];
+
+#ifndef SMALL_FIRMWARE_ARENA_BYTES
+#error "define SMALL_FIRMWARE_ARENA_BYTES: the model's arena (small_model_arena_bytes)"
+#endif
+/* In .bss: RAM the linker accounts for, and a build that cannot fit fails to link. */
+static float arena[(SMALL_FIRMWARE_ARENA_BYTES + sizeof(float) - 1) / sizeof(float)] __attribute__((aligned(64)));
 
 enum { PAINT = 0x5A, PAINT_MARGIN = 256 /* bytes below this frame left alone */ };
 
@@ -54,7 +61,8 @@ int main(int argc, char **argv) {
     }
     small_model *model = NULL;
     small_message why = {{0}};
-    small_status s = small_model_load(&model, small_model_file, (size_t)(small_model_file_end - small_model_file), &why);
+    small_status s = small_model_load_with_arena(&model, small_model_file,
+                                                 (size_t)(small_model_file_end - small_model_file), arena, sizeof arena, &why);
     if (s != SMALL_OK) {
         fprintf(stderr, "small_firmware: the model does not load: %s\n", why.text);
         return 3;

@@ -38,6 +38,8 @@ struct small_model {
     int (*layer_io)[SMALL_MAX_INPUTS + 1]; /* per layer: input tensors, then the output tensor */
     float *arena;
     size_t arena_floats;
+    float *caller_arena;        /* small_model_load_with_arena's buffer (not freed), or NULL */
+    size_t caller_arena_bytes;
 };
 
 static small_status refuse(small_message *why, small_status status, const char *fmt, ...) {
@@ -199,6 +201,13 @@ static small_status plan_arena(small_model *m, small_message *why) {
         return refuse(why, SMALL_ERR_NOMEM, "an arena of at least %llu bytes: more than the limit of %zu (small_set_limits)",
                       (unsigned long long)arena * sizeof(float), small_get_limits().max_arena_bytes);
     m->arena_floats = (size_t)arena;
+    if (m->caller_arena) {
+        if (m->arena_floats * sizeof(float) > m->caller_arena_bytes)
+            return refuse(why, SMALL_ERR_NOMEM, "the arena needs %zu bytes; the buffer given has %zu",
+                          m->arena_floats * sizeof(float), m->caller_arena_bytes);
+        m->arena = m->caller_arena;
+        return SMALL_OK;
+    }
     m->arena = malloc((m->arena_floats ? m->arena_floats : 1) * sizeof(float));
     return m->arena ? SMALL_OK : refuse(why, SMALL_ERR_NOMEM, "cannot allocate an arena of %zu bytes",
                                         m->arena_floats * sizeof(float));
@@ -265,12 +274,20 @@ static small_status load(small_model *m, const unsigned char *data, size_t size,
 }
 
 small_status small_model_load(small_model **model, const void *data, size_t size, small_message *why) {
+    return small_model_load_with_arena(model, data, size, NULL, 0, why);
+}
+
+small_status small_model_load_with_arena(small_model **model, const void *data, size_t size, void *arena,
+                                         size_t arena_bytes, small_message *why) {
     if (why) why->text[0] = '\0';
     if (!model || !data) return refuse(why, SMALL_ERR_NULL, "model or data is NULL");
     *model = NULL;
     if ((uintptr_t)data % 4) return refuse(why, SMALL_ERR_FORMAT, "model buffer is not 4-byte aligned");
+    if ((uintptr_t)arena % sizeof(float)) return refuse(why, SMALL_ERR_PARAM, "arena buffer is not 4-byte aligned");
     small_model *m = calloc(1, sizeof *m);
     if (!m) return refuse(why, SMALL_ERR_NOMEM, "out of memory");
+    m->caller_arena = arena;
+    m->caller_arena_bytes = arena ? arena_bytes : 0;
     small_status s = load(m, data, size, why);
     if (s != SMALL_OK) {
         small_model_free(m);
@@ -311,5 +328,6 @@ const small_layer *small_model_layer(const small_model *m, int i) {
 void small_model_free(small_model *m) {
     if (!m) return;
     for (int i = 0; m->layers && i < m->n_layers; ++i) small_layer_release(&m->layers[i]);
-    free(m->tensors), free(m->layers), free(m->layer_io), free(m->arena), free(m);
+    if (m->arena != m->caller_arena) free(m->arena);
+    free(m->tensors), free(m->layers), free(m->layer_io), free(m);
 }

@@ -124,6 +124,21 @@ def test_corrupted_model_files_are_refused_by_the_c_loader(runner: Runner) -> No
     runner.load_model(good)  # the runner survived and loads the real file
 
 
+def test_an_arena_buffer_of_the_planned_size_serves_and_a_smaller_one_is_refused(runner: Runner) -> None:
+    """small_model_load_with_arena: a microcontroller's static arena, sized at build time."""
+    model, good = imported("kws_ref_model_float32")
+    planned = runner.load_model(good).arena_bytes
+    x = model_inputs(model, 1, "arena")[0].reshape(model.shapes[model.input])
+    expected = runner.run_model(x).output
+    assert runner.load_model(good, arena_bytes=planned).arena_bytes == planned
+    np.testing.assert_array_equal(runner.run_model(x).output, expected)
+    with pytest.raises(SmallError) as refused:
+        runner.load_model(good, arena_bytes=planned - 4)
+    assert refused.value.status_name == "SMALL_ERR_NOMEM"
+    assert f"needs {planned} bytes; the buffer given has {planned - 4}" in refused.value.message
+    runner.load_model(good)  # the runner goes on
+
+
 def test_random_corruptions_never_crash_the_loader(runner: Runner, target: Target) -> None:
     if not target.is_native:
         pytest.skip("a corrupted shape may ask for a large arena: loaded natively only, where it is fast")
