@@ -385,17 +385,19 @@ def _words(text: str) -> list[str]:
     "cflags": "compiler flags of the whole build, e.g. -mcpu=power9",
     "isa-flags": "flags only the kernel table's files need, e.g. -mzvector",
     "fma": "mnemonic prefixes of the ISA's vector FMA, comma-separated, e.g. xvmadd",
-    "cpu": "QEMU's -cpu (default max)",
+    "cpu": "QEMU's -cpu (default max; a board's own core for bare metal)",
     "description": "one line (default: derived from the triple)",
     "aliases": "other names for --arch, comma-separated",
+    "machine": "bare-metal triples (arm-none-eabi): the QEMU board, e.g. mps2-an386 (small_harness/boards.toml)",
 })
 def new_arch(c: Context, name: str, triple: str, isa: str = "", like: str = "fixed", cflags: str = "",
-             isa_flags: str = "", fma: str = "", cpu: str = "", description: str = "", aliases: str = "") -> None:
+             isa_flags: str = "", fma: str = "", cpu: str = "", description: str = "", aliases: str = "",
+             machine: str = "") -> None:
     """Start a port: write toolchains/NAME.toml from the triple and arch/ISA/ with the template's
     primitives to fill in; it builds and passes at once, every kind on arch/ref until they are."""
     with reported_errors():
         written = new_arch_files(name, triple, isa, like, _words(cflags), _words(isa_flags), _words(fma), cpu,
-                                 description, _words(aliases))
+                                 description, _words(aliases), machine)
         written += regenerate()
         for path in written:
             print(f"wrote {_relative(path)}")

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 from .errors import HarnessError
-from .target_file import machine_facts
+from .target_file import board_facts, machine_facts
 from .target_types import REF_ISA, SIMD_KINDS
 from .targets import REPO_ROOT, TOOLCHAINS_DIR
 
@@ -42,12 +43,79 @@ def isa_table(isa: str, flags: list[str], fma: list[str], cpu: str, vlens: list[
     return "\n".join(lines) + "\n"
 
 
+def _region(region: dict[str, object]) -> str:
+    return f'{{ name = "{region["name"]}", origin = {int(region["origin"]):#010x}, size = {int(region["size"]):#x} }}'
+
+
+def bare_metal_toml(name: str, triple: str, facts: dict[str, Any], isa: str, like: str, cflags: list[str],
+                    isa_flags: list[str], fma: list[str], cpu: str, description: str, aliases: list[str],
+                    machine: str) -> str:
+    """A bare-metal target: the board's CPU and memory map from small_harness/boards.toml."""
+    board = board_facts().get(machine)
+    if board is None:
+        raise HarnessError(f"{triple} is bare metal: --machine must name a QEMU board of small_harness/boards.toml "
+                           f"(known: {', '.join(board_facts())}), or add a table for yours")
+    isas = [REF_ISA] if like == "ref" else [isa]
+    description = description or f"{name}: {triple}, bare metal, under {facts['qemu']} on {machine}"
+    packages = (f"compiler = {_toml_list(facts['compiler_packages'])}\n"
+                f"emulator = {_toml_list(facts['emulator_packages'])}\n")
+    text = f"""# {name}: written by `invoke new-arch {name} --triple {triple} --machine {machine}`; every field below
+# comes from the triple (small_harness/machines.toml), the board (small_harness/boards.toml) or the
+# command line.
+name = "{name}"
+aliases = {_toml_list(aliases)}
+description = "{description}"
+kernel_isas = {_toml_list(isas)}
+
+"""
+    if like != "ref":
+        text += isa_table(isa, isa_flags, fma, "", []) + "\n"
+    model = f"model = {_region(board['model'])}\n" if "model" in board else ""
+    text += f"""[compiler]
+cc = "{triple}-gcc"
+flags = {_toml_list(cflags + list(facts['cflags']))}
+link_flags = {_toml_list(list(facts['link_flags']))}
+helper_programs = []
+
+[cmake]
+system_processor = "{facts['processor']}"
+
+[emulator]
+binary = "{facts['qemu']}"
+machine = "{machine}"
+cpu = "{cpu or board['cpu']}"
+
+[board]
+stack_bytes = {int(board['stack_bytes']):#x}
+code = {_region(board['code'])}
+{model}ram = {_region(board['ram'])}
+test_ram = {_region(board['test_ram'])}
+
+[elf]
+machine = "{facts['machine']}"
+class = {facts['class']}
+byte_order = "{facts['byte_order']}"
+objdump = "{triple}-objdump"
+
+[host.packages]
+{packages}
+[docker.packages]
+{packages}"""
+    return text
+
+
 def target_toml(name: str, triple: str, isa: str, like: str, cflags: list[str], isa_flags: list[str],
-                fma: list[str], cpu: str, vlens: list[int], description: str, aliases: list[str]) -> str:
+                fma: list[str], cpu: str, vlens: list[int], description: str, aliases: list[str],
+                machine: str = "") -> str:
     facts = machine_facts().get(triple)
     if facts is None:
         raise HarnessError(f"no facts for the triple {triple} in small_harness/machines.toml; add a table for it "
                            f"(known: {', '.join(machine_facts())})")
+    if facts.get("bare_metal"):
+        return bare_metal_toml(name, triple, facts, isa, like, cflags, isa_flags, fma, cpu, description, aliases,
+                               machine)
+    if machine:
+        raise HarnessError(f"--machine is for bare-metal triples (arm-none-eabi); {triple} runs under QEMU user mode")
     isas = [REF_ISA] if like == "ref" else [isa]
     description = description or f"{name}: {triple}, Linux, under {facts['qemu']}"
     abi = ""
@@ -189,7 +257,7 @@ def write_arch(isa: str, like: str) -> Path:
 
 
 def new_arch(name: str, triple: str, isa: str, like: str, cflags: list[str], isa_flags: list[str], fma: list[str],
-             cpu: str, description: str, aliases: list[str]) -> list[Path]:
+             cpu: str, description: str, aliases: list[str], machine: str = "") -> list[Path]:
     """Writes toolchains/<name>.toml (and arch/<isa>/<isa>.c unless --like ref); returns what it wrote."""
     if not _TARGET_NAME.match(name):
         raise HarnessError(f"{name!r}: a target name is lowercase letters, digits, '.', '_' and '-'")
@@ -200,7 +268,7 @@ def new_arch(name: str, triple: str, isa: str, like: str, cflags: list[str], isa
     path = TOOLCHAINS_DIR / f"{name}.toml"
     if path.exists():
         raise HarnessError(f"toolchains/{name}.toml exists already")
-    text = target_toml(name, triple, isa, like, cflags, isa_flags, fma, cpu, [], description, aliases)
+    text = target_toml(name, triple, isa, like, cflags, isa_flags, fma, cpu, [], description, aliases, machine)
     written = [path]
     if like != "ref":
         written.append(write_arch(isa, like))

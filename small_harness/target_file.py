@@ -22,6 +22,7 @@ from .target_types import (REF_ISA, SIMD_KINDS, VLEN_PLACEHOLDER, Board, Compile
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MACHINES_FILE = Path(__file__).with_name("machines.toml")
+BOARDS_FILE = Path(__file__).with_name("boards.toml")
 
 # Backend tables a TOML file may contain; only the one being loaded is read.
 KNOWN_BACKENDS = ("host", "docker")
@@ -138,6 +139,13 @@ def host_release(os_release: Path = Path("/etc/os-release")) -> str:
 def machine_facts() -> dict[str, dict[str, Any]]:
     """small_harness/machines.toml: what each GNU triple says about a target."""
     with MACHINES_FILE.open("rb") as stream:
+        return tomllib.load(stream)
+
+
+@functools.cache
+def board_facts() -> dict[str, dict[str, Any]]:
+    """small_harness/boards.toml: what each QEMU system-mode board offers a bare-metal target."""
+    with BOARDS_FILE.open("rb") as stream:
         return tomllib.load(stream)
 
 

@@ -51,6 +51,26 @@ def test_new_arch_with_portable_kernels_only(repo: Path) -> None:
     assert [isa.name for isa in load_target(written[0], release=None).kernel_isas] == ["ref"]
 
 
+def test_new_arch_for_a_bare_metal_board_gives_the_committed_cortex_m4(repo: Path) -> None:
+    """A Cortex-M target is one TOML: from the triple, the board and the core's flags, new-arch
+    writes every field of toolchains/cortex-m4.toml that matters."""
+    cflags = ["-mcpu=cortex-m4", "-mfpu=fpv4-sp-d16", "-mfloat-abi=hard"]
+    written = new.new_arch("m4", "arm-none-eabi", "", "ref", cflags, [], [], "", "", [], machine="mps2-an386")
+    made = load_target(written[0], release=None)
+    committed = load_target(TOOLCHAINS_DIR / "cortex-m4.toml", release=None)
+    assert made.board == committed.board and made.emulator == committed.emulator
+    assert set(made.compiler.flags) == set(committed.compiler.flags) and made.compiler.link_flags == \
+        committed.compiler.link_flags
+    assert made.packages.all() == committed.packages.all() and made.kernel_isas == committed.kernel_isas
+
+
+def test_new_arch_for_bare_metal_needs_a_known_board(repo: Path) -> None:
+    with pytest.raises(HarnessError, match="--machine must name a QEMU board of small_harness/boards.toml"):
+        new.new_arch("m7", "arm-none-eabi", "", "ref", [], [], [], "", "", [], machine="")
+    with pytest.raises(HarnessError, match="--machine is for bare-metal triples"):
+        new.new_arch("x", "s390x-linux-gnu", "", "ref", [], [], [], "", "", [], machine="mps2-an386")
+
+
 @pytest.mark.parametrize(("arguments", "error"), [
     (("x", "sparc-linux-gnu", "v", "fixed"), "no facts for the triple sparc-linux-gnu"),
     (("x", "s390x-linux-gnu", "v", "wide"), "--like wide: choose one of fixed, vla, ref"),
