@@ -71,6 +71,11 @@ kernel_isas = {_toml_list(isas)}
     if like != "ref":
         text += isa_table(isa, isa_flags, fma, "", []) + "\n"
     model = f"model = {_region(board['model'])}\n" if "model" in board else ""
+    float_abi: tuple[str, str] | None = None
+    if facts["machine"] == "EM_ARM" and "-mfloat-abi=hard" in cflags:
+        # The ELF check then tells it from a soft-float build (and from targets of another float ABI).
+        float_abi = ('arm_float_abi = "hard"\n', '\n[[elf.refuse]]\nflags = ["-mfloat-abi=softfp"]\n'
+                     'error = "ARM float ABI soft, expected hard"\n')
     text += f"""[compiler]
 cc = "{triple}-gcc"
 flags = {_toml_list(cflags + list(facts['cflags']))}
@@ -95,8 +100,8 @@ test_ram = {_region(board['test_ram'])}
 machine = "{facts['machine']}"
 class = {facts['class']}
 byte_order = "{facts['byte_order']}"
-objdump = "{triple}-objdump"
-
+{float_abi[0] if float_abi else ""}objdump = "{triple}-objdump"
+{float_abi[1] if float_abi else ""}
 [host.packages]
 {packages}
 [docker.packages]

@@ -62,6 +62,7 @@ def test_new_arch_for_a_bare_metal_board_gives_the_committed_cortex_m4(repo: Pat
     assert set(made.compiler.flags) == set(committed.compiler.flags) and made.compiler.link_flags == \
         committed.compiler.link_flags
     assert made.packages.all() == committed.packages.all() and made.kernel_isas == committed.kernel_isas
+    assert made.elf == committed.elf
 
 
 def test_new_arch_for_bare_metal_needs_a_known_board(repo: Path) -> None:
