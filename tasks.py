@@ -20,6 +20,8 @@ from small_harness.backends import Backend, select_backend
 from small_harness.bench import bench_variants, run_bench, write_json
 from small_harness.bench import format_table as format_bench_table
 from small_harness.bench_charts import layers_chart, models_chart
+from small_harness.bench_counts import count_choices, run_counts
+from small_harness.bench_counts import write_junit as write_counts_junit
 from small_harness.bench_layers import load_bench_layers
 from small_harness.bench_models import format_table as format_model_table
 from small_harness.bench_models import run_model_bench, thread_counts
@@ -298,14 +300,40 @@ def port_size(c: Context) -> None:
             "toolchain": "host (default) or docker: where the benchmark is built and run",
             "only": "measure only layers whose name contains one of these comma-separated words",
             "models": "time the MLPerf Tiny float models beside LiteRT instead of the layers",
-            "threads": "with --models: thread counts, comma-separated (default: 1 and every CPU this process may use)"})
+            "threads": "with --models: thread counts, comma-separated (default: 1 and every CPU this process may use)",
+            "check": "emulated targets: compare the counts with tests/baselines/<target>.json; exit 1 on a regression",
+            "update_baseline": "emulated targets: write the counts into tests/baselines/<target>.json",
+            "junit_dir": "with --check: write counts.xml (one case per variant) here"})
 def bench(c: Context, arch: str = NATIVE, variant: str = "all", toolchain: str = "host", only: str = "",
-          models: bool = False, threads: str = "") -> None:
+          models: bool = False, threads: str = "", check: bool = False, update_baseline: bool = False,
+          junit_dir: str = "") -> None:
     """Time the bench layers (small_harness/bench_layers.toml) natively against the measured FMA peak,
     per kernel table; print a table and write build/bench/<variant>.json. With --models: the MLPerf
-    Tiny float models beside LiteRT, at 1 and N threads (build/bench/models-<variant>.json)."""
+    Tiny float models beside LiteRT, at 1 and N threads (build/bench/models-<variant>.json). For an
+    emulated target: exact instruction counts per layer of ResNet-8 under QEMU (build/bench/counts-*.json),
+    checked against tests/baselines/ with --check."""
     with reported_errors():
         backend = _chosen_backend(toolchain)
+        targets = resolve_targets(arch, backend=backend.name)
+        emulated = [target for target in targets if not target.is_native]
+        if (check or update_baseline or junit_dir) and (models or len(emulated) != len(targets)):
+            raise HarnessError("--check, --update-baseline and --junit-dir are for instruction counts: give --arch "
+                               "emulated targets only, without --models")
+        if emulated and not models:
+            outcomes = run_counts(count_choices(emulated, variant), backend, check, update_baseline)
+            if junit_dir:
+                print(f"wrote {_relative(write_counts_junit(outcomes, Path(junit_dir).resolve()))}")
+            regressions = [r for outcome in outcomes for r in outcome.regressions]
+            for regression in regressions:
+                print(f"regression: {regression.line()}", file=sys.stderr)
+            if regressions:
+                raise Exit(f"error: {len(regressions)} count regressions against tests/baselines/ (a deliberate "
+                           "change: rerun with --update-baseline and commit the file)", code=1)
+            if check:
+                checked = [o for o in outcomes if not o.skipped]
+                print(f"counts: {len(checked)} variants checked against tests/baselines/, no regression"
+                      + (f"; {len(outcomes) - len(checked)} skipped" if len(checked) < len(outcomes) else ""))
+            return
         if models:
             counts = thread_counts(threads)
             for target, chosen in _bench_choices(arch, variant, backend):

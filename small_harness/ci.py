@@ -1,7 +1,8 @@
 """`invoke ci`: the CI matrix, run locally. One job per target variant (each kernel table of a build,
 each RISC-V vector length is its own job: one build serves them all, and short jobs balance across
-cores where one long one would not), the harness's own tests, and a clean-room job per Debian release the README names. Jobs run in parallel up to the
-core count, each as its own `invoke` process with its own log and JUnit files under build/ci/<job>/;
+cores where one long one would not), the harness's own tests, a fuzz job per fuzzing target, an
+instruction-count check per target with [counts], and a clean-room job per Debian release the README
+names. Jobs run in parallel up to the core count, each as its own `invoke` process with its own log and JUnit files under build/ci/<job>/;
 the table at the end is read back from those JUnit files. The GitHub workflow (workflow.py) runs
 each job with the same command, `invoke ci --job NAME`."""
 
@@ -27,14 +28,15 @@ HARNESS_JOB = "harness"
 CLEAN_ROOM_RELEASES = ("debian12", "debian13")
 CLEAN_ROOM_ENV = "SMALL_CLEAN_ROOM"  # set inside the clean room, whose `invoke ci` must not recurse
 # First-run guesses of how long each kind of job takes (s), to start the longest first.
-GUESSED_SECONDS = {"clean-room": 900.0, "emulated": 60.0, "native": 40.0, "harness": 30.0, "fuzz": 150.0}
+GUESSED_SECONDS = {"clean-room": 900.0, "emulated": 60.0, "native": 40.0, "harness": 30.0, "fuzz": 150.0,
+                   "counts": 60.0}
 FUZZ_SECONDS = 60  # per fuzzer in CI; `invoke fuzz --seconds 600` is the long local run
 
 
 @dataclass(frozen=True)
 class Job:
     name: str
-    kind: str  # "target", "fuzz", "harness" or "clean-room"
+    kind: str  # "target", "fuzz", "counts", "harness" or "clean-room"
     invoke_args: tuple[str, ...]  # what `invoke ci --job NAME` runs: `invoke <args>`
     target: str | None = None  # the target whose toolchain the job needs
 
@@ -63,6 +65,13 @@ def ci_jobs(targets: Sequence[Target], toolchain: str = "auto") -> list[Job]:
             name = f"fuzz-{target.name}"
             jobs.append(Job(name, "fuzz", ("fuzz", "--seconds", str(FUZZ_SECONDS), "--arch", target.name,
                                            "--toolchain", toolchain, "--junit-dir", _junit_dir(name)), target.name))
+    for target in targets:
+        if target.counts is not None:
+            # Host toolchain always: the plugin is a host library for the host's qemu-user. Where that
+            # QEMU cannot load plugins the job skips, saying why (bench --check probes it).
+            name = f"counts-{target.name}"
+            jobs.append(Job(name, "counts", ("bench", "--arch", target.name, "--check", "--toolchain", "host",
+                                             "--junit-dir", _junit_dir(name)), target.name))
     for release in CLEAN_ROOM_RELEASES:
         name = f"clean-room-{release}"
         jobs.append(Job(name, "clean-room", ("clean-room", "--release", release, "--junit-dir", _junit_dir(name))))

@@ -111,8 +111,8 @@ def run_model(path: Path, target: Target, backend: Backend, input_path: Path | N
     if target.is_native:
         print(f"time: {reply.elapsed_ns / 1e6:.3f} ms for one inference ({target.name}, native)")
     else:
-        print(f"time: not measured: under QEMU wall time means nothing, and this QEMU has no instruction "
-              f"counter plugin ({reply.elapsed_ns / 1e6:.1f} ms emulated)")
+        print(f"time: not measured: under QEMU wall time means nothing ({reply.elapsed_ns / 1e6:.1f} ms emulated); "
+              f"exact instruction counts per layer: invoke bench --arch {target.name} --toolchain host")
     _report_output(output, x, saved_to, output_path)
     return output
 

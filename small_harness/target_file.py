@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from .errors import HarnessError, TargetFileError
-from .target_types import (REF_ISA, SIMD_KINDS, VLEN_PLACEHOLDER, Board, Compiler, ElfExpectations, Emulator, KernelIsa,
-                           MemoryRegion, Packages, RefusedObject, Target)
+from .target_types import (REF_ISA, SIMD_KINDS, VLEN_PLACEHOLDER, Board, Compiler, CountsSpec, ElfExpectations,
+                           Emulator, KernelIsa, MemoryRegion, Packages, RefusedObject, Target)
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 MACHINES_FILE = Path(__file__).with_name("machines.toml")
@@ -207,6 +207,18 @@ def _read_emulator(data: dict[str, Any], file: Path) -> Emulator:
     if VLEN_PLACEHOLDER in emulator.cpu:
         raise table.error("cpu", f"is the default CPU and takes no {VLEN_PLACEHOLDER}: give it in an [isa.<name>] table")
     return emulator
+
+
+def _read_counts(top: _Table, emulated: bool, file: Path) -> CountsSpec | None:
+    data = top.optional_table("counts")
+    if data is None:
+        return None
+    if not emulated:
+        raise TargetFileError(f"{display(file)}: [counts] needs an [emulator]: instructions are counted under QEMU")
+    table = _Table(data, file, "counts")
+    spec = CountsSpec(scalar_fma_mnemonics=table.strings("scalar_fma_mnemonics", default=()))
+    table.reject_unknown_keys()
+    return spec
 
 
 def _read_isas(top: _Table, file: Path) -> tuple[KernelIsa, ...]:
@@ -416,6 +428,7 @@ def load_target(file: Path, backend: str = DEFAULT_BACKEND, release: str | None 
         source=file,
         fuzzing=top.boolean("fuzzing", default=False),
         board=_read_board(top.table("board"), file) if top.has("board") else None,
+        counts=_read_counts(top, emulator is not None, file),
     )
     top.reject_unknown_keys()
     if (target.board is None) != (target.emulator is None or target.emulator.machine is None):

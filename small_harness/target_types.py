@@ -145,6 +145,16 @@ class Packages:
 
 
 @dataclass(frozen=True)
+class CountsSpec:
+    """A target's [counts] table: `invoke bench` counts its instructions under QEMU with the TCG
+    plugin (small_harness/qemu_plugin/), and CI checks them against tests/baselines/<target>.json."""
+
+    # Prefixes of one-lane (scalar) FMA mnemonics the kernel tables' fma_mnemonics do not already
+    # match, e.g. RISC-V's fmadd.s: counted as FMAs of one lane.
+    scalar_fma_mnemonics: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Target:
     name: str
     aliases: tuple[str, ...]
@@ -158,6 +168,7 @@ class Target:
     packages: Packages
     source: Path  # the TOML file
     fuzzing: bool = False  # `invoke fuzz` builds its libFuzzer targets with this target's toolchain
+    counts: CountsSpec | None = None  # instruction counts under emulation ([counts]), or None
     board: Board | None = None  # bare metal: the board's memory map; None for a Linux target
 
     @property

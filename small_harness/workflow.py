@@ -3,7 +3,7 @@
 `invoke ci --job NAME`, and a failure there reproduces here with that command.
 
 - harness: the harness's own tests.
-- target: a matrix over every target variant, fail-fast off; the Docker toolchain images are kept
+- target: a matrix over every target variant, fuzz job and instruction-count job, fail-fast off; the Docker toolchain images are kept
   in the Actions cache (docker save / load) under a key made of the files they are built from.
 - clean-room-debian12, -debian13: the README's commands in a clean Debian container.
 """
@@ -96,7 +96,7 @@ def _run_step(job_expression: str, extra: str = "") -> dict[str, Any]:
 
 
 def _target_matrix(jobs: list[Job]) -> list[dict[str, str]]:
-    return [{"job": job.name, "target": job.target or ""} for job in jobs if job.kind in ("target", "fuzz")]
+    return [{"job": job.name, "target": job.target or ""} for job in jobs if job.kind in ("target", "fuzz", "counts")]
 
 
 def workflow(targets: list[Target]) -> dict[str, Any]:

@@ -233,6 +233,14 @@ small_status small_kernel_query(small_kernel_kind kind, const char **name, int *
  * table has a probe); names the table in *isa. */
 double small_kernel_peak(long iterations, float *sink, const char **isa);
 
+/* Markers for instruction counters: calls that do nothing (nearly free: an empty function the
+ * compiler must keep), made by small_model_run before each layer and after the last, and by the
+ * runner around each layer request. A QEMU plugin (small_harness/qemu_plugin/, `invoke bench` on emulated
+ * targets) recognises them by name: each small_count_layer starts a new count, small_count_end
+ * stops counting, so start-up, loading and planning are never counted. */
+void small_count_layer(void);
+void small_count_end(void);
+
 #ifdef __cplusplus
 }
 #endif

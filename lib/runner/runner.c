@@ -276,8 +276,10 @@ static int serve_layer(void) {
             *(volatile int *)crash_address = 1; /* a real segfault, as a faulty kernel would give */
         }
         const uint64_t start = now_ns();
+        small_count_layer(); /* one count for the request, however many repeats */
         for (int r = 0; r < repeat && s == SMALL_OK; ++r)
             s = small_layer_run(&layer, (const float *const *)inputs, output);
+        small_count_end();
         elapsed = now_ns() - start;
     }
     reply_tensor(s, message, small_layer_kernel_name(&layer), layer.output, output, elapsed);

@@ -297,9 +297,15 @@ small_status small_model_load_with_arena(small_model **model, const void *data, 
     return SMALL_OK;
 }
 
+/* Not inlined, and the asm statement is a side effect the compiler must keep, so each call stays a
+ * call to this symbol: what the counting plugin looks for. */
+__attribute__((noinline)) void small_count_layer(void) { __asm__ volatile("" ::: "memory"); }
+__attribute__((noinline)) void small_count_end(void) { __asm__ volatile("" ::: "memory"); }
+
 small_status small_model_run(small_model *m, const float *input, float *output) {
     if (!m || !input || !output) return SMALL_ERR_NULL;
     for (int i = 0; i < m->n_layers; ++i) {
+        small_count_layer(); /* every layer, a reshape in place too: count i belongs to layer i */
         if (m->tensors[m->layer_io[i][SMALL_MAX_INPUTS]].alias >= 0) continue; /* a reshape in place */
         const float *inputs[SMALL_MAX_INPUTS];
         for (int k = 0; k < m->layers[i].desc.n_inputs; ++k) {
@@ -308,8 +314,12 @@ small_status small_model_run(small_model *m, const float *input, float *output) 
         }
         small_status s = small_layer_run(&m->layers[i], inputs,
                                          m->arena + m->tensors[m->layer_io[i][SMALL_MAX_INPUTS]].offset);
-        if (s != SMALL_OK) return s;
+        if (s != SMALL_OK) {
+            small_count_end();
+            return s;
+        }
     }
+    small_count_end(); /* the output copy below is the caller's, not a layer's */
     const tensor_plan *out = &m->tensors[m->output];
     memcpy(output, m->arena + out->offset, small_shape_size(out->shape) * sizeof(float));
     return SMALL_OK;

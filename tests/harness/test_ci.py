@@ -23,12 +23,24 @@ TARGETS = load_targets()
 ACTIONLINT = Path(sys.executable).parent / "actionlint"
 
 
-def test_one_job_per_target_variant_plus_fuzz_harness_and_clean_room() -> None:
+def test_one_job_per_target_variant_plus_fuzz_counts_harness_and_clean_room() -> None:
     names = [job.name for job in ci_jobs(list(TARGETS.values()))]
     variants = [v.label for t in TARGETS.values() for v in t.variants()]
     fuzzing = [f"fuzz-{t.name}" for t in TARGETS.values() if t.fuzzing]
+    counting = [f"counts-{t.name}" for t in TARGETS.values() if t.counts is not None]
     assert fuzzing, "some target builds the fuzzers"
-    assert names == [HARNESS_JOB, *variants, *fuzzing, *(f"clean-room-{release}" for release in CLEAN_ROOM_RELEASES)]
+    assert {"counts-riscv64", "counts-armv7", "counts-aarch64"} <= set(counting)
+    assert names == [HARNESS_JOB, *variants, *fuzzing, *counting,
+                     *(f"clean-room-{release}" for release in CLEAN_ROOM_RELEASES)]
+
+
+def test_a_counts_job_checks_with_the_host_toolchain() -> None:
+    """The plugin is a host library for the host's qemu-user: the job never takes the docker backend."""
+    jobs = [job for job in ci_jobs(list(TARGETS.values()), toolchain="docker") if job.kind == "counts"]
+    assert jobs
+    for job in jobs:
+        assert job.invoke_args == ("bench", "--arch", job.target, "--check", "--toolchain", "host",
+                                   "--junit-dir", f"build/ci/{job.name}")
 
 
 def test_a_copied_toml_is_one_more_job(tmp_path: Path) -> None:
@@ -41,7 +53,8 @@ def test_a_copied_toml_is_one_more_job(tmp_path: Path) -> None:
     before = ci_jobs(list(TARGETS.values()))
     after = ci_jobs(list(load_targets(directory=tmp_path).values()))
     new_jobs = [job.name for job in after if job not in before]
-    assert new_jobs == [v.label.replace(original.name, "copy-of-it", 1) for v in original.variants()]
+    counting = ["counts-copy-of-it"] if original.counts is not None else []
+    assert new_jobs == [v.label.replace(original.name, "copy-of-it", 1) for v in original.variants()] + counting
     assert "copy-of-it" in render_workflow(list(load_targets(directory=tmp_path).values()))
 
 
