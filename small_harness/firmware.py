@@ -1,4 +1,5 @@
-"""Bare-metal firmware for one model: the model file embedded in flash (lib/runner/firmware.c), built
+"""Bare-metal firmware for one model: the model file, pre-packed for the target's kernels, embedded in
+flash and read in place (lib/runner/firmware.c), built
 with the target's toolchain against the library the harness built, run once under QEMU system
 mode, and measured: flash and RAM from the ELF (pyelftools), and the arena, heap and peak stack the
 run reports, all against the board's memory map ([board] in the target's TOML)."""
@@ -40,7 +41,7 @@ class Firmware:
 class FirmwareRun:
     output: np.ndarray  # flat float32
     arena_bytes: int
-    heap_bytes: int  # the heap's high-water mark: packed weights, plan, input and output
+    heap_bytes: int  # the heap's high-water mark: the plan, input and output (the weights stay in flash)
     stack_bytes: int  # the deepest stack reached (stack painting)
     kernels: tuple[str, ...]
 
@@ -65,10 +66,12 @@ def build_firmware(target: Target, backend: Backend, name: str, model_file: byte
     if target.board is None:
         raise HarnessError(f"{target.name} is not a bare-metal target: firmware images are for targets with a [board]")
     result = build(target, backend)
-    # The arena's size, from the planner on this target: the firmware's static buffer.
+    # On the target's own build: the arena's size from its planner (the firmware's static buffer),
+    # and the model pre-packed for its kernels, so that the firmware reads the weights in flash.
     with start_runner(target, None, backend, result.runner) as runner:
         try:
             arena_bytes = runner.load_model(model_file).arena_bytes
+            model_file = runner.pack_model(model_file)
         except SmallError as error:
             raise HarnessError(f"{name} on {target.name}: {error}") from None
     folder = result.build_dir / "firmware"
@@ -170,7 +173,7 @@ def describe(target: Target, report: SizeReport) -> list[str]:
         lines.append(f"  {use.region.name} ({_kib(use.region.size)} at {use.region.origin:#010x}): {parts} = "
                      f"{_kib(use.used)}, {100 * use.used / use.region.size:.0f}%: {verdict}")
     lines.append(f"  data, bss: the arena {_kib(run.arena_bytes)} (a static buffer sized by the planner); heap: the "
-                 f"packed weights, the plan, input and output; stack reserved "
+                 f"plan, input and output (the weights are read in flash); stack reserved "
                  f"{_kib(target.board.stack_bytes if target.board else 0)}")
     return lines
 

@@ -12,7 +12,8 @@ import numpy as np
 from . import layers as L
 
 MAGIC = 0x524C4D53  # "SMLR"
-CMD_INFO, CMD_LAYER, CMD_QUIT, CMD_MODEL_LOAD, CMD_MODEL_RUN, CMD_THREADS, CMD_MODEL_LOAD_ARENA = 1, 2, 3, 4, 5, 6, 7
+CMD_INFO, CMD_LAYER, CMD_QUIT, CMD_MODEL_LOAD, CMD_MODEL_RUN, CMD_THREADS, CMD_MODEL_LOAD_ARENA, CMD_MODEL_PACK = (
+    1, 2, 3, 4, 5, 6, 7, 8)
 MAX_INPUTS = 8
 
 # Must match small_op, small_padding and small_activation in lib/include/small.h.
@@ -95,6 +96,10 @@ def encode_model_load(model_file: bytes, arena_bytes: int | None = None) -> byte
     return struct.pack("<IIII", MAGIC, CMD_MODEL_LOAD_ARENA, arena_bytes, len(model_file)) + model_file
 
 
+def encode_model_pack(model_file: bytes) -> bytes:
+    return struct.pack("<III", MAGIC, CMD_MODEL_PACK, len(model_file)) + model_file
+
+
 def encode_model_run(x: np.ndarray, repeat: int) -> bytes:
     return struct.pack("<III", MAGIC, CMD_MODEL_RUN, repeat) + _array_bytes(x)
 
@@ -135,6 +140,11 @@ def _read_u32(stream: IO[bytes]) -> int:
 
 def _read_string(stream: IO[bytes]) -> str:
     return _read(stream, _read_u32(stream)).decode("utf-8", "replace")
+
+
+def read_bytes_reply(stream: IO[bytes]) -> bytes:
+    """A reply's payload of raw bytes (u32 length, bytes): CMD_MODEL_PACK's file."""
+    return _read(stream, _read_u32(stream))
 
 
 @dataclass(frozen=True)

@@ -288,6 +288,14 @@ class Runner:
             raise SmallError(header.status_name, header.message)
         return reply
 
+    def pack_model(self, model_file: bytes) -> bytes:
+        """The model file pre-packed for this runner's build (format version 2: the weights as its
+        kernels read them, loaded in place); the loaded model stays. SmallError if refused."""
+        header, packed = self._exchange(protocol.encode_model_pack(model_file), protocol.read_bytes_reply, "model pack")
+        if header.status != 0:
+            raise SmallError(header.status_name, header.message)
+        return packed
+
     def run_model(self, x: np.ndarray, repeat: int = 1) -> LayerResult:
         """One inference (or `repeat`, timed together) of the loaded model on an HWC input."""
         data = np.ascontiguousarray(x, dtype=np.float32)

@@ -103,10 +103,12 @@ typedef struct {
     small_shape output;
     /* resolved window geometry (CONV2D and pools) */
     int pad_top, pad_left;
-    /* packed weights then bias, one allocation owned by the layer (NULL for ops without weights) */
+    /* packed weights then bias, one allocation owned by the layer (NULL for ops without weights), or
+     * the caller's when packed_borrowed (small_layer_plan_packed: a pre-packed model in flash) */
     float *packed;
     size_t packed_bytes;
     const float *bias; /* inside packed, or NULL */
+    int packed_borrowed;
     const small_kernel_info *kernel;
     int pixel_tile, channel_tile; /* the kernel's tile on this CPU (weights are packed for it) */
     char message[128]; /* why plan failed, or "" */
@@ -118,6 +120,14 @@ typedef struct {
  * layer->message, and leaves nothing allocated. */
 small_status small_layer_plan(small_layer *layer, const small_layer_desc *desc, const float *weights,
                               const float *bias);
+
+/* Plans a layer whose weights this build packed already (small_model_write_packed): `packed` holds
+ * packed_bytes bytes, the packed weights then the bias when has_bias, exactly as small_layer_plan
+ * would have made them for the kernel this build chooses, in this build's byte order. The layer
+ * reads them in place (nothing is copied; they must outlive it). A size that differs from what this
+ * build packs is SMALL_ERR_FORMAT: the caller also compares the kernel (small_layer_kernel_name). */
+small_status small_layer_plan_packed(small_layer *layer, const small_layer_desc *desc, const float *packed,
+                                     size_t packed_bytes, int has_bias);
 
 /* Runs a planned layer: inputs[0 .. n_inputs-1] of the planned shapes, output of layer->output.
  * Allocates nothing; input and output must not overlap. */
@@ -158,7 +168,8 @@ void small_layer_release(small_layer *layer);
  * memory buffer, so a file read on Linux and a const array in a microcontroller's flash work alike:
  * load validates everything, packs each layer's weights for this build once, and plans one activation
  * arena in which tensors whose lifetimes do not overlap share memory. Inference then allocates nothing.
- * The buffer must stay valid only during load, and be 4-byte aligned. */
+ * The buffer must be 4-byte aligned, and stay valid during load; a pre-packed model's (version 2,
+ * small_model_write_packed) as long as the model, since its weights are read there. */
 typedef struct small_model small_model;
 
 
@@ -172,6 +183,15 @@ small_status small_model_load(small_model **model, const void *data, size_t size
  * small_model_load. */
 small_status small_model_load_with_arena(small_model **model, const void *data, size_t size, void *arena,
                                          size_t arena_bytes, small_message *why);
+
+/* Writes the loaded model, whose file was `original` (size bytes), as a pre-packed model file for this
+ * build: the same graph, with each layer's weights as this build packed them (format version 2).
+ * Loading that file (small_model_load or _with_arena) reads the weights in place instead of packing
+ * a copy, so a model in a microcontroller's flash costs no RAM for its weights; a build whose kernels
+ * or tiles differ refuses it, naming both. With out NULL, only sets *out_size to the size needed;
+ * else out must hold *out_size bytes (SMALL_ERR_NOMEM if not), and *out_size is set to the size. */
+small_status small_model_write_packed(const small_model *model, const void *original, size_t size, void *out,
+                                      size_t *out_size);
 
 /* Runs one inference: input of small_model_input_shape, output of small_model_output_shape. */
 small_status small_model_run(small_model *model, const float *input, float *output);

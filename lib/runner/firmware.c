@@ -1,14 +1,15 @@
 /* small_firmware: one model, embedded in flash, one inference, on a bare-metal board.
  *
  * The model file is linked in as the section .small_model (small_harness/firmware.py writes the
- * assembly that includes it; the board's linker script puts it in flash), and it is read in place.
+ * assembly that includes it; the board's linker script puts it in flash), pre-packed for this build
+ * (small_model_write_packed), so its weights are read in place: they cost flash, not RAM.
  * The input comes on the --in stream and the output goes to the --out stream, raw little-endian
  * floats (small_harness/semihost_run.sh turns them into stdin and stdout). On the console it prints
  * one line of what the run used:
  *   small_firmware: arena A heap H stack S kernels K
  * A: the activation arena the planner sized (bytes), a static buffer of SMALL_FIRMWARE_ARENA_BYTES
  * (the harness sizes it at build time from the planner on this target); H: the heap's high-water
- * mark (the packed weights, the plan, the input and output); S: the deepest stack the run reached,
+ * mark (the plan, the input and output); S: the deepest stack the run reached,
  * measured by painting the stack before it and finding the lowest byte overwritten after. */
 #include <stdint.h>
 #include <stdio.h>

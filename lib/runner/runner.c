@@ -5,7 +5,7 @@
  * Protocol (little-endian on every host, so a big-endian one swaps each word; small_harness/protocol.py
  * is the other side):
  *   request:  u32 MAGIC, u32 command
- *     CMD_INFO:  -> reply text "protocol 3\nisas ISA...\nsupported ISA...\nselected ISA...\n"
+ *     CMD_INFO:  -> reply text "protocol 4\nisas ISA...\nsupported ISA...\nselected ISA...\n"
  *                [ "select-error WHY\n" ] then "kernel KIND NAME PIXELS CHANNELS\n" per kind
  *     CMD_LAYER: u32 n_fields, i32 fields[n_fields] (order of enum field below), f32 alpha,
  *                then arrays (u32 count, f32 data[count]): weights, bias, inputs[n_inputs]
@@ -14,6 +14,8 @@
  *                u64 arena bytes, string of the layers' kernel names, one per line
  *     CMD_MODEL_LOAD_ARENA: u32 arena_bytes, then as CMD_MODEL_LOAD: the arena in a buffer of that size
  *                (small_model_load_with_arena) -> reply as for CMD_MODEL_LOAD
+ *     CMD_MODEL_PACK: u32 size, bytes[size] (a model file) -> reply: string, the file pre-packed for this
+ *                build (small_model_write_packed); the loaded model stays
  *     CMD_MODEL_RUN: u32 repeat, then an array (the input) -> reply as for CMD_LAYER (kernel name empty)
  *     CMD_QUIT:  exit 0
  *     CMD_THREADS: u32 threads -> reply: status, message (small_set_threads; the count in force after)
@@ -34,7 +36,8 @@
 #include "small_runner.h"
 
 enum { MAGIC = 0x524c4d53u /* "SMLR" */, CMD_INFO = 1, CMD_LAYER = 2, CMD_QUIT = 3, CMD_MODEL_LOAD = 4,
-       CMD_MODEL_RUN = 5, CMD_THREADS = 6, CMD_MODEL_LOAD_ARENA = 7 };
+       CMD_MODEL_RUN = 5, CMD_THREADS = 6, CMD_MODEL_LOAD_ARENA = 7,
+       CMD_MODEL_PACK = 8 };
 static const char *crash_kernel;             /* SMALL_RUNNER_CRASH_KERNEL, set by main only */
 static volatile uintptr_t crash_address = 0; /* volatile: the compiler cannot see the NULL store coming */
 #ifndef SMALL_RUNNER_MAX_ARRAY
@@ -157,7 +160,7 @@ static void reply_info(void) {
             used += (size_t)snprintf(supported + used, sizeof supported - used, "%s%s", used ? " " : "", name);
         word += length + (word[length] == ' ');
     }
-    int n = snprintf(text, sizeof text, "protocol 3\nisas %s\nsupported %s\nselected %s\n", isas, supported,
+    int n = snprintf(text, sizeof text, "protocol 4\nisas %s\nsupported %s\nselected %s\n", isas, supported,
                      small_selected_kernels());
     if (selection_error.text[0]) n += snprintf(text + n, sizeof text - (size_t)n, "select-error %s\n", selection_error.text);
     for (int kind = 0; kind < SMALL_KERNEL_COUNT_; ++kind) {
@@ -294,6 +297,7 @@ static int serve_layer(void) {
 
 static small_model *model; /* the one loaded model, replaced by the next CMD_MODEL_LOAD */
 static void *model_arena;   /* its arena when the request gave one (CMD_MODEL_LOAD_ARENA) */
+static unsigned char *model_file; /* its file: a pre-packed one's weights are read there */
 
 /* CMD_MODEL_LOAD, or with `with_arena` CMD_MODEL_LOAD_ARENA: the arena in a buffer of the size the
  * request gives (small_model_load_with_arena), as a microcontroller's static buffer would be. */
@@ -312,13 +316,14 @@ static int serve_model_load(int with_arena) {
     }
     small_model_free(model);
     model = NULL;
+    free(model_file);
+    model_file = bytes;
     free(model_arena);
     model_arena = with_arena ? aligned_alloc(64, ((size_t)arena_bytes + 64) / 64 * 64) : NULL;
     small_message why;
     small_status s = with_arena && !model_arena
         ? (snprintf(why.text, sizeof why.text, "cannot allocate the arena buffer"), SMALL_ERR_NOMEM)
         : small_model_load_with_arena(&model, bytes, size, model_arena, arena_bytes, &why);
-    free(bytes); /* load copies what it keeps: weights are packed into the layers */
     reply_header(s, why.text);
     write_shape(small_model_input_shape(model));
     write_shape(small_model_output_shape(model));
@@ -365,6 +370,39 @@ static int serve_model_run(void) {
     return 1;
 }
 
+/* CMD_MODEL_PACK: loads a model file and replies with it pre-packed for this build
+ * (small_model_write_packed), as a string; the loaded model stays as it was. */
+static int serve_model_pack(void) {
+    uint32_t size = 0;
+    if (!read_words(&size, 1) || size > MAX_ARRAY) {
+        reply_header(SMALL_ERR_FORMAT, "malformed model pack request");
+        return 0;
+    }
+    unsigned char *bytes = malloc(size ? size : 1);
+    if (!bytes || !read_exact(bytes, size)) {
+        free(bytes);
+        reply_header(SMALL_ERR_FORMAT, "model pack request truncated");
+        return 0;
+    }
+    small_model *loaded = NULL;
+    small_message why;
+    small_status s = small_model_load(&loaded, bytes, size, &why);
+    size_t packed_size = 0;
+    unsigned char *packed = NULL;
+    if (s == SMALL_OK) s = small_model_write_packed(loaded, bytes, size, NULL, &packed_size);
+    if (s == SMALL_OK && !(packed = malloc(packed_size))) s = SMALL_ERR_NOMEM;
+    if (s == SMALL_OK) s = small_model_write_packed(loaded, bytes, size, packed, &packed_size);
+    if (s == SMALL_OK && packed_size > UINT32_MAX) s = SMALL_ERR_NOMEM;
+    if (s != SMALL_OK && !why.text[0]) snprintf(why.text, sizeof why.text, "cannot write the pre-packed model");
+    reply_header(s, s == SMALL_OK ? "" : why.text);
+    write_u32(s == SMALL_OK ? (uint32_t)packed_size : 0);
+    if (s == SMALL_OK) fwrite(packed, 1, packed_size, wire_out);
+    free(packed);
+    small_model_free(loaded);
+    free(bytes);
+    return 1;
+}
+
 #ifndef SMALL_RUNNER_MAX_THREADS
 #define SMALL_RUNNER_MAX_THREADS SMALL_MAX_THREADS
 #endif
@@ -400,6 +438,7 @@ int small_runner_serve(FILE *in, FILE *out) {
         case CMD_LAYER: keep_going = serve_layer(); break;
         case CMD_MODEL_LOAD: keep_going = serve_model_load(0); break;
         case CMD_MODEL_LOAD_ARENA: keep_going = serve_model_load(1); break;
+        case CMD_MODEL_PACK: keep_going = serve_model_pack(); break;
         case CMD_MODEL_RUN: keep_going = serve_model_run(); break;
         case CMD_QUIT: return 0;
         case CMD_THREADS: keep_going = serve_threads(); break;

@@ -175,9 +175,22 @@ static size_t weight_floats(int out_channels, int64_t taps, int64_t depth) {
     return n;
 }
 
+/* A borrowed layer (small_layer_plan_packed): its region must be exactly what pack() would make. While
+ * planning, layer->bias is non-NULL when the region ends with a bias. */
+static small_status borrow(small_layer *layer, int out_channels, int64_t taps, int64_t depth) {
+    const size_t n_weights = weight_floats(out_channels, taps, depth);
+    const size_t bytes = (n_weights + (layer->bias ? (size_t)out_channels : 0)) * sizeof(float);
+    if (n_weights == 0 || bytes != layer->packed_bytes)
+        return fail(layer, SMALL_ERR_FORMAT, "pre-packed weights of %zu bytes; this build packs %zu", layer->packed_bytes,
+                    bytes);
+    layer->bias = layer->bias ? layer->packed + n_weights : NULL;
+    return SMALL_OK;
+}
+
 /* Allocates and fills layer->packed with weights packed for the layer's kernel, then the bias. */
 static small_status pack(small_layer *layer, const float *weights, const float *bias, int out_channels, int groups,
                          int64_t taps, int64_t depth) {
+    if (layer->packed_borrowed) return borrow(layer, out_channels, taps, depth);
     if (!weights) return fail(layer, SMALL_ERR_NULL, "weights are NULL");
     const size_t n_weights = weight_floats(out_channels, taps, depth);
     const size_t n_floats = n_weights + (bias ? (size_t)out_channels : 0);
@@ -274,12 +287,18 @@ static int expected_inputs(small_op op, int n) {
     return n == 1;
 }
 
-small_status small_layer_plan(small_layer *layer, const small_layer_desc *desc, const float *weights,
-                              const float *bias) {
+static small_status plan(small_layer *layer, const small_layer_desc *desc, const float *weights, const float *bias,
+                         const float *packed, size_t packed_bytes, int has_bias) {
     if (!layer) return SMALL_ERR_NULL;
     memset(layer, 0, sizeof *layer);
     if (!desc) return fail(layer, SMALL_ERR_NULL, "descriptor is NULL");
     layer->desc = *desc;
+    if (packed) {
+        layer->packed = (float *)packed; /* never written: kernels read weights through const pointers */
+        layer->packed_bytes = packed_bytes;
+        layer->packed_borrowed = 1;
+        layer->bias = has_bias ? packed : NULL;
+    }
     if ((unsigned)desc->op >= SMALL_OP_COUNT_) return fail(layer, SMALL_ERR_PARAM, "unknown op %d", (int)desc->op);
     if (!expected_inputs(desc->op, desc->n_inputs))
         return fail(layer, SMALL_ERR_PARAM, "%d inputs", desc->n_inputs);
@@ -290,6 +309,8 @@ small_status small_layer_plan(small_layer *layer, const small_layer_desc *desc, 
     if ((unsigned)desc->activation > SMALL_ACT_LEAKY_RELU)
         return fail(layer, SMALL_ERR_PARAM, "unknown activation %d", (int)desc->activation);
     small_status s = plan_op(layer, weights, bias);
+    if (s == SMALL_OK && layer->packed_borrowed && small_layer_weight_count(desc) == 0)
+        s = fail(layer, SMALL_ERR_FORMAT, "pre-packed weights for an op that has none");
     if (s == SMALL_OK && !shape_ok(layer->output))
         s = fail(layer, SMALL_ERR_SHAPE, "output shape %dx%dx%d", layer->output.h, layer->output.w, layer->output.c);
     if (s != SMALL_OK) {
@@ -299,6 +320,20 @@ small_status small_layer_plan(small_layer *layer, const small_layer_desc *desc, 
         memcpy(layer->message, message, sizeof message);
     }
     return s;
+}
+
+small_status small_layer_plan(small_layer *layer, const small_layer_desc *desc, const float *weights,
+                              const float *bias) {
+    return plan(layer, desc, weights, bias, NULL, 0, 0);
+}
+
+small_status small_layer_plan_packed(small_layer *layer, const small_layer_desc *desc, const float *packed,
+                                     size_t packed_bytes, int has_bias) {
+    if (!packed) {
+        if (layer) memset(layer, 0, sizeof *layer);
+        return layer ? fail(layer, SMALL_ERR_NULL, "pre-packed weights are NULL") : SMALL_ERR_NULL;
+    }
+    return plan(layer, desc, NULL, NULL, packed, packed_bytes, has_bias);
 }
 
 size_t small_layer_weight_count(const small_layer_desc *d) {
@@ -316,7 +351,7 @@ size_t small_layer_bias_count(const small_layer_desc *d) {
 
 void small_layer_release(small_layer *layer) {
     if (!layer) return;
-    free(layer->packed);
+    if (!layer->packed_borrowed) free(layer->packed);
     memset(layer, 0, sizeof *layer);
 }
 

@@ -10,7 +10,15 @@
  *            padding, pad_top, pad_bottom, pad_left, pad_right, activation, alpha (float bits),
  *            weights offset, bias offset (in floats into the weights blob, or -1 for none)
  *   weights  weights count floats
- * Layers come in execution order and each tensor is produced once (the model input by none). */
+ * Layers come in execution order and each tensor is produced once (the model input by none).
+ *
+ * Version 2, pre-packed (small_model_write_packed, for one build): the same, but a layer's weights
+ * offset is that of its packed region (weights as this build packs them, then the bias; floats in
+ * the writing build's byte order; offsets multiples of 16 floats), its bias offset is 0 when the
+ * region ends with a bias (else -1), and between the layer tables and the weights lie n_layers x
+ * SIG_WORDS words: the kernel each layer was packed for (its name, NUL-padded to SIG_NAME bytes),
+ * the region's floats, and the kernel's pixel and channel tiles. Loading it reads the regions in
+ * place, after checking that this build chooses the same kernel with the same tiles. */
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,7 +27,8 @@
 
 #include "small.h"
 
-enum { HEADER_WORDS = 8, MAX_TENSORS = 1 << 16, MAX_TENSOR_FLOATS = 1 << 28, VERSION = 1, ALIGN_FLOATS = 4 };
+enum { HEADER_WORDS = 8, MAX_TENSORS = 1 << 16, MAX_TENSOR_FLOATS = 1 << 28, VERSION = 1, VERSION_PACKED = 2,
+       ALIGN_FLOATS = 4, SIG_NAME = 48, SIG_WORDS = SIG_NAME / 4 + 3, REGION_ALIGN_FLOATS = 16 };
 enum { L_OP, L_N_INPUTS, L_INPUTS, L_OUTPUT = L_INPUTS + SMALL_MAX_INPUTS, L_OUT_CHANNELS, L_GROUPS, L_KERNEL_H,
        L_KERNEL_W, L_STRIDE_H, L_STRIDE_W, L_DILATION_H, L_DILATION_W, L_PADDING, L_PAD_TOP, L_PAD_BOTTOM,
        L_PAD_LEFT, L_PAD_RIGHT, L_ACTIVATION, L_ALPHA, L_WEIGHTS, L_BIAS, LAYER_WORDS };
@@ -38,6 +47,7 @@ struct small_model {
     int (*layer_io)[SMALL_MAX_INPUTS + 1]; /* per layer: input tensors, then the output tensor */
     float *arena;
     size_t arena_floats;
+    int packed_file;            /* version 2: layers read their packed weights in the file */
     float *caller_arena;        /* small_model_load_with_arena's buffer (not freed), or NULL */
     size_t caller_arena_bytes;
 };
@@ -119,6 +129,38 @@ static small_status check_layer_io(const unsigned char *w, int layer, small_mode
         return refuse(why, SMALL_ERR_FORMAT, "layer %d writes tensor %d, which is not a new tensor", layer, output);
     m->tensors[output].first = m->tensors[output].last = layer;
     m->layer_io[layer][SMALL_MAX_INPUTS] = output;
+    return SMALL_OK;
+}
+
+/* Plans layer i of a pre-packed file: its region lies in the blob, and this build chooses the kernel
+ * and tiles it was packed for. */
+static small_status plan_packed_layer(small_model *m, int i, const unsigned char *w, const unsigned char *sig,
+                                      const float *blob, size_t blob_floats, small_message *why) {
+    const small_layer_desc d = layer_desc(w, m->tensors);
+    const int32_t at = word(w, L_WEIGHTS), bias_flag = word(w, L_BIAS), floats = word(sig, SIG_NAME / 4);
+    small_status s;
+    if (at < 0) {
+        s = small_layer_plan(&m->layers[i], &d, NULL, NULL);
+    } else {
+        if (floats < 0 || (size_t)floats > blob_floats || (size_t)at > blob_floats - (size_t)floats ||
+            at % REGION_ALIGN_FLOATS || (bias_flag != 0 && bias_flag != -1))
+            return refuse(why, SMALL_ERR_FORMAT, "layer %d: a pre-packed region beyond the weights blob (%zu floats)",
+                          i, blob_floats);
+        s = small_layer_plan_packed(&m->layers[i], &d, blob + at, (size_t)floats * sizeof(float), bias_flag == 0);
+    }
+    if (s != SMALL_OK) {
+        if (why) snprintf(why->text, sizeof why->text, "layer %d: %s", i, m->layers[i].message);
+        return s;
+    }
+    char name[SIG_NAME + 1];
+    memcpy(name, sig, SIG_NAME);
+    name[SIG_NAME] = '\0';
+    const small_layer *l = &m->layers[i];
+    const int pixels = word(sig, SIG_NAME / 4 + 1), channels = word(sig, SIG_NAME / 4 + 2);
+    if (strcmp(name, small_layer_kernel_name(l)) || pixels != l->pixel_tile || channels != l->channel_tile)
+        return refuse(why, SMALL_ERR_FORMAT, "layer %d was packed for %.48s (%dx%d); this build runs %s (%dx%d): "
+                      "pack the model again with this build", i, name, pixels, channels, small_layer_kernel_name(l),
+                      l->pixel_tile, l->channel_tile);
     return SMALL_OK;
 }
 
@@ -216,8 +258,10 @@ static small_status plan_arena(small_model *m, small_message *why) {
 static small_status load(small_model *m, const unsigned char *data, size_t size, small_message *why) {
     if (size < HEADER_WORDS * 4 || memcmp(data, "SMLM", 4))
         return refuse(why, SMALL_ERR_FORMAT, "not a SMaLL model (no SMLM header; %zu bytes)", size);
-    if (word(data, 1) != VERSION)
-        return refuse(why, SMALL_ERR_FORMAT, "model format version %d, this library reads %d", word(data, 1), VERSION);
+    if (word(data, 1) != VERSION && word(data, 1) != VERSION_PACKED)
+        return refuse(why, SMALL_ERR_FORMAT, "model format version %d, this library reads %d and %d", word(data, 1),
+                      VERSION, VERSION_PACKED);
+    m->packed_file = word(data, 1) == VERSION_PACKED;
     m->n_tensors = word(data, 2);
     m->n_layers = word(data, 3);
     m->input = word(data, 4);
@@ -225,7 +269,8 @@ static small_status load(small_model *m, const unsigned char *data, size_t size,
     const int32_t weights_offset = word(data, 6), weights_count = word(data, 7);
     if (m->n_tensors < 2 || m->n_tensors > MAX_TENSORS || m->n_layers < 1 || m->n_layers > MAX_TENSORS)
         return refuse(why, SMALL_ERR_FORMAT, "%d tensors and %d layers", m->n_tensors, m->n_layers);
-    const size_t tables_end = 4 * (HEADER_WORDS + 3 * (size_t)m->n_tensors + (size_t)LAYER_WORDS * m->n_layers);
+    const size_t tables_end = 4 * (HEADER_WORDS + 3 * (size_t)m->n_tensors + (size_t)LAYER_WORDS * m->n_layers +
+                                   (m->packed_file ? (size_t)SIG_WORDS * m->n_layers : 0));
     if (tables_end > size || weights_offset < 0 || weights_count < 0 || (size_t)weights_offset < tables_end ||
         weights_offset % 16 || (uint64_t)weights_offset + 4 * (uint64_t)weights_count > size) /* no wrap in 32 bits */
         return refuse(why, SMALL_ERR_FORMAT, "truncated or inconsistent: %zu bytes, weights at %d, %d floats", size,
@@ -247,10 +292,14 @@ static small_status load(small_model *m, const unsigned char *data, size_t size,
     }
     const unsigned char *layer_words = data + 4 * (HEADER_WORDS + 3 * (size_t)m->n_tensors);
     const float *blob = (const float *)(const void *)(data + weights_offset);
+    const unsigned char *signatures = layer_words + 4 * (size_t)LAYER_WORDS * m->n_layers;
     for (int i = 0; i < m->n_layers; ++i) {
         const unsigned char *w = layer_words + 4 * (size_t)LAYER_WORDS * i;
         small_status s = check_layer_io(w, i, m, why);
-        if (s == SMALL_OK) s = plan_layer(m, i, w, blob, (size_t)weights_count, why);
+        if (s == SMALL_OK)
+            s = m->packed_file
+                ? plan_packed_layer(m, i, w, signatures + 4 * (size_t)SIG_WORDS * i, blob, (size_t)weights_count, why)
+                : plan_layer(m, i, w, blob, (size_t)weights_count, why);
         if (s != SMALL_OK) return s;
     }
     if (m->tensors[m->output].first < 0)
@@ -265,8 +314,9 @@ static small_status load(small_model *m, const unsigned char *data, size_t size,
         m->tensors[out].alias = root;
         if (m->tensors[out].last > m->tensors[root].last) m->tensors[root].last = m->tensors[out].last;
     }
-    size_t weight_bytes = 0;
-    for (int i = 0; i < m->n_layers; ++i) weight_bytes += m->layers[i].packed_bytes; /* each <= the limit */
+    size_t weight_bytes = 0; /* packed copies: a pre-packed file's are read in place */
+    for (int i = 0; i < m->n_layers; ++i)
+        if (!m->layers[i].packed_borrowed) weight_bytes += m->layers[i].packed_bytes; /* each <= the limit */
     if (weight_bytes > small_get_limits().max_weight_bytes)
         return refuse(why, SMALL_ERR_NOMEM, "%zu bytes of packed weights: more than the limit of %zu (small_set_limits)",
                       weight_bytes, small_get_limits().max_weight_bytes);
@@ -301,6 +351,64 @@ small_status small_model_load_with_arena(small_model **model, const void *data, 
  * call to this symbol: what the counting plugin looks for. */
 __attribute__((noinline)) void small_count_layer(void) { __asm__ volatile("" ::: "memory"); }
 __attribute__((noinline)) void small_count_end(void) { __asm__ volatile("" ::: "memory"); }
+
+static void put_word(unsigned char *out, size_t index, int32_t value) {
+    unsigned char *b = out + 4 * index;
+    const uint32_t v = (uint32_t)value;
+    b[0] = (unsigned char)v, b[1] = (unsigned char)(v >> 8), b[2] = (unsigned char)(v >> 16), b[3] = (unsigned char)(v >> 24);
+}
+
+static size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
+
+small_status small_model_write_packed(const small_model *m, const void *original, size_t size, void *out,
+                                      size_t *out_size) {
+    if (!m || !original || !out_size) return SMALL_ERR_NULL;
+    const unsigned char *in = original;
+    if (size < HEADER_WORDS * 4 || memcmp(in, "SMLM", 4) || word(in, 1) != VERSION || word(in, 2) != m->n_tensors ||
+        word(in, 3) != m->n_layers)
+        return SMALL_ERR_PARAM; /* not the plain file this model was loaded from */
+    const size_t table_words = 3 * (size_t)m->n_tensors + (size_t)LAYER_WORDS * m->n_layers;
+    const size_t signatures_at = HEADER_WORDS + table_words; /* in words */
+    const size_t blob_at = round_up(4 * (signatures_at + (size_t)SIG_WORDS * m->n_layers), 64); /* in bytes */
+    size_t blob_floats = 0;
+    for (int i = 0; i < m->n_layers; ++i)
+        if (m->layers[i].packed)
+            blob_floats = round_up(blob_floats, REGION_ALIGN_FLOATS) + m->layers[i].packed_bytes / sizeof(float);
+    const size_t total = blob_at + 4 * blob_floats;
+    if (!out) {
+        *out_size = total;
+        return SMALL_OK;
+    }
+    if (*out_size < total || blob_floats > INT32_MAX || blob_at > INT32_MAX) return SMALL_ERR_NOMEM;
+    *out_size = total;
+    unsigned char *o = out;
+    memset(o, 0, total);
+    memcpy(o, in, 4 * (HEADER_WORDS + table_words)); /* header, tensors, layers; rewritten below */
+    put_word(o, 1, VERSION_PACKED);
+    put_word(o, 6, (int32_t)blob_at);
+    put_word(o, 7, (int32_t)blob_floats);
+    size_t at = 0;
+    for (int i = 0; i < m->n_layers; ++i) {
+        const small_layer *l = &m->layers[i];
+        const size_t layer_word = HEADER_WORDS + 3 * (size_t)m->n_tensors + (size_t)LAYER_WORDS * i;
+        unsigned char *sig = o + 4 * (signatures_at + (size_t)SIG_WORDS * i);
+        strncpy((char *)sig, small_layer_kernel_name(l), SIG_NAME - 1);
+        put_word(sig, SIG_NAME / 4 + 1, l->pixel_tile);
+        put_word(sig, SIG_NAME / 4 + 2, l->channel_tile);
+        if (!l->packed) {
+            put_word(o, layer_word + L_WEIGHTS, -1);
+            put_word(o, layer_word + L_BIAS, -1);
+            continue;
+        }
+        at = round_up(at, REGION_ALIGN_FLOATS);
+        memcpy(o + blob_at + 4 * at, l->packed, l->packed_bytes); /* this build's byte order */
+        put_word(o, layer_word + L_WEIGHTS, (int32_t)at);
+        put_word(o, layer_word + L_BIAS, l->bias ? 0 : -1);
+        put_word(sig, SIG_NAME / 4, (int32_t)(l->packed_bytes / sizeof(float)));
+        at += l->packed_bytes / sizeof(float);
+    }
+    return SMALL_OK;
+}
 
 small_status small_model_run(small_model *m, const float *input, float *output) {
     if (!m || !input || !output) return SMALL_ERR_NULL;

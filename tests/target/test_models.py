@@ -139,6 +139,34 @@ def test_an_arena_buffer_of_the_planned_size_serves_and_a_smaller_one_is_refused
     runner.load_model(good)  # the runner goes on
 
 
+def test_a_pre_packed_model_runs_in_place_bit_identical_and_other_builds_refuse_it(runner: Runner) -> None:
+    """small_model_write_packed: the weights as this build packs them, read in place at load (a
+    model in a microcontroller's flash costs no RAM for its weights)."""
+    model, good = imported("pretrainedResnet")
+    runner.load_model(good)
+    x = model_inputs(model, 1, "packed")[0].reshape(model.shapes[model.input])
+    expected = runner.run_model(x)
+    packed = runner.pack_model(good)
+    assert struct.unpack_from("<i", packed, 4) == (2,)  # format version 2
+    loaded = runner.load_model(packed)
+    assert loaded.kernels == runner.load_model(good).kernels
+    runner.load_model(packed)
+    np.testing.assert_array_equal(runner.run_model(x).output, expected.output)
+    # As if another build had packed it: the first layer's recorded kernel name differs.
+    name = loaded.kernels[0].encode()
+    name_at = packed.index(name)
+    other = packed[:name_at] + b"x" + name[1:] + packed[name_at + len(name):]
+    with pytest.raises(SmallError) as refused:
+        runner.load_model(other)
+    assert refused.value.status_name == "SMALL_ERR_FORMAT", refused.value.message
+    assert f"layer 0 was packed for x{name[1:].decode()}" in refused.value.message
+    assert "pack the model again" in refused.value.message
+    with pytest.raises(SmallError) as truncated:
+        runner.load_model(packed[: len(packed) - 64])
+    assert truncated.value.status_name == "SMALL_ERR_FORMAT"
+    runner.load_model(good)
+
+
 def test_random_corruptions_never_crash_the_loader(runner: Runner, target: Target) -> None:
     if not target.is_native:
         pytest.skip("a corrupted shape may ask for a large arena: loaded natively only, where it is fast")
