@@ -152,6 +152,14 @@ SECTIONS
 """
 
 
+def write_if_changed(path: Path, text: str) -> bool:
+    """Writes text to path unless the file holds it already (generated files); True when it wrote."""
+    if path.exists() and path.read_text() == text:
+        return False
+    path.write_text(text)
+    return True
+
+
 def write_committed_linker_scripts(targets: list[Target]) -> list[Path]:
     """Rewrite toolchains/<name>.ld of each bare-metal target; returns the files whose text changed."""
     changed = []
@@ -159,8 +167,6 @@ def write_committed_linker_scripts(targets: list[Target]) -> list[Path]:
         if target.board is None:
             continue
         path = committed_linker_script_path(target)
-        text = render_linker_script(target)
-        if not path.exists() or path.read_text() != text:
-            path.write_text(text)
+        if write_if_changed(path, render_linker_script(target)):
             changed.append(path)
     return changed

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from small_harness.board_linker import ram_defsym_flags
+from small_harness.board_linker import ram_defsym_flags, write_if_changed
 from small_harness.errors import HarnessError
 from small_harness.target_types import SEMIHOST_RUN
 from small_harness.targets import DEFAULT_BACKEND, TOOLCHAINS_DIR, Target, Variant
@@ -130,8 +130,7 @@ def write_committed_toolchains(targets: list[Target]) -> list[Path]:
             # The committed files are the no-harness host build; backends render their own.
             raise HarnessError(f"{target.name}: committed toolchain files come from the host backend")
         path = committed_toolchain_path(target)
-        text = render_toolchain(target)
-        if not path.exists() or path.read_text() != text:
-            path.write_text(text)
+        if write_if_changed(path, render_toolchain(target)):
             changed.append(path)
     return changed
+

@@ -299,21 +299,32 @@ static small_model *model; /* the one loaded model, replaced by the next CMD_MOD
 static void *model_arena;   /* its arena when the request gave one (CMD_MODEL_LOAD_ARENA) */
 static unsigned char *model_file; /* its file: a pre-packed one's weights are read there */
 
+/* A request's model file (u32 size, bytes) in a fresh buffer; NULL, after the error reply, when the
+ * stream is broken. */
+static unsigned char *read_model_file(uint32_t *size) {
+    if (!read_words(size, 1) || *size > MAX_ARRAY) {
+        reply_header(SMALL_ERR_FORMAT, "malformed model request");
+        return NULL;
+    }
+    unsigned char *bytes = malloc(*size ? *size : 1);
+    if (!bytes || !read_exact(bytes, *size)) {
+        free(bytes);
+        reply_header(SMALL_ERR_FORMAT, "model request truncated");
+        return NULL;
+    }
+    return bytes;
+}
+
 /* CMD_MODEL_LOAD, or with `with_arena` CMD_MODEL_LOAD_ARENA: the arena in a buffer of the size the
  * request gives (small_model_load_with_arena), as a microcontroller's static buffer would be. */
 static int serve_model_load(int with_arena) {
     uint32_t size = 0, arena_bytes = 0;
-    if ((with_arena && (!read_words(&arena_bytes, 1) || arena_bytes > 4u * MAX_ARRAY)) || !read_words(&size, 1) ||
-        size > MAX_ARRAY) {
+    if (with_arena && (!read_words(&arena_bytes, 1) || arena_bytes > 4u * MAX_ARRAY)) {
         reply_header(SMALL_ERR_FORMAT, "malformed model request");
         return 0;
     }
-    unsigned char *bytes = malloc(size ? size : 1);
-    if (!bytes || !read_exact(bytes, size)) {
-        free(bytes);
-        reply_header(SMALL_ERR_FORMAT, "model request truncated");
-        return 0;
-    }
+    unsigned char *bytes = read_model_file(&size);
+    if (!bytes) return 0;
     small_model_free(model);
     model = NULL;
     free(model_file);
@@ -374,16 +385,8 @@ static int serve_model_run(void) {
  * (small_model_write_packed), as a string; the loaded model stays as it was. */
 static int serve_model_pack(void) {
     uint32_t size = 0;
-    if (!read_words(&size, 1) || size > MAX_ARRAY) {
-        reply_header(SMALL_ERR_FORMAT, "malformed model pack request");
-        return 0;
-    }
-    unsigned char *bytes = malloc(size ? size : 1);
-    if (!bytes || !read_exact(bytes, size)) {
-        free(bytes);
-        reply_header(SMALL_ERR_FORMAT, "model pack request truncated");
-        return 0;
-    }
+    unsigned char *bytes = read_model_file(&size);
+    if (!bytes) return 0;
     small_model *loaded = NULL;
     small_message why;
     small_status s = small_model_load(&loaded, bytes, size, &why);
