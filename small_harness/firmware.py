@@ -41,7 +41,7 @@ class Firmware:
 class FirmwareRun:
     output: np.ndarray  # flat float32
     arena_bytes: int
-    heap_bytes: int  # the heap's high-water mark: the plan, input and output (the weights stay in flash)
+    heap_bytes: int  # the heap's high-water mark: the plan (the weights stay in flash, the I/O is in the arena)
     stack_bytes: int  # the deepest stack reached (stack painting)
     kernels: tuple[str, ...]
 
@@ -173,7 +173,7 @@ def describe(target: Target, report: SizeReport) -> list[str]:
         lines.append(f"  {use.region.name} ({_kib(use.region.size)} at {use.region.origin:#010x}): {parts} = "
                      f"{_kib(use.used)}, {100 * use.used / use.region.size:.0f}%: {verdict}")
     lines.append(f"  data, bss: the arena {_kib(run.arena_bytes)} (a static buffer sized by the planner); heap: the "
-                 f"plan, input and output (the weights are read in flash); stack reserved "
+                 f"plan (the weights are read in flash, the input and output live in the arena); stack reserved "
                  f"{_kib(target.board.stack_bytes if target.board else 0)}")
     return lines
 

@@ -96,12 +96,13 @@ class MemoryFigures:
 
 
 def memory_figures(model: Model) -> MemoryFigures:
-    """What an arena must hold at least, and what it would cost without reuse (the model input is
-    the caller's buffer, so neither counts it)."""
-    sizes = {t: 4 * int(np.prod(shape)) for t, shape in enumerate(model.shapes) if t != model.input}
+    """What an arena must hold at least, and what it would cost without reuse. The model input has a
+    place in the arena too (lib/src/model.c: small_model_input_buffer), alive from the start."""
+    sizes = {t: 4 * int(np.prod(shape)) for t, shape in enumerate(model.shapes)}
     last_use = {t: i for i, node in enumerate(model.nodes) for t in node.inputs}
     last_use[model.output] = len(model.nodes)
     first = {node.output: i for i, node in enumerate(model.nodes)}
+    first[model.input] = 0
     naive = sum(size for t, size in sizes.items() if t in first)
     # A reshape of an arena tensor is the same memory (lib/src/model.c): one buffer, alive while either is.
     aliases: dict[int, int] = {}

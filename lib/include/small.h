@@ -196,6 +196,13 @@ small_status small_model_write_packed(const small_model *model, const void *orig
 /* Runs one inference: input of small_model_input_shape, output of small_model_output_shape. */
 small_status small_model_run(small_model *model, const float *input, float *output);
 
+/* The input's and the output's places in the arena, for a caller short of memory: write the input
+ * at small_model_input_buffer and pass it as small_model_run's input, and pass
+ * small_model_output_buffer as its output (nothing is copied; the result stays there until the next
+ * run). The input there is overwritten by the run. Any other buffers work as well. */
+float *small_model_input_buffer(small_model *model);
+float *small_model_output_buffer(small_model *model);
+
 small_shape small_model_input_shape(const small_model *model);
 small_shape small_model_output_shape(const small_model *model);
 size_t small_model_arena_bytes(const small_model *model);

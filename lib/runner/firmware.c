@@ -9,7 +9,7 @@
  *   small_firmware: arena A heap H stack S kernels K
  * A: the activation arena the planner sized (bytes), a static buffer of SMALL_FIRMWARE_ARENA_BYTES
  * (the harness sizes it at build time from the planner on this target); H: the heap's high-water
- * mark (the plan, the input and output); S: the deepest stack the run reached,
+ * mark (the plan: the input and the output are in the arena); S: the deepest stack the run reached,
  * measured by painting the stack before it and finding the lowest byte overwritten after. */
 #include <stdint.h>
 #include <stdio.h>
@@ -68,10 +68,11 @@ int main(int argc, char **argv) {
         fprintf(stderr, "small_firmware: the model does not load: %s\n", why.text);
         return 3;
     }
+    /* The input and the output live in the arena: no buffers of the firmware's own. */
     const size_t n_in = small_shape_size(small_model_input_shape(model));
     const size_t n_out = small_shape_size(small_model_output_shape(model));
-    float *input = malloc(n_in * sizeof(float)), *output = malloc(n_out * sizeof(float));
-    if (!input || !output || fread(input, sizeof(float), n_in, in) != n_in) {
+    float *input = small_model_input_buffer(model), *output = small_model_output_buffer(model);
+    if (fread(input, sizeof(float), n_in, in) != n_in) {
         fprintf(stderr, "small_firmware: expected %lu input floats\n", (unsigned long)n_in);
         return 4;
     }

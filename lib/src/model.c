@@ -195,28 +195,12 @@ static int lifetimes_overlap(const tensor_plan *a, const tensor_plan *b) {
     return a->first <= b->last && b->first <= a->last;
 }
 
-/* Greedy by size: place the largest tensors first, each at the lowest offset that does not collide
- * with an already placed tensor alive at the same time. Near the lower bound for chain-like graphs.
- * Offsets are 64-bit and checked against the arena limit as they grow, so no sum wraps. */
-static small_status plan_arena(small_model *m, small_message *why) {
-    int *order = malloc((size_t)m->n_tensors * sizeof(int));
-    int *placed = malloc((size_t)m->n_tensors * sizeof(int));
-    if (!order || !placed) {
-        free(order), free(placed);
-        return refuse(why, SMALL_ERR_NOMEM, "out of memory");
-    }
-    int n_order = 0, n_placed = 0;
-    for (int t = 0; t < m->n_tensors; ++t)
-        if (t != m->input && m->tensors[t].first >= 0 && m->tensors[t].alias < 0) order[n_order++] = t;
-    for (int i = 1; i < n_order; ++i) /* insertion sort by size, descending: models have few tensors */
-        for (int j = i; j > 0 && small_shape_size(m->tensors[order[j]].shape) >
-                                      small_shape_size(m->tensors[order[j - 1]].shape); --j) {
-            int swap = order[j];
-            order[j] = order[j - 1];
-            order[j - 1] = swap;
-        }
-    const uint64_t limit = small_get_limits().max_arena_bytes / sizeof(float);
+/* Places the tensors in `order`, each at the lowest offset that does not collide with an already
+ * placed tensor alive at the same time; returns the arena's floats (past `limit`: stopped early).
+ * Offsets are 64-bit and checked against the limit as they grow, so no sum wraps. */
+static uint64_t place(small_model *m, const int *order, int n_order, int *placed, uint64_t limit) {
     uint64_t arena = 0;
+    int n_placed = 0;
     for (int i = 0; i < n_order && arena <= limit; ++i) {
         tensor_plan *t = &m->tensors[order[i]];
         const uint64_t size = ((uint64_t)small_shape_size(t->shape) + ALIGN_FLOATS - 1) / ALIGN_FLOATS * ALIGN_FLOATS;
@@ -232,10 +216,50 @@ static small_status plan_arena(small_model *m, small_message *why) {
                 }
             }
         }
-        t->offset = (size_t)offset; /* <= limit, which fits size_t */
+        t->offset = (size_t)(offset <= limit ? offset : 0); /* <= limit, which fits size_t */
         placed[n_placed++] = order[i];
         if (offset + size > arena) arena = offset + size;
     }
+    return arena;
+}
+
+/* Whether tensor a goes before b: larger first (by_first_use: earlier first, then larger). */
+static int goes_before(const small_model *m, int a, int b, int by_first_use) {
+    const tensor_plan *ta = &m->tensors[a], *tb = &m->tensors[b];
+    if (by_first_use && ta->first != tb->first) return ta->first < tb->first;
+    return small_shape_size(ta->shape) > small_shape_size(tb->shape);
+}
+
+/* Greedy placement in two orders, keeping the smaller arena: largest first (near the lower bound for
+ * chain-like graphs), and by first use (better when a large tensor, such as the input, dies early). */
+static small_status plan_arena(small_model *m, small_message *why) {
+    int *order = malloc((size_t)m->n_tensors * sizeof(int));
+    int *placed = malloc((size_t)m->n_tensors * sizeof(int));
+    size_t *kept = malloc((size_t)m->n_tensors * sizeof(size_t));
+    if (!order || !placed || !kept) {
+        free(order), free(placed), free(kept);
+        return refuse(why, SMALL_ERR_NOMEM, "out of memory");
+    }
+    int n_order = 0;
+    for (int t = 0; t < m->n_tensors; ++t)
+        if (m->tensors[t].first >= 0 && m->tensors[t].alias < 0) order[n_order++] = t;
+    const uint64_t limit = small_get_limits().max_arena_bytes / sizeof(float);
+    uint64_t arena = UINT64_MAX;
+    for (int by_first_use = 0; by_first_use < 2; ++by_first_use) {
+        for (int i = 1; i < n_order; ++i) /* insertion sort: models have few tensors */
+            for (int j = i; j > 0 && goes_before(m, order[j], order[j - 1], by_first_use); --j) {
+                int swap = order[j];
+                order[j] = order[j - 1];
+                order[j - 1] = swap;
+            }
+        const uint64_t got = place(m, order, n_order, placed, limit);
+        if (got < arena) {
+            arena = got;
+            for (int t = 0; t < m->n_tensors; ++t) kept[t] = m->tensors[t].offset;
+        }
+    }
+    for (int t = 0; t < m->n_tensors; ++t) m->tensors[t].offset = kept[t];
+    free(kept);
     free(order), free(placed);
     for (int t = 0; t < m->n_tensors; ++t)
         if (m->tensors[t].alias >= 0) m->tensors[t].offset = m->tensors[m->tensors[t].alias].offset;
@@ -314,6 +338,9 @@ static small_status load(small_model *m, const unsigned char *data, size_t size,
         m->tensors[out].alias = root;
         if (m->tensors[out].last > m->tensors[root].last) m->tensors[root].last = m->tensors[out].last;
     }
+    /* The input has a place in the arena too, alive until its last reader, so that a caller short of
+     * memory can write it there (small_model_input_buffer); a run may still read it elsewhere. */
+    m->tensors[m->input].first = 0;
     size_t weight_bytes = 0; /* packed copies: a pre-packed file's are read in place */
     for (int i = 0; i < m->n_layers; ++i)
         if (!m->layers[i].packed_borrowed) weight_bytes += m->layers[i].packed_bytes; /* each <= the limit */
@@ -429,8 +456,13 @@ small_status small_model_run(small_model *m, const float *input, float *output) 
     }
     small_count_end(); /* the output copy below is the caller's, not a layer's */
     const tensor_plan *out = &m->tensors[m->output];
-    memcpy(output, m->arena + out->offset, small_shape_size(out->shape) * sizeof(float));
+    if (output != m->arena + out->offset) memcpy(output, m->arena + out->offset, small_shape_size(out->shape) * sizeof(float));
     return SMALL_OK;
+}
+
+float *small_model_input_buffer(small_model *m) { return m ? m->arena + m->tensors[m->input].offset : NULL; }
+float *small_model_output_buffer(small_model *m) {
+    return m ? m->arena + m->tensors[m->output].offset : NULL;
 }
 
 small_shape small_model_input_shape(const small_model *m) { return m ? m->tensors[m->input].shape : (small_shape){0, 0, 0}; }

@@ -1,7 +1,7 @@
 """Bare-metal firmware (lib/runner/firmware.c): an MLPerf Tiny model embedded in flash runs one
 inference under QEMU system mode and matches LiteRT, and the size report adds up: the model section
 is the model file pre-packed for the target (its weights read in place), the arena (a static buffer)
-is what the planner gave the runner, the heap holds no weights, the measured stack is within the
+is what the planner gave the runner, the heap holds only the plan, the measured stack is within the
 reserved stack, and everything fits the board's memory map."""
 
 from __future__ import annotations
@@ -42,8 +42,7 @@ def test_a_model_in_flash_matches_litert_and_fits(target: Target, backend: Backe
     assert report.model_bytes >= firmware.model_bytes and report.model_bytes - firmware.model_bytes < 16
     assert run.arena_bytes == runner.load_model(imported.file).arena_bytes
     assert report.static_ram_bytes >= run.arena_bytes  # the arena is a static buffer
-    # The weights are read in flash: the heap holds the plan, the input and the output only.
-    io_bytes = 4 * (int(np.prod(model.shapes[model.input])) + int(np.prod(model.shapes[model.output])))
-    assert io_bytes <= run.heap_bytes < io_bytes + 16 * 1024
+    # The weights are read in flash and the input and output live in the arena: the heap holds the plan.
+    assert 0 < run.heap_bytes < 24 * 1024
     assert target.board is not None and 0 < run.stack_bytes < target.board.stack_bytes
     assert all(use.fits for use in region_uses(target, report))
