@@ -115,7 +115,32 @@ static void run_units(void *context, int u0, int u1) {
     }
 }
 
+/* Fully connected (the nest's degenerate case: one pixel, one tap): a unit is one channel block, one
+ * kernel call, with no window to clip. */
+static void run_matvec_units(void *context, int u0, int u1) {
+    const nest_run *r = context;
+    const small_nest *n = r->n;
+    small_tile t = r->proto;
+    for (int u = u0; u < u1; ++u) {
+        const int c0 = u * r->block;
+        t.channels = min_int(r->block, n->out.c - c0);
+        t.bias = n->bias ? n->bias + c0 : 0;
+        t.w = n->weights + (size_t)c0 * r->depth;
+        t.y = r->y + c0;
+        r->k->info->run(&t);
+    }
+}
+
 void small_nest_run(const small_nest *n, const small_kernel_choice *k, const float *x, const float *x2, float *y) {
+    if (n->matvec) {
+        nest_run r = {.n = n, .k = k, .x = x, .y = y, .depth = n->depth, .block = channel_block(k, n->out.c)};
+        r.proto = (small_tile){.x = x, .taps_h = 1, .taps_w = 1, .depth = n->depth, .pixels = 1,
+                               .activation = n->activation, .alpha = n->alpha};
+        const int units = (n->out.c + r.block - 1) / r.block;
+        if ((double)n->out.c * n->depth < MIN_PARALLEL_MACS) run_matvec_units(&r, 0, units);
+        else small_parallel_for(units, run_matvec_units, &r);
+        return;
+    }
     /* A 1x1 window with stride 1 and no padding reads input pixel i for output pixel i, and both
      * tensors store their rows back to back: walk them as one long row, so that pixel tiles run on
      * across row ends instead of leaving a partial tile at the end of every row. */
