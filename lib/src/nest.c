@@ -18,6 +18,11 @@ static int ceil_div(int a, int b) { return -floor_div(-a, b); }
 /* Taps [lo, hi) of a window that starts at `start` and has `taps` taps `dilation` apart which
  * fall inside [0, size). hi == lo when none does. */
 static void clip_window(int start, int taps, int dilation, int size, int *lo, int *hi) {
+    if (dilation == 1) { /* the common case, without the divisions (tens of cycles each, per row and border) */
+        *lo = start < 0 ? -start : 0;
+        *hi = max_int(*lo, min_int(taps, size - start));
+        return;
+    }
     *lo = start < 0 ? ceil_div(-start, dilation) : 0;
     *hi = max_int(*lo, min_int(taps, floor_div(size - 1 - start, dilation) + 1));
 }
@@ -70,11 +75,23 @@ static void run_units(void *context, int u0, int u1) {
     const small_kernel_choice *k = r->k;
     const ptrdiff_t in_c = n->in.c;
     small_tile t = r->proto;
-    for (int u = u0; u < u1; ++u) {
-        /* unit = ((group block) * out.h + row) * chunks + chunk: the order one thread walked before */
-        const int chunk = u % r->chunks, oh = (u / r->chunks) % n->out.h, gb = u / r->chunks / n->out.h;
-        const int g = gb / r->blocks_per_group, group_end = (g + 1) * r->group_out;
-        const int b0 = g * r->group_out + (gb % r->blocks_per_group) * r->block;
+    /* unit = ((group block) * out.h + row) * chunks + chunk: the order one thread walked before;
+     * decoded once, then stepped (divisions per unit cost as much as a small tile). */
+    int chunk = u0 % r->chunks, oh = (u0 / r->chunks) % n->out.h, gb = u0 / r->chunks / n->out.h;
+    /* A conv's window row is one run of kernel_w * depth floats in the input (channels innermost, no
+     * dilation, no groups) and in its packed weights ([tap][depth] per block): reduce it as one tap. */
+    const int row_run = r->mac && r->depth == n->in.c && n->dilation_w == 1;
+    int g = gb / r->blocks_per_group, block_in_group = gb % r->blocks_per_group;
+    for (int u = u0; u < u1; ++u, ++chunk) {
+        if (chunk == r->chunks) {
+            chunk = 0;
+            if (++oh == n->out.h) {
+                oh = 0;
+                if (++block_in_group == r->blocks_per_group) block_in_group = 0, ++g;
+            }
+        }
+        const int group_end = (g + 1) * r->group_out;
+        const int b0 = g * r->group_out + block_in_group * r->block;
         const int b_end = r->mac ? min_int(b0 + r->block, group_end) : group_end;
         const int ih0 = oh * n->stride_h - n->pad_top;
         int i_lo, i_hi;
@@ -91,6 +108,12 @@ static void run_units(void *context, int u0, int u1) {
             }
             t.taps_h = i_hi - i_lo;
             t.taps_w = j_hi - j_lo;
+            if (row_run && t.taps_w > 1) {
+                t.depth = t.taps_w * r->depth;
+                t.taps_w = 1;
+            } else {
+                t.depth = r->depth;
+            }
             /* An empty window reads nothing; point at the tensor start to stay in bounds. */
             const ptrdiff_t x_offset =
                 (t.taps_h && t.taps_w)
