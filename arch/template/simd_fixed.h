@@ -213,12 +213,15 @@ SIMD_INLINE void conv_widths(const small_tile *t, int P, int U) {
     else conv_partial(t, P, 1, CONV_V * U > MAX_SPLITS ? MAX_SPLITS : CONV_V * U);
 }
 
-/* ... and by pixel count: the full tile, a half tile (row ends), or a lone pixel (the borders of a
- * padded row) as interleaved sums rather than a tile of discarded pixels. */
+/* ... and by pixel count: the full tile, a half tile (row ends), a quarter tile with 2 sums where
+ * it holds at least 2 pixels (the interiors of short rows: first layers, late stages), or a lone
+ * pixel (the borders of a padded row) as interleaved sums rather than a tile of discarded pixels. */
+enum { CONV_QUARTER = SIMD_CONV_PIXELS / 4 };
 void SIMD_FN(conv)(const small_tile *tile) {
     const small_tile t = *tile; /* a local: stores cannot alias it, so its fields stay in registers */
     if (t.pixels > SIMD_CONV_PIXELS / 2) conv_widths(&t, SIMD_CONV_PIXELS, 1);
-    else if (t.pixels > 1) conv_widths(&t, SIMD_CONV_PIXELS / 2, 1);
+    else if (t.pixels > 1 && (CONV_QUARTER < 2 || t.pixels > CONV_QUARTER)) conv_widths(&t, SIMD_CONV_PIXELS / 2, 1);
+    else if (t.pixels > 1) conv_widths(&t, CONV_QUARTER < 2 ? 1 : CONV_QUARTER, 2);
     else conv_widths(&t, 1, SIMD_CONV_SPLITS);
 }
 
