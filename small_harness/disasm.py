@@ -15,7 +15,7 @@ from .backends import Backend
 from .errors import ElfMismatchError, HarnessError
 from .targets import REPO_ROOT, Target
 
-KINDS_NEEDING_FMA = ("conv", "dwconv")
+KINDS_NEEDING_FMA = ("conv", "dwconv", "fc")
 _FUNCTION = re.compile(r"^[0-9a-f]+ <([^>]+)>:$")
 _INSTRUCTION = re.compile(r"^\s+[0-9a-f]+:\s+(\S+)")
 _RELATIVE = re.compile(r"[+-]0x[0-9a-f]+$")

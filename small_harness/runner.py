@@ -53,7 +53,7 @@ class RunnerInfo:
     supported: tuple[str, ...]  # those this CPU runs
     selected: tuple[str, ...]  # the chain in force
     select_error: str  # why SMALL_KERNELS was refused, or ""
-    kernels: dict[str, KernelInfo]  # by kind: conv, dwconv, maxpool, avgpool, add, copy, softmax
+    kernels: dict[str, KernelInfo]  # by kind: conv, dwconv, maxpool, avgpool, add, copy, softmax, fc
 
 
 @dataclass(frozen=True)

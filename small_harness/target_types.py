@@ -12,7 +12,7 @@ VLEN_PLACEHOLDER = "{vlen}"
 SEMIHOST_RUN = Path(__file__).with_name("semihost_run.sh")
 REF_ISA = "ref"  # arch/ref's table: in every build, the end of every chain
 # The kinds every SIMD table provides; softmax stays portable (bound by exp, run once per model).
-SIMD_KINDS = ("conv", "dwconv", "maxpool", "avgpool", "add", "copy")
+SIMD_KINDS = ("conv", "dwconv", "maxpool", "avgpool", "add", "copy", "fc")
 
 
 @dataclass(frozen=True)

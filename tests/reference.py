@@ -87,6 +87,18 @@ def resolve_padding(shape: tuple[int, int], kernel: tuple[int, int], stride: tup
     return (top, bottom, left, right), (out_h, out_w)
 
 
+def conv_kind(layer: L.Conv2D, shape: tuple[int, int, int]) -> str:
+    """The kernel kind the library must serve a convolution with (the API's rules): depthwise is
+    groups == in == out channels; one window that is the whole input, unpadded, undilated, is a
+    matrix-vector product (the fully connected kernel); anything else is conv."""
+    if layer.groups == shape[2] == layer.out_channels:
+        return "dwconv"
+    (top, _, left, _), out = resolve_padding(shape[:2], layer.kernel, layer.stride, layer.dilation, layer.padding)
+    whole = (layer.kernel == shape[:2] and (top, left) == (0, 0) and out == (1, 1)
+             and all(k == 1 or d == 1 for k, d in zip(layer.kernel, layer.dilation)))
+    return "fc" if whole and layer.groups == 1 else "conv"
+
+
 def _window_taps(padded: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
                  dilation: tuple[int, int], out: tuple[int, int]) -> Iterator[tuple[int, int, np.ndarray]]:
     """For each tap (i, j): the (out_h, out_w, C) input values it meets, one per output pixel."""
@@ -317,7 +329,22 @@ class Edge:
         return head + (f"{self.offset:+d}" if self.offset else "")
 
 
-Size = Union[int, Edge]
+@dataclass(frozen=True)
+class Quarter:
+    """A size of `quarters` quarter tiles plus `offset`: inside a tile of several vectors (the fully
+    connected kernels' 4 or 2), Quarter(3, 1) is 3 whole vectors of 4 and one more channel, '3T/4+1'."""
+
+    quarters: int
+    offset: int = 0
+
+    def resolve(self, tile: int) -> int:
+        return self.quarters * tile // 4 + self.offset
+
+    def label(self, letter: str) -> str:
+        return f"{self.quarters}{letter}q" + (f"{self.offset:+d}" if self.offset else "")
+
+
+Size = Union[int, Edge, Quarter]
 
 # Kernels taking all channels in one call (channel_tile 0) have no channel edge to sweep; sizes
 # relative to T then simply pick a few small counts.
@@ -328,7 +355,7 @@ def channel_tile(kernel: KernelInfo) -> int:
     return kernel.channel_tile or TILE_OF_ALL_CHANNELS
 
 
-KERNEL_KINDS = ("conv", "dwconv", "maxpool", "avgpool", "add", "copy", "softmax")
+KERNEL_KINDS = ("conv", "dwconv", "maxpool", "avgpool", "add", "copy", "softmax", "fc")
 
 
 def nominal_runner_info(pixel_tile: int = 4, channel_tile: int = 8) -> RunnerInfo:
@@ -339,11 +366,11 @@ def nominal_runner_info(pixel_tile: int = 4, channel_tile: int = 8) -> RunnerInf
 
 
 def resolve(size: Size, tile: int) -> int:
-    return size.resolve(tile) if isinstance(size, Edge) else size
+    return size if isinstance(size, int) else size.resolve(tile)
 
 
 def label(size: Size, letter: str) -> str:
-    return size.label(letter) if isinstance(size, Edge) else str(size)
+    return str(size) if isinstance(size, int) else size.label(letter)
 
 
 # Counts around one and two tiles: every remainder class next to a tile boundary (empty tail, a

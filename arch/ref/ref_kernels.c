@@ -33,6 +33,15 @@ static void conv_ref(const small_tile *t) {
     store_tile(t, acc);
 }
 
+/* One output at a time, inputs in order: packed [depth][channels] for the block. */
+static void fc_ref(const small_tile *t) {
+    for (int c = 0; c < t->channels; ++c) {
+        float acc = t->bias ? t->bias[c] : 0.0f;
+        for (int k = 0; k < t->depth; ++k) acc += t->x[k] * t->w[(ptrdiff_t)k * t->channels + c];
+        t->y[c] = small_activate(acc, t->activation, t->alpha);
+    }
+}
+
 static void dwconv_ref(const small_tile *t) {
     float acc[REF_PIXELS][REF_CHANNELS];
     init_with_bias(t, acc);
@@ -110,6 +119,7 @@ static const small_kernel_info ref_kernels[SMALL_KERNEL_COUNT_] = {
     [SMALL_KERNEL_ADD] = {"f32-add-4x8-ref", add_ref, REF_PIXELS, REF_CHANNELS, 0},
     [SMALL_KERNEL_COPY] = {"f32-copy-4x8-ref", copy_ref, REF_PIXELS, REF_CHANNELS, 0},
     [SMALL_KERNEL_SOFTMAX] = {"f32-softmax-1xall-ref", softmax_ref, 1, 0, 0},
+    [SMALL_KERNEL_FC] = {"f32-fc-1x8-ref", fc_ref, 1, REF_CHANNELS, 0},
 };
 
 static int ref_supported(void) { return 1; }
@@ -119,6 +129,6 @@ static int ref_supported(void) { return 1; }
 const small_kernel_table small_table_ref = {
     "ref", ref_supported,
     {&ref_kernels[0], &ref_kernels[1], &ref_kernels[2], &ref_kernels[3], &ref_kernels[4], &ref_kernels[5],
-     &ref_kernels[6]},
+     &ref_kernels[6], &ref_kernels[7]},
     0,
 };

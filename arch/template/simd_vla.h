@@ -65,7 +65,7 @@ VLA_INLINE void store_pixel(const small_tile *t, vla_v a, int p, int np, float s
     }
 }
 
-/* ---- conv (and fully connected, a 1x1 conv): np pixels x one vector of output channels; per input
+/* ---- conv: np pixels x one vector of output channels; per input
  * channel one weight-row load, then one scalar input and one FMA per pixel. */
 VLA_INLINE void conv_tile(const small_tile *t, const int np) {
     const vla_tail tail = vla_tail_of(t->channels);
@@ -101,11 +101,57 @@ VLA_INLINE void conv_tile(const small_tile *t, const int np) {
     store_pixel(t, a7, 7, np, 1.0f, tail);
 }
 
-/* Lone pixels (window borders, fully connected) skip the idle accumulators. */
+/* Lone pixels (window borders) skip the idle accumulators. */
 void VLA_FN(conv)(const small_tile *t) {
     if (t->pixels == 1) conv_tile(t, 1);
     else conv_tile(t, VLA_CONV_PIXELS);
 }
+
+/* ---- fully connected: a matrix-vector product, one pixel, up to two vectors of outputs. Each weight
+ * is used once per inference, so the kernel is bound by streaming them: packed [depth][block width],
+ * read front to back. Interleaved partial sums over the inputs (two per vector, four for a lone
+ * vector) keep four FMA chains in flight; they are added in one fixed order at the end. */
+VLA_INLINE void fc_store(const small_tile *t, vla_v sum, int c, vla_tail tail) {
+    if (t->bias) sum = vla_add(sum, vla_load(t->bias + c, tail), tail);
+    vla_store(t->y + c, activate(sum, t, tail), tail);
+}
+
+void VLA_FN(fc)(const small_tile *t) {
+    const int lanes = vla_lanes();
+    const ptrdiff_t nc = t->channels; /* weight row width */
+    const float *x = t->x, *w = t->w;
+    int k = 0;
+    if (t->channels > lanes) {
+        const vla_tail t0 = vla_tail_of(lanes), t1 = vla_tail_of(t->channels - lanes);
+        vla_v a0 = vla_dup(0.0f, t0), a1 = a0, b0 = vla_dup(0.0f, t1), b1 = b0;
+        for (; k + 2 <= t->depth; k += 2, w += 2 * nc) {
+            a0 = vla_fma_scalar(a0, vla_load(w, t0), x[k], t0);
+            b0 = vla_fma_scalar(b0, vla_load(w + lanes, t1), x[k], t1);
+            a1 = vla_fma_scalar(a1, vla_load(w + nc, t0), x[k + 1], t0);
+            b1 = vla_fma_scalar(b1, vla_load(w + nc + lanes, t1), x[k + 1], t1);
+        }
+        if (k < t->depth) {
+            a0 = vla_fma_scalar(a0, vla_load(w, t0), x[k], t0);
+            b0 = vla_fma_scalar(b0, vla_load(w + lanes, t1), x[k], t1);
+        }
+        fc_store(t, vla_add(a0, a1, t0), 0, t0);
+        fc_store(t, vla_add(b0, b1, t1), lanes, t1);
+        return;
+    }
+    const vla_tail t0 = vla_tail_of(t->channels);
+    vla_v a0 = vla_dup(0.0f, t0), a1 = a0, a2 = a0, a3 = a0;
+    for (; k + 4 <= t->depth; k += 4, w += 4 * nc) {
+        a0 = vla_fma_scalar(a0, vla_load(w, t0), x[k], t0);
+        a1 = vla_fma_scalar(a1, vla_load(w + nc, t0), x[k + 1], t0);
+        a2 = vla_fma_scalar(a2, vla_load(w + 2 * nc, t0), x[k + 2], t0);
+        a3 = vla_fma_scalar(a3, vla_load(w + 3 * nc, t0), x[k + 3], t0);
+    }
+    for (; k < t->depth; ++k, w += nc) a0 = vla_fma_scalar(a0, vla_load(w, t0), x[k], t0);
+    fc_store(t, vla_add(vla_add(a0, a1, t0), vla_add(a2, a3, t0), t0), 0, t0);
+}
+
+/* Two vectors of outputs per call. */
+static int VLA_FN(fc_channels)(void) { return 2 * vla_lanes(); }
 
 /* ---- The window kinds (depthwise, max and average pooling): np pixels x one vector of channels;
  * per tap, one weight load (depthwise), then per pixel one input load and one FMA, max or add. */
@@ -210,12 +256,13 @@ static const small_kernel_info VLA_FN(kernels)[] = {
     {VLA_NAME(avgpool, VLA_WINDOW_PIXELS), VLA_FN(avgpool), VLA_WINDOW_PIXELS, 0, vla_lanes},
     {VLA_NAME(add, 8), VLA_FN(add), 8, 0, vla_lanes},
     {VLA_NAME(copy, 8), VLA_FN(copy), 8, 0, vla_lanes},
+    {"f32-fc-1x2" VLA_VECTOR "-" VLA_STR(VLA_ISA), VLA_FN(fc), 1, 0, VLA_FN(fc_channels)},
 };
 
 /* Softmax stays portable: it is bound by exp and runs once per model. */
 const small_kernel_table VLA_CAT(small_table, VLA_ISA) = {
     VLA_STR(VLA_ISA), vla_supported,
     {&VLA_FN(kernels)[0], &VLA_FN(kernels)[1], &VLA_FN(kernels)[2], &VLA_FN(kernels)[3], &VLA_FN(kernels)[4],
-     &VLA_FN(kernels)[5], 0},
+     &VLA_FN(kernels)[5], 0, &VLA_FN(kernels)[6]},
     VLA_FN(peak),
 };

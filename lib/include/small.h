@@ -224,14 +224,15 @@ const char *small_layer_kernel_name(const small_layer *layer);
  * provides the kind; the chain is chosen at run time, by default every table this CPU runs, best
  * first, and arch/ref's always ends it. */
 typedef enum {
-    SMALL_KERNEL_CONV = 0,    /* conv, grouped conv, fully connected */
+    SMALL_KERNEL_CONV = 0,    /* conv, grouped conv */
     SMALL_KERNEL_DWCONV = 1,  /* depthwise conv */
     SMALL_KERNEL_MAXPOOL = 2,
     SMALL_KERNEL_AVGPOOL = 3, /* average and global average pooling */
     SMALL_KERNEL_ADD = 4,
     SMALL_KERNEL_COPY = 5,    /* activations, concat, reshape */
     SMALL_KERNEL_SOFTMAX = 6,
-    SMALL_KERNEL_COUNT_ = 7
+    SMALL_KERNEL_FC = 7,      /* fully connected, and a conv whose one window is its whole input */
+    SMALL_KERNEL_COUNT_ = 8
 } small_kernel_kind;
 
 /* The tables of this build, best first, space-separated, e.g. "avx512 avx2 ref". */

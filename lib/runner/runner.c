@@ -148,7 +148,7 @@ static small_message selection_error;
 
 static void reply_info(void) {
     static const char *const kinds[SMALL_KERNEL_COUNT_] = {"conv", "dwconv", "maxpool", "avgpool",
-                                                           "add",  "copy",   "softmax"};
+                                                           "add",  "copy",   "softmax", "fc"};
     char text[2048], supported[256] = "";
     const char *isas = small_kernel_isas();
     size_t used = 0;

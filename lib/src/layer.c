@@ -215,6 +215,16 @@ static int is_depthwise(const small_layer_desc *d) {
     return d->groups == d->inputs[0].c && d->out_channels == d->inputs[0].c;
 }
 
+/* A convolution whose one window is its whole input, unpadded and undilated, is a matrix-vector
+ * product over the input flattened in HWC order, which is also the order of its OHWI weights. */
+static int conv_is_matvec(const small_layer *layer) {
+    const small_layer_desc *d = &layer->desc;
+    const small_shape in = d->inputs[0];
+    return d->groups == 1 && !is_depthwise(d) && layer->output.h == 1 && layer->output.w == 1 &&
+           layer->pad_top == 0 && layer->pad_left == 0 && d->kernel_h == in.h && d->kernel_w == in.w &&
+           (in.h == 1 || d->dilation_h == 1) && (in.w == 1 || d->dilation_w == 1);
+}
+
 static small_status plan_conv(small_layer *layer, const float *weights, const float *bias) {
     const small_layer_desc *d = &layer->desc;
     const small_shape in = d->inputs[0];
@@ -229,6 +239,10 @@ static small_status plan_conv(small_layer *layer, const float *weights, const fl
     if (is_depthwise(d)) {
         if ((s = pick_kernel(layer, SMALL_KERNEL_DWCONV))) return s;
         return pack(layer, weights, bias, d->out_channels, 1, taps, 1);
+    }
+    if (conv_is_matvec(layer)) {
+        if ((s = pick_kernel(layer, SMALL_KERNEL_FC))) return s;
+        return pack(layer, weights, bias, d->out_channels, 1, 1, taps * in.c);
     }
     if ((s = pick_kernel(layer, SMALL_KERNEL_CONV))) return s;
     return pack(layer, weights, bias, d->out_channels, d->groups, taps, in.c / d->groups);
@@ -251,7 +265,7 @@ static small_status plan_op(small_layer *layer, const float *weights, const floa
     case SMALL_OP_FULLY_CONNECTED: {
         if (d->out_channels < 1) return fail(layer, SMALL_ERR_SHAPE, "%d output channels", d->out_channels);
         layer->output = (small_shape){1, 1, d->out_channels};
-        small_status s = pick_kernel(layer, SMALL_KERNEL_CONV);
+        small_status s = pick_kernel(layer, SMALL_KERNEL_FC);
         return s ? s : pack(layer, weights, bias, d->out_channels, 1, 1, (int64_t)small_shape_size(in));
     }
     case SMALL_OP_ADD:
@@ -369,6 +383,12 @@ static small_nest nest_of(const small_layer *layer) {
     n.bias = layer->bias;
     switch (d->op) {
     case SMALL_OP_CONV2D:
+        if (conv_is_matvec(layer)) {
+            n.in = (small_shape){1, 1, (int)small_shape_size(n.in)};
+            n.depth = n.in.c;
+            n.matvec = 1;
+            break;
+        }
         n.groups = d->groups;
         n.depth = is_depthwise(d) ? 0 : n.in.c / d->groups;
         /* fall through */
@@ -390,6 +410,7 @@ static small_nest nest_of(const small_layer *layer) {
     case SMALL_OP_FULLY_CONNECTED:
         n.in = (small_shape){1, 1, (int)small_shape_size(n.in)};
         n.depth = n.in.c;
+        n.matvec = 1;
         break;
     case SMALL_OP_RESHAPE: /* HWC data is already in order: copy it as one flat row */
         n.in = n.out = (small_shape){1, 1, (int)small_shape_size(n.in)};

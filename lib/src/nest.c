@@ -18,6 +18,11 @@ static int ceil_div(int a, int b) { return -floor_div(-a, b); }
 /* Taps [lo, hi) of a window that starts at `start` and has `taps` taps `dilation` apart which
  * fall inside [0, size). hi == lo when none does. */
 static void clip_window(int start, int taps, int dilation, int size, int *lo, int *hi) {
+    if (dilation == 1) { /* the common case, without the divisions (tens of cycles each, per row and border) */
+        *lo = start < 0 ? -start : 0;
+        *hi = max_int(*lo, min_int(taps, size - start));
+        return;
+    }
     *lo = start < 0 ? ceil_div(-start, dilation) : 0;
     *hi = max_int(*lo, min_int(taps, floor_div(size - 1 - start, dilation) + 1));
 }
@@ -70,11 +75,23 @@ static void run_units(void *context, int u0, int u1) {
     const small_kernel_choice *k = r->k;
     const ptrdiff_t in_c = n->in.c;
     small_tile t = r->proto;
-    for (int u = u0; u < u1; ++u) {
-        /* unit = ((group block) * out.h + row) * chunks + chunk: the order one thread walked before */
-        const int chunk = u % r->chunks, oh = (u / r->chunks) % n->out.h, gb = u / r->chunks / n->out.h;
-        const int g = gb / r->blocks_per_group, group_end = (g + 1) * r->group_out;
-        const int b0 = g * r->group_out + (gb % r->blocks_per_group) * r->block;
+    /* unit = ((group block) * out.h + row) * chunks + chunk: the order one thread walked before;
+     * decoded once, then stepped (divisions per unit cost as much as a small tile). */
+    int chunk = u0 % r->chunks, oh = (u0 / r->chunks) % n->out.h, gb = u0 / r->chunks / n->out.h;
+    /* A conv's window row is one run of kernel_w * depth floats in the input (channels innermost, no
+     * dilation, no groups) and in its packed weights ([tap][depth] per block): reduce it as one tap. */
+    const int row_run = r->mac && r->depth == n->in.c && n->dilation_w == 1;
+    int g = gb / r->blocks_per_group, block_in_group = gb % r->blocks_per_group;
+    for (int u = u0; u < u1; ++u, ++chunk) {
+        if (chunk == r->chunks) {
+            chunk = 0;
+            if (++oh == n->out.h) {
+                oh = 0;
+                if (++block_in_group == r->blocks_per_group) block_in_group = 0, ++g;
+            }
+        }
+        const int group_end = (g + 1) * r->group_out;
+        const int b0 = g * r->group_out + block_in_group * r->block;
         const int b_end = r->mac ? min_int(b0 + r->block, group_end) : group_end;
         const int ih0 = oh * n->stride_h - n->pad_top;
         int i_lo, i_hi;
@@ -91,6 +108,12 @@ static void run_units(void *context, int u0, int u1) {
             }
             t.taps_h = i_hi - i_lo;
             t.taps_w = j_hi - j_lo;
+            if (row_run && t.taps_w > 1) {
+                t.depth = t.taps_w * r->depth;
+                t.taps_w = 1;
+            } else {
+                t.depth = r->depth;
+            }
             /* An empty window reads nothing; point at the tensor start to stay in bounds. */
             const ptrdiff_t x_offset =
                 (t.taps_h && t.taps_w)
@@ -115,7 +138,32 @@ static void run_units(void *context, int u0, int u1) {
     }
 }
 
+/* Fully connected (the nest's degenerate case: one pixel, one tap): a unit is one channel block, one
+ * kernel call, with no window to clip. */
+static void run_matvec_units(void *context, int u0, int u1) {
+    const nest_run *r = context;
+    const small_nest *n = r->n;
+    small_tile t = r->proto;
+    for (int u = u0; u < u1; ++u) {
+        const int c0 = u * r->block;
+        t.channels = min_int(r->block, n->out.c - c0);
+        t.bias = n->bias ? n->bias + c0 : 0;
+        t.w = n->weights + (size_t)c0 * r->depth;
+        t.y = r->y + c0;
+        r->k->info->run(&t);
+    }
+}
+
 void small_nest_run(const small_nest *n, const small_kernel_choice *k, const float *x, const float *x2, float *y) {
+    if (n->matvec) {
+        nest_run r = {.n = n, .k = k, .x = x, .y = y, .depth = n->depth, .block = channel_block(k, n->out.c)};
+        r.proto = (small_tile){.x = x, .taps_h = 1, .taps_w = 1, .depth = n->depth, .pixels = 1,
+                               .activation = n->activation, .alpha = n->alpha};
+        const int units = (n->out.c + r.block - 1) / r.block;
+        if ((double)n->out.c * n->depth < MIN_PARALLEL_MACS) run_matvec_units(&r, 0, units);
+        else small_parallel_for(units, run_matvec_units, &r);
+        return;
+    }
     /* A 1x1 window with stride 1 and no padding reads input pixel i for output pixel i, and both
      * tensors store their rows back to back: walk them as one long row, so that pixel tiles run on
      * across row ends instead of leaving a partial tile at the end of every row. */

@@ -13,6 +13,7 @@ typedef struct {
     int pad_top, pad_left;          /* padding before; padding after is implied by the shapes */
     int groups;
     int depth;                      /* MAC ops broadcasting x: input channels per group; else 0 */
+    int matvec;                     /* the FC kind: one output pixel reducing the whole input (depth) */
     const float *weights;           /* packed by small_pack_weights, or NULL */
     const float *bias;              /* out.c floats, or NULL */
     small_activation activation;

@@ -34,7 +34,7 @@ typedef struct {
      * w + i * w_row_step + j * w_col_step. CONV: [depth][channels] per tap. DWCONV: [channels]. */
     const float *w;
     ptrdiff_t w_row_step, w_col_step;
-    int depth;          /* CONV: input channels reduced per tap */
+    int depth;          /* CONV: input channels reduced per tap; FC: the whole input's length */
     const float *bias;  /* `channels` floats, or NULL */
     /* Output at pixel 0, first channel of the tile: pixel p, channel c at y[p * y_pixel_step + c]. */
     float *y;
@@ -46,7 +46,10 @@ typedef struct {
 
 /* The kinds, as in small.h (small_kernel_kind): CONV (y = act(bias + sum over taps, depth of x * w),
  * broadcasting x), DWCONV (channel by channel), MAXPOOL, AVGPOOL (sum over taps / taps), ADD (one
- * tap, x + x2), COPY (one tap: activations, concat), SOFTMAX (all channels of a pixel in one call). */
+ * tap, x + x2), COPY (one tap: activations, concat), SOFTMAX (all channels of a pixel in one call),
+ * FC (a matrix-vector product: one pixel, one tap, y[c] = act(bias[c] + sum over k < depth of
+ * x[k] * w[k * channels + c]), w the block's weights packed [depth][channels]; each weight is read once
+ * per call, so a kernel streams them). */
 
 typedef void (*small_tile_fn)(const small_tile *tile);
 

@@ -16,7 +16,7 @@ import pytest
 from small_harness.backends import Backend
 from small_harness.build import ARTIFACT_NAMES, LIBRARY_NAME, BuildResult, build, build_dir_for
 from small_harness.cmake_toolchain import committed_toolchain_path, render_toolchain
-from small_harness.disasm import check_kernel_fmas
+from small_harness.disasm import KINDS_NEEDING_FMA, check_kernel_fmas
 from small_harness.elfcheck import check_artifacts, check_elf
 from small_harness.errors import BuildError, ElfMismatchError
 from small_harness.host_toolchain import packages_to_install
@@ -123,7 +123,7 @@ def test_simd_kernels_contain_vector_fmas(build_result: BuildResult, target: Tar
     if not target.simd_isas:
         assert reports == []
     for isa in target.simd_isas:
-        for kind in ("conv", "dwconv"):
+        for kind in KINDS_NEEDING_FMA:
             if kind not in isa.ref_kinds:  # a kind a port in progress leaves to ref has no kernel yet
                 assert any(r.fma_count for r in reports if r.function.startswith(f"{isa.name}_{kind}"))
 

@@ -86,8 +86,8 @@ def resolve_case(case: ConvCase, info: RunnerInfo) -> ResolvedConv | None:
         return None
     layer = L.Conv2D(out_channels, case.kernel, case.stride, case.dilation, case.padding, groups,
                      case.activation, case.alpha)
-    # The API's rule, on the resolved numbers: depthwise is groups == in == out channels.
-    kind = "dwconv" if groups == in_channels == out_channels else "conv"
+    # The API's rules, on the resolved numbers (a 1x1 output of a window over the whole input is fc).
+    kind = ref.conv_kind(layer, (in_h, in_w, in_channels))
     return ResolvedConv(layer, (in_h, in_w, in_channels), out_w, kind)
 
 

@@ -20,7 +20,7 @@ LAYERS = {
     "conv-3x3-s2-groups": (L.Conv2D(16, (3, 3), stride=(2, 2), groups=2), (15, 17, 8), (16, 3, 3, 4)),
     "conv-1x1-flat": (L.Conv2D(40, (1, 1)), (23, 29, 12), (40, 1, 1, 12)),
     "depthwise-3x3": (L.Conv2D(37, (3, 3), padding="same", groups=37), (31, 33, 37), (37, 3, 3, 1)),
-    "fully-connected": (L.FullyConnected(300), (1, 1, 400), (300, 400)),
+    "fully-connected": (L.FullyConnected(1030), (1, 1, 1031), (1030, 1031)),
     "maxpool": (L.MaxPool((3, 3), (1, 1), "same"), (64, 64, 19), None),
     "add": (L.Add("relu6"), (90, 90, 19), None),
 }
