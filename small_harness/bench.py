@@ -1,5 +1,6 @@
 """`invoke bench`: native speed of the layers of small_harness/bench_layers.toml against the FMA peak
-measured in the same run (small_peak), one thread.
+measured in the same run (small_peak), and against LiteRT running the same layer (bench_litert.py)
+in batches alternating with ours, both pinned to one CPU, one thread.
 
 Each layer is planned once per runner request, outside the timed loop; the runner times `repeat`
 runs of it into the same preallocated buffers. A batch is calibrated to last about BATCH_SECONDS, so
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import platform
 import statistics
 from dataclasses import dataclass
@@ -19,6 +21,7 @@ import numpy as np
 
 from .backends import Backend
 from .bench_layers import BenchLayer
+from .bench_litert import LiteRTLayer, check_agreement, goal_ratio, layer_file
 from .build import build
 from .errors import HarnessError
 from .repro import start_runner
@@ -44,6 +47,21 @@ class Measurement:
     kernel: str
     repeat: int
     batch_ns: tuple[float, ...]  # per run, one per batch
+    litert_ns: tuple[float, ...] = ()  # LiteRT's, per invoke, batches alternating with ours (or none)
+
+    @property
+    def litert_gflops(self) -> float | None:
+        return 2.0 * self.layer.macs() / statistics.median(self.litert_ns) if self.litert_ns else None
+
+    @property
+    def speed_over_litert(self) -> float | None:
+        """Our GFLOP/s over LiteRT's in the same run: above 1 is faster."""
+        litert = self.litert_gflops
+        return self.gflops / litert if litert else None
+
+    def litert_goal_met(self) -> bool | None:
+        ratio = self.speed_over_litert
+        return None if ratio is None else ratio >= goal_ratio(self.layer)
 
     @property
     def median_ns(self) -> float:
@@ -89,15 +107,27 @@ def _operands(layer: BenchLayer, seed: int) -> tuple[np.ndarray, np.ndarray, np.
     return x, weights, bias
 
 
-def measure_layer(runner: Runner, layer: BenchLayer, seed: int, batches: int = BATCHES) -> Measurement:
+def measure_layer(runner: Runner, layer: BenchLayer, seed: int, batches: int = BATCHES,
+                  litert: bool = False) -> Measurement:
+    """Our median per run; with `litert`, LiteRT's too, its batches alternating with ours (who goes
+    first alternates too), after checking that both compute the same output."""
     x, weights, bias = _operands(layer, seed)
     first = runner.run(layer.layer(), [x], weights, bias, repeat=1)  # warms up and sizes the batches
     repeat = max(1, math.ceil(BATCH_SECONDS * 1e9 / max(first.elapsed_ns, 1)))
-    per_run = []
-    for _ in range(batches):
-        result = runner.run(layer.layer(), [x], weights, bias, repeat=repeat)
-        per_run.append(result.elapsed_ns / repeat)
-    return Measurement(layer, first.kernel, repeat, tuple(per_run))
+    peer = None
+    if litert and layer_file(layer, weights, bias) is not None:
+        peer = LiteRTLayer(layer, x, weights, bias)
+        check_agreement(layer, first.output, peer.output())
+        peer_repeat = max(1, math.ceil(BATCH_SECONDS * 1e9 / max(peer.batch_ns(3), 1.0)))
+    per_run: list[float] = []
+    per_invoke: list[float] = []
+    for batch in range(batches):
+        steps = [lambda: per_run.append(runner.run(layer.layer(), [x], weights, bias, repeat=repeat).elapsed_ns / repeat)]
+        if peer is not None:
+            steps.append(lambda: per_invoke.append(peer.batch_ns(peer_repeat)))
+        for step in steps if batch % 2 == 0 else reversed(steps):
+            step()
+    return Measurement(layer, first.kernel, repeat, tuple(per_run), tuple(per_invoke))
 
 
 def bench_variants(target: Target, spec: str = "all") -> list[Variant]:
@@ -108,7 +138,7 @@ def bench_variants(target: Target, spec: str = "all") -> list[Variant]:
 
 
 def run_bench(target: Target, variant: Variant, backend: Backend, layers: list[BenchLayer],
-              batches: int = BATCHES) -> BenchReport:
+              batches: int = BATCHES, litert: bool = True) -> BenchReport:
     if not target.is_native:
         raise HarnessError(f"{target.name} runs under QEMU, where wall time means nothing: bench measures "
                            "native targets only")
@@ -117,9 +147,17 @@ def run_bench(target: Target, variant: Variant, backend: Backend, layers: list[B
         raise HarnessError(f"{variant.label}: this CPU lacks {' '.join(lacking)}; nothing to measure")
     result = build(target, backend)
     before = measure_peak(target, variant, backend, result.build_dir)
-    with start_runner(target, variant, backend, result.runner) as runner:
-        isa = runner.info().selected[0]
-        measurements = [measure_layer(runner, layer, seed, batches) for seed, layer in enumerate(layers)]
+    saved = os.sched_getaffinity(0)
+    try:
+        with start_runner(target, variant, backend, result.runner) as runner:
+            # One thread each, on the same CPU: LiteRT runs in this process.
+            pinned = {min(saved)}
+            os.sched_setaffinity(0, pinned)
+            os.sched_setaffinity(runner.pid, pinned)
+            isa = runner.info().selected[0]
+            measurements = [measure_layer(runner, layer, seed, batches, litert) for seed, layer in enumerate(layers)]
+    finally:
+        os.sched_setaffinity(0, saved)
     # The peak before and after the layers: the higher one, so that a busy moment cannot inflate ratios.
     after = measure_peak(target, variant, backend, result.build_dir)
     return BenchReport(target, variant, backend.name, isa, max(before, after, key=lambda p: p.gflops), measurements)
@@ -129,8 +167,10 @@ def format_table(report: BenchReport) -> str:
     peak = report.peak
     rows = [f"{report.variant.label} ({report.isa} kernels, {report.backend} toolchain): FMA peak {peak.gflops:.1f} "
             f"GFLOP/s median, {peak.best_gflops:.1f} best ({peak.isa} probe); medians of "
-            f"{len(report.measurements[0].batch_ns) if report.measurements else 0} batches",
-            f"{'layer':20} {'shape':24} {'MACs':>11} {'median us':>10} {'GFLOP/s':>8} {'% peak':>7} {'goal':>11}  kernel"]
+            f"{len(report.measurements[0].batch_ns) if report.measurements else 0} batches; LiteRT (1 thread, same CPU) "
+            "in batches alternating with ours",
+            f"{'layer':20} {'shape':24} {'MACs':>11} {'median us':>10} {'GFLOP/s':>8} {'% peak':>7} {'goal':>11} "
+            f"{'LiteRT':>7} {'x LiteRT':>8} {'goal':>10}  kernel"]
     for m in report.measurements:
         met = m.goal_met(peak)
         goal = ""
@@ -138,8 +178,13 @@ def format_table(report: BenchReport) -> str:
             wanted = (f">={m.layer.goal_peak_fraction:.0%}" if m.layer.goal_peak_fraction is not None
                       else f">={m.layer.goal_gflops:g}")
             goal = f"{wanted} {'ok' if met else 'MISS'}"
+        litert, ratio, peer_goal = "-", "-", ""
+        if m.speed_over_litert is not None and m.litert_gflops is not None:
+            litert, ratio = f"{m.litert_gflops:.1f}", f"{m.speed_over_litert:.2f}x"
+            peer_goal = f">={goal_ratio(m.layer):g}x {'ok' if m.litert_goal_met() else 'MISS'}"
         rows.append(f"{m.layer.name:20} {m.layer.shape_text():24} {m.layer.macs():>11,} {m.median_ns / 1e3:>10.1f} "
-                    f"{m.gflops:>8.1f} {m.gflops / peak.gflops:>7.1%} {goal:>11}  {m.kernel}")
+                    f"{m.gflops:>8.1f} {m.gflops / peak.gflops:>7.1%} {goal:>11} {litert:>7} {ratio:>8} "
+                    f"{peer_goal:>10}  {m.kernel}")
     return "\n".join(rows)
 
 
@@ -154,7 +199,9 @@ def write_json(report: BenchReport, directory: Path = RESULTS_DIR) -> Path:
             "name": m.layer.name, "op": m.layer.op, "shape": m.layer.shape_text(), "source": m.layer.source,
             "macs": m.layer.macs(), "kernel": m.kernel, "repeat": m.repeat, "batch_ns": list(m.batch_ns),
             "median_ns": m.median_ns, "gflops": m.gflops, "peak_fraction": m.gflops / report.peak.gflops,
-            "goal_met": m.goal_met(report.peak),
+            "goal_met": m.goal_met(report.peak), "litert_batch_ns": list(m.litert_ns),
+            "litert_gflops": m.litert_gflops, "speed_over_litert": m.speed_over_litert,
+            "litert_goal": goal_ratio(m.layer), "litert_goal_met": m.litert_goal_met(),
         } for m in report.measurements],
     }
     path.write_text(json.dumps(data, indent=1) + "\n")

@@ -25,12 +25,16 @@ def layers_chart(report: "BenchReport", path: Path) -> Path:
     plt = _pyplot()
     names = [m.layer.name for m in report.measurements]
     gflops = [m.gflops for m in report.measurements]
+    litert = [m.litert_gflops or 0.0 for m in report.measurements]
     figure, axes = plt.subplots(figsize=(max(6.0, 0.28 * len(names)), 4.2))
-    axes.bar(range(len(names)), gflops, color="#3b7dd8", label="ours")
+    positions = list(range(len(names)))
+    axes.bar([p - 0.2 for p in positions], gflops, width=0.4, color="#3b7dd8", label="ours")
+    if any(litert):
+        axes.bar([p + 0.2 for p in positions], litert, width=0.4, color="#9a9a9a", label="LiteRT (same run)")
     axes.axhline(report.peak.gflops, color="#d83b3b", linestyle="--", label=f"FMA peak {report.peak.gflops:.0f}")
     axes.set_xticks(range(len(names)), names, rotation=90, fontsize=7)
     axes.set_ylabel("GFLOP/s (1 thread)")
-    axes.set_title(f"{report.variant.label}: layers against the FMA peak of the same run")
+    axes.set_title(f"{report.variant.label}: layers against LiteRT and the FMA peak of the same run")
     axes.legend(fontsize=8)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
