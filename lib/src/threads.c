@@ -1,5 +1,5 @@
-/* A small pool of worker threads (pthreads): small_set_threads(n) keeps n - 1 workers waiting; each
- * parallel run hands them a range of units and the caller takes the first. Builds without pthreads
+/* A small pool of worker threads (pthreads): small_set_threads(n) keeps n - 1 workers waiting; in each
+ * parallel run the caller and the workers claim chunks of units from one counter until none is left. Builds without pthreads
  * (bare metal: SMALL_NO_THREADS) run everything on the caller and accept only 1 thread. */
 #include <stdint.h>
 
@@ -16,16 +16,10 @@ void small_parallel_for(int units, void (*fn)(void *, int, int), void *context) 
 #include <pthread.h>
 #include <stdatomic.h>
 
-/* Thread i's range of units, out of parts contiguous ranges of [0, units). */
-static void part(int units, int parts, int i, int *u0, int *u1) {
-    *u0 = (int)((int64_t)units * i / parts);
-    *u1 = (int)((int64_t)units * (i + 1) / parts);
-}
-
 /* Waking a sleeping thread costs tens of microseconds, as much as a whole small layer: a thread
  * first spins this many rounds on the generation counter (a few milliseconds, so it stays awake
  * across the layers of one inference), and only then sleeps on the condition variable. */
-enum { SPIN_ROUNDS = 1 << 16 };
+enum { SPIN_ROUNDS = 1 << 16, CHUNKS_PER_THREAD = 4 };
 
 static inline void relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -35,6 +29,10 @@ static inline void relax(void) {
 #endif
 }
 
+/* Units are claimed in chunks from one counter, by the caller and the workers alike, rather than
+ * handed out as fixed ranges: a worker the OS has not scheduled yet (a busy machine) then delays a
+ * run by at most one chunk instead of its whole share. Which thread computes a unit never changes
+ * how it is computed, so outputs stay bit-identical for every thread count. */
 static struct {
     pthread_t workers[SMALL_MAX_THREADS];
     int count; /* threads that run the work, the caller included */
@@ -42,8 +40,13 @@ static struct {
     pthread_cond_t wake, done;
     atomic_uint generation;    /* one more for every parallel run, and for a stop */
     unsigned first_generation; /* when the current workers were started: none of them has seen it */
-    atomic_int pending;        /* workers still running the current run */
-    int sleepers, stopping, parts, units;
+    /* The run's generation (high half) with its unit count (low half), set first, then with its next
+     * unclaimed unit: a worker late for one run reads the next run's words with another generation,
+     * and so can never claim its units or read its job before it is published. */
+    _Atomic uint64_t limit, claim;
+    atomic_int completed; /* units done in the current run */
+    atomic_int stopping; /* read by workers that may be late for a run: a stop can come meanwhile */
+    int sleepers;
     void (*fn)(void *, int, int);
     void *context;
 } pool = {.count = 1, .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER,
@@ -64,22 +67,58 @@ static unsigned next_generation(unsigned seen) {
     return g;
 }
 
+/* The units of run `generation`, or 0 when another run's words are in place. */
+static int units_of(unsigned generation) {
+    const uint64_t l = atomic_load_explicit(&pool.limit, memory_order_acquire);
+    return (unsigned)(l >> 32) == generation ? (int)(uint32_t)l : 0;
+}
+
+static int chunk_of(int units) {
+    const int chunk = units / (pool.count * CHUNKS_PER_THREAD);
+    return chunk > 0 ? chunk : 1;
+}
+
+/* Claims the next chunk of run `generation`: 0 when that run has no unit left (or is over). A
+ * successful claim means the run is still going (the caller starts no other before every unit is
+ * done), so its job (fn, context) is the one published with it. */
+static int claim_units(unsigned generation, int *u0, int *u1) {
+    uint64_t c = atomic_load_explicit(&pool.claim, memory_order_acquire);
+    const int units = units_of(generation);
+    for (;;) {
+        if ((unsigned)(c >> 32) != generation) return 0;
+        const int next = (int)(uint32_t)c;
+        if (next >= units) return 0;
+        const int end = units - next > chunk_of(units) ? next + chunk_of(units) : units;
+        if (atomic_compare_exchange_weak_explicit(&pool.claim, &c, (uint64_t)generation << 32 | (uint32_t)end,
+                                                  memory_order_acq_rel, memory_order_acquire)) {
+            *u0 = next;
+            *u1 = end;
+            return 1;
+        }
+    }
+}
+
+/* Runs the claimed chunks of run `generation` until none is left. */
+static void run_chunks(unsigned generation) {
+    int u0, u1;
+    while (claim_units(generation, &u0, &u1)) {
+        const int units = units_of(generation); /* read before the last unit is counted done */
+        pool.fn(pool.context, u0, u1);
+        if (atomic_fetch_add_explicit(&pool.completed, u1 - u0, memory_order_acq_rel) + (u1 - u0) == units) {
+            pthread_mutex_lock(&pool.lock);
+            pthread_cond_signal(&pool.done);
+            pthread_mutex_unlock(&pool.lock);
+        }
+    }
+}
+
 static void *worker(void *argument) {
-    const int index = (int)(intptr_t)argument; /* 1 .. count - 1; the caller is 0 */
-    unsigned seen = pool.first_generation;    /* not pool.generation: a run may have begun already */
+    (void)argument;
+    unsigned seen = pool.first_generation; /* not pool.generation: a run may have begun already */
     for (;;) {
         seen = next_generation(seen);
-        if (pool.stopping) break;
-        if (index < pool.parts) {
-            int u0, u1;
-            part(pool.units, pool.parts, index, &u0, &u1);
-            pool.fn(pool.context, u0, u1);
-            if (atomic_fetch_sub_explicit(&pool.pending, 1, memory_order_acq_rel) == 1) {
-                pthread_mutex_lock(&pool.lock);
-                pthread_cond_signal(&pool.done);
-                pthread_mutex_unlock(&pool.lock);
-            }
-        }
+        if (atomic_load_explicit(&pool.stopping, memory_order_acquire)) break;
+        run_chunks(seen);
     }
     return NULL;
 }
@@ -93,10 +132,10 @@ static void start_generation(void) {
 }
 
 static void stop_workers(void) {
-    pool.stopping = 1;
+    atomic_store_explicit(&pool.stopping, 1, memory_order_release);
     start_generation();
     for (int i = 1; i < pool.count; ++i) pthread_join(pool.workers[i], NULL);
-    pool.stopping = 0;
+    atomic_store_explicit(&pool.stopping, 0, memory_order_relaxed);
     pool.count = 1;
 }
 
@@ -115,25 +154,24 @@ small_status small_set_threads(int n) {
 int small_get_threads(void) { return pool.count; }
 
 void small_parallel_for(int units, void (*fn)(void *, int, int), void *context) {
-    const int parts = units < pool.count ? units : pool.count;
-    if (parts <= 1) {
+    if (pool.count <= 1 || units <= 1) {
         fn(context, 0, units);
         return;
     }
+    const unsigned generation = atomic_load_explicit(&pool.generation, memory_order_relaxed) + 1;
+    atomic_store_explicit(&pool.limit, (uint64_t)generation << 32 | (uint32_t)units, memory_order_release);
     pool.fn = fn;
     pool.context = context;
-    pool.units = units;
-    pool.parts = parts;
-    atomic_store_explicit(&pool.pending, parts - 1, memory_order_relaxed);
-    start_generation();
-    int u0, u1;
-    part(units, parts, 0, &u0, &u1);
-    fn(context, u0, u1);
-    for (int spin = 0; spin < SPIN_ROUNDS && atomic_load_explicit(&pool.pending, memory_order_acquire) > 0; ++spin)
+    atomic_store_explicit(&pool.completed, 0, memory_order_relaxed);
+    atomic_store_explicit(&pool.claim, (uint64_t)generation << 32, memory_order_release);
+    start_generation(); /* generation is now `generation` */
+    run_chunks(generation);
+    for (int spin = 0; spin < SPIN_ROUNDS && atomic_load_explicit(&pool.completed, memory_order_acquire) < units; ++spin)
         relax();
-    if (atomic_load_explicit(&pool.pending, memory_order_acquire) > 0) {
+    if (atomic_load_explicit(&pool.completed, memory_order_acquire) < units) {
         pthread_mutex_lock(&pool.lock);
-        while (atomic_load_explicit(&pool.pending, memory_order_acquire) > 0) pthread_cond_wait(&pool.done, &pool.lock);
+        while (atomic_load_explicit(&pool.completed, memory_order_acquire) < units)
+            pthread_cond_wait(&pool.done, &pool.lock);
         pthread_mutex_unlock(&pool.lock);
     }
 }
