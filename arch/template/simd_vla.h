@@ -151,7 +151,9 @@ void VLA_FN(fc)(const small_tile *t) {
 }
 
 /* Two vectors of outputs per call. */
-static int VLA_FN(fc_channels)(void) { return 2 * vla_lanes(); }
+/* In unsigned arithmetic: GCC 12 and 14 crash (an internal compiler error) instrumenting a signed
+ * multiply of SVE's vector length for UBSan (aarch64-sanitizers). */
+static int VLA_FN(fc_channels)(void) { return (int)(2u * (unsigned)vla_lanes()); }
 
 /* ---- The window kinds (depthwise, max and average pooling): np pixels x one vector of channels;
  * per tap, one weight load (depthwise), then per pixel one input load and one FMA, max or add. */
