@@ -67,9 +67,16 @@ def port_sizes(arch_dir: Path = ARCH_DIR) -> list[PortSize]:
 
 
 def template_sizes(arch_dir: Path = ARCH_DIR) -> list[TemplateSize]:
+    """Each template with the parts of arch/template/ it includes (simd_vla.h: simd_vla_group.h)."""
     ports = port_sizes(arch_dir)
-    return [TemplateSize(name, code_lines((arch_dir / TEMPLATE_DIR.name / name).read_text()),
-                         tuple(p.isa for p in ports if p.template == name)) for name in TEMPLATE_GOALS]
+    folder = arch_dir / TEMPLATE_DIR.name
+    sizes = []
+    for name in TEMPLATE_GOALS:
+        files = [folder / name]
+        files += [folder / part for part in dict.fromkeys(_includes(files)) if (folder / part).is_file()]
+        sizes.append(TemplateSize(name, sum(code_lines(f.read_text()) for f in files),
+                                  tuple(p.isa for p in ports if p.template == name)))
+    return sizes
 
 
 def format_table(sizes: list[PortSize], templates: list[TemplateSize]) -> str:

@@ -9,7 +9,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Callable, Sequence, TypeVar
 
@@ -54,6 +54,24 @@ class RunnerInfo:
     selected: tuple[str, ...]  # the chain in force
     select_error: str  # why SMALL_KERNELS was refused, or ""
     kernels: dict[str, KernelInfo]  # by kind: conv, dwconv, maxpool, avgpool, add, copy, softmax, fc
+    # by kind, the narrower tiles of the same kind after kernels[kind] (RVV's conv per register group)
+    narrower: dict[str, tuple[KernelInfo, ...]] = field(default_factory=dict)
+
+    def variants(self, kind: str) -> tuple[KernelInfo, ...]:
+        """Every tile of a kind, widest first."""
+        return (self.kernels[kind], *self.narrower.get(kind, ()))
+
+    def kernel_for(self, kind: str, channels: int) -> KernelInfo:
+        """The variant the library takes for `channels` output channels per group: the fewest idle lanes
+        over its channel blocks, the wider on a tie (lib/src/kernels.c, small_choose_kernel)."""
+        def idle(kernel: KernelInfo) -> int:
+            tile = kernel.channel_tile
+            return -(-channels // tile) * tile - channels if tile else 0
+        best = self.kernels[kind]
+        for kernel in self.narrower.get(kind, ()):
+            if idle(kernel) < idle(best):
+                best = kernel
+        return best
 
 
 @dataclass(frozen=True)
@@ -251,17 +269,22 @@ class Runner:
         _, text = self._exchange(protocol.encode_info(), protocol.read_info_text, "info")
         lists: dict[str, tuple[str, ...]] = {}
         kernels, select_error = {}, ""
+        narrower: dict[str, tuple[KernelInfo, ...]] = {}
         for line in text.splitlines():
             key, _, rest = line.partition(" ")
             if key in ("isas", "supported", "selected"):
                 lists[key] = tuple(rest.split())
             elif key == "select-error":
                 select_error = rest
-            elif key == "kernel":
+            elif key in ("kernel", "variant"):
                 words = rest.split()
-                kernels[words[0]] = KernelInfo(words[1], int(words[2]), int(words[3]))
+                kernel = KernelInfo(words[1], int(words[2]), int(words[3]))
+                if key == "kernel":
+                    kernels[words[0]] = kernel
+                else:
+                    narrower[words[0]] = (*narrower.get(words[0], ()), kernel)
         return RunnerInfo(lists.get("isas", ()), lists.get("supported", ()), lists.get("selected", ()), select_error,
-                          kernels)
+                          kernels, narrower)
 
     def run(self, layer: L.Layer, inputs: Sequence[np.ndarray], weights: np.ndarray | None = None,
             bias: np.ndarray | None = None, repeat: int = 1) -> LayerResult:

@@ -304,9 +304,10 @@ def assert_matches(actual: np.ndarray | None, expected: Expected, what: str) -> 
         f"{expected.bound[worst]:.4g}")
 
 
-def assert_kernel(result: LayerResult, info: RunnerInfo, kind: str) -> None:
-    """The layer was served by this build's kernel of the expected kind."""
-    want = info.kernels[kind].name
+def assert_kernel(result: LayerResult, info: RunnerInfo, kind: str, channels: int | None = None) -> None:
+    """The layer was served by this build's kernel of the expected kind: with `channels` (output
+    channels per group), the variant of the kind the library must choose for them."""
+    want = (info.kernels[kind] if channels is None else info.kernel_for(kind, channels)).name
     assert result.kernel == want, f"served by {result.kernel!r}, expected the {kind} kernel {want!r}"
 
 

@@ -6,7 +6,7 @@
 #include <sys/auxv.h>
 
 #define VLA_ISA sve
-#define VLA_VECTOR "vl"
+#define VLA_VECTOR vl
 /* 32 z registers: 8 accumulators and the weights (conv), 8 and the inputs (windows). */
 #define VLA_CONV_PIXELS 8
 #define VLA_WINDOW_PIXELS 8
@@ -27,6 +27,15 @@ static int vla_lanes(void) { return (int)svcntw(); }
 #define vla_max(a, b, pg) svmax_f32_x(pg, a, b)
 #define vla_min(a, b, pg) svmin_f32_x(pg, a, b)
 #define vla_neg_select(v, a, pg) svsel_f32(svcmplt_n_f32(pg, v, 0.0f), a, v)
+/* A conv tile of c channels, at most half a vector: group i of c lanes takes input channel k + i. */
+typedef svuint32_t vla_group_index_t;
+#define vla_group_index(c) svdiv_n_u32_x(svptrue_b32(), svindex_u32(0, 1), (uint32_t)(c))
+#define vla_group_load(x, n, index) svtbl_f32(svld1_f32(svwhilelt_b32_s32(0, n), x), index)
+static inline svfloat32_t vla_group_sum(svfloat32_t a, int c, int groups) {
+    svfloat32_t sum = a;
+    for (int i = 1; i < groups; ++i) sum = svadd_f32_x(svptrue_b32(), sum, svtbl_f32(a, svindex_u32((uint32_t)(i * c), 1)));
+    return sum;
+}
 static int vla_supported(void) { return (getauxval(AT_HWCAP) & HWCAP_SVE) != 0; }
 
 #include "simd_vla.h"

@@ -30,8 +30,9 @@
  *                                 input channels per step from one vector load (ASIMD's fmla by element)
  *
  * Every loop over a register tile has compile-time bounds after inlining, so the accumulator arrays
- * live in registers. Edge tiles are vector code: partial channel blocks through the tail, partial
- * pixel tiles by computing the missing pixels on the last real one's input and not storing them. */
+ * live in registers. Edge tiles are vector code: partial channel blocks through the tail; a partial
+ * pixel tile of conv is a body of its own per pixel count, one of the other kinds computes its missing
+ * pixels on the last real one's input and does not store them. */
 #ifndef SIMD_ISA
 #error "define the SIMD primitives (see the comment above) before including simd_fixed.h"
 #endif
@@ -92,6 +93,7 @@ _Static_assert(SIMD_CONV_CHANNELS % SIMD_LANES == 0 && SIMD_CW_CHANNELS % (CW_V 
 _Static_assert(FC_V >= 1 && FC_V <= 4 && SIMD_FC_SPLITS >= 1 && SIMD_FC_SPLITS <= MAX_SPLITS,
                "the fully connected tile holds 1 to 4 vectors and 1 to 8 partial sums");
 _Static_assert(CONV_V >= 1 && CONV_V <= 4, "the conv tile holds 1 to 4 vectors of channels");
+_Static_assert(SIMD_CONV_PIXELS >= 1 && SIMD_CONV_PIXELS <= 16, "the conv tile holds 1 to 16 pixels");
 _Static_assert(SIMD_DW_ROW_VECTORS >= 0 && SIMD_DW_ROW_VECTORS <= CW_V, "the row reuse takes 0 to 2 vectors");
 
 #ifndef simd_max_const
@@ -158,7 +160,7 @@ SIMD_INLINE void conv_tile(const small_tile *t, int P, int V, int U, int partial
     const int nc = partial ? t->channels : V * SIMD_LANES; /* weight row width */
     const simd_tail tail = simd_tail_of(partial ? t->channels - (V - 1) * SIMD_LANES : 1);
     const float *xp[SIMD_CONV_PIXELS];
-    SIMD_UNROLL for (int p = 0; p < P; ++p) xp[p] = t->x + (p < t->pixels ? p : t->pixels - 1) * t->x_pixel_step;
+    SIMD_UNROLL for (int p = 0; p < P; ++p) xp[p] = t->x + p * t->x_pixel_step; /* P is the tile's pixels */
     simd_v acc[MAX_SPLITS][SIMD_CONV_PIXELS][CONV_V];
     SIMD_UNROLL for (int u = 0; u < U; ++u)
         SIMD_UNROLL for (int p = 0; p < P; ++p)
@@ -191,8 +193,7 @@ SIMD_INLINE void conv_tile(const small_tile *t, int P, int V, int U, int partial
         SIMD_UNROLL for (int p = 0; p < P; ++p) {
             simd_v sum = acc[0][p][v];
             SIMD_UNROLL for (int u = 1; u < U; ++u) sum = simd_add(sum, acc[u][p][v]);
-            if (p < t->pixels)
-                store_vec(t->y + p * t->y_pixel_step + v * SIMD_LANES, activate(simd_add(sum, bias), &e), last, tail);
+            store_vec(t->y + p * t->y_pixel_step + v * SIMD_LANES, activate(simd_add(sum, bias), &e), last, tail);
         }
     }
 }
@@ -213,17 +214,31 @@ SIMD_INLINE void conv_widths(const small_tile *t, int P, int U) {
     else conv_partial(t, P, 1, CONV_V * U > MAX_SPLITS ? MAX_SPLITS : CONV_V * U);
 }
 
-/* ... and by pixel count: the full tile, a half tile (row ends), a quarter tile with 2 sums where
- * it holds at least 2 pixels (the interiors of short rows: first layers, late stages), or a lone
- * pixel (the borders of a padded row) as interleaved sums rather than a tile of discarded pixels. */
+/* ... and by pixel count: one body per count, so that a part tile (row ends, short rows) computes
+ * exactly its pixels; a quarter tile or less takes 2 interleaved sums, and a lone pixel (the borders of
+ * a padded row) SIMD_CONV_SPLITS, to keep FMA chains in flight. */
 enum { CONV_QUARTER = SIMD_CONV_PIXELS / 4 };
+SIMD_INLINE void conv_pixels(const small_tile *t, int n) {
+    conv_widths(t, n, n == 1 ? SIMD_CONV_SPLITS : n <= CONV_QUARTER ? 2 : 1);
+}
+
+/* Counts from the tile's up fold away (n < P is a constant). */
+#define CONV_PART(n)                                                                                              \
+    case n:                                                                                                       \
+        if (n < SIMD_CONV_PIXELS) conv_pixels(&t, n < SIMD_CONV_PIXELS ? n : 1);                                 \
+        break;
 void SIMD_FN(conv)(const small_tile *tile) {
     const small_tile t = *tile; /* a local: stores cannot alias it, so its fields stay in registers */
-    if (t.pixels > SIMD_CONV_PIXELS / 2) conv_widths(&t, SIMD_CONV_PIXELS, 1);
-    else if (t.pixels > 1 && (CONV_QUARTER < 2 || t.pixels > CONV_QUARTER)) conv_widths(&t, SIMD_CONV_PIXELS / 2, 1);
-    else if (t.pixels > 1) conv_widths(&t, CONV_QUARTER < 2 ? 1 : CONV_QUARTER, 2);
-    else conv_widths(&t, 1, SIMD_CONV_SPLITS);
+    if (t.pixels == SIMD_CONV_PIXELS) {
+        conv_pixels(&t, SIMD_CONV_PIXELS);
+        return;
+    }
+    switch (t.pixels) {
+        CONV_PART(1) CONV_PART(2) CONV_PART(3) CONV_PART(4) CONV_PART(5) CONV_PART(6) CONV_PART(7) CONV_PART(8)
+        CONV_PART(9) CONV_PART(10) CONV_PART(11) CONV_PART(12) CONV_PART(13) CONV_PART(14) CONV_PART(15)
+    }
 }
+#undef CONV_PART
 
 /* ---- fully connected: a matrix-vector product, one pixel. Each weight is used once per inference,
  * so the kernel is bound by streaming them: they are packed [depth][block width] and read front to

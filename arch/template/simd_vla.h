@@ -7,7 +7,8 @@
  * of named accumulators a0..a7, and pixel counts past a kernel's tile fold away as constants.
  *
  *   VLA_ISA                      the ISA's name, a bare word: kernels are <isa>_conv, <isa>_dwconv ...
- *   VLA_VECTOR                   how a vector is named in kernel names: "m4" for an RVV LMUL-4 group
+ *   VLA_VECTOR                   a bare word, how a vector is named in kernel names: m4 for an RVV LMUL-4
+ *                                group; the primitives may expand VLA_GROUP, which is this word or a conv group's
  *   vla_v                        the vector type
  *   vla_tail                     what selects the lanes of an operation: a vector length, or a predicate
  *   vla_lanes()                  int: floats per vector on this CPU (the channel tile)
@@ -22,6 +23,14 @@
  *   vla_supported()              int: whether this CPU runs the ISA
  *   VLA_CONV_PIXELS, VLA_WINDOW_PIXELS   1 to 8: the tiles' pixels, within the register file
  *   VLA_PEAK_CHAINS              independent FMA chains of the peak probe (up to 8)
+ * Optional:
+ *   VLA_CONV_GROUPS              1 to 4 (default 1): conv kernels in narrower register groups besides
+ *   VLA_CONV_GROUP_1 .. _3       VLA_VECTOR, widest first (m2, m1, mf2), with their pixel tiles
+ *   VLA_CONV_PIXELS_1 .. _3      VLA_CONV_PIXELS_1 ..; the library takes per layer the one leaving the
+ *                                fewest lanes idle on the layer's output channels
+ *   vla_group_index(c), vla_group_load(x, n, index), vla_group_sum(acc, c, groups)
+ *                                a conv tile of c channels, at most half a vector, holds vla_lanes() / c
+ *                                input channels at once, one per group of c lanes (see simd_vla_group.h)
  */
 #ifndef VLA_ISA
 #error "define the vector-length agnostic primitives (see the comment above) before including simd_vla.h"
@@ -38,18 +47,12 @@
 #define VLA_STR(x) VLA_STR_(x)
 #define VLA_INLINE static inline __attribute__((always_inline))
 
+#ifndef VLA_CONV_GROUPS
+#define VLA_CONV_GROUPS 1
+#endif
+_Static_assert(VLA_CONV_GROUPS >= 1 && VLA_CONV_GROUPS <= 4, "1 to 4 conv register groups");
 _Static_assert(VLA_CONV_PIXELS >= 1 && VLA_CONV_PIXELS <= 8 && VLA_WINDOW_PIXELS >= 1 && VLA_WINDOW_PIXELS <= 8,
                "tiles have 1 to 8 named accumulators");
-
-/* The tile's activation, applied before every store. */
-VLA_INLINE vla_v activate(vla_v v, const small_tile *t, vla_tail tail) {
-    switch (t->activation) {
-    case SMALL_ACT_RELU: return vla_max(v, vla_dup(0.0f, tail), tail);
-    case SMALL_ACT_RELU6: return vla_min(vla_max(v, vla_dup(0.0f, tail), tail), vla_dup(6.0f, tail), tail);
-    case SMALL_ACT_LEAKY_RELU: return vla_neg_select(v, vla_mul_scalar(v, t->alpha, tail), tail);
-    default: return v;
-    }
-}
 
 /* Pixel p's input, p clamped to the last real pixel: a partial tile computes its missing pixels on
  * valid data and does not store them. */
@@ -57,55 +60,14 @@ VLA_INLINE const float *pixel_input(const small_tile *t, const float *x, int p) 
     return x + (ptrdiff_t)(p < t->pixels ? p : t->pixels - 1) * t->x_pixel_step;
 }
 
-/* Stores accumulator a as pixel p, after the epilogue (and the average's scale), if p is real. */
-VLA_INLINE void store_pixel(const small_tile *t, vla_v a, int p, int np, float scale, vla_tail tail) {
-    if (p < np && p < t->pixels) {
-        if (scale != 1.0f) a = vla_mul_scalar(a, scale, tail);
-        vla_store(t->y + (ptrdiff_t)p * t->y_pixel_step, activate(a, t, tail), tail);
-    }
-}
-
-/* ---- conv: np pixels x one vector of output channels; per input
- * channel one weight-row load, then one scalar input and one FMA per pixel. */
-VLA_INLINE void conv_tile(const small_tile *t, const int np) {
-    const vla_tail tail = vla_tail_of(t->channels);
-    const ptrdiff_t w_k_step = t->channels; /* packed [depth][channels] per tap */
-    const float *x0 = pixel_input(t, t->x, 0), *x1 = pixel_input(t, t->x, 1), *x2 = pixel_input(t, t->x, 2);
-    const float *x3 = pixel_input(t, t->x, 3), *x4 = pixel_input(t, t->x, 4), *x5 = pixel_input(t, t->x, 5);
-    const float *x6 = pixel_input(t, t->x, 6), *x7 = pixel_input(t, t->x, 7);
-    vla_v a0 = t->bias ? vla_load(t->bias, tail) : vla_dup(0.0f, tail);
-    vla_v a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
-    for (int i = 0; i < t->taps_h; ++i)
-        for (int j = 0; j < t->taps_w; ++j) {
-            const ptrdiff_t tap = i * t->x_row_step + j * t->x_col_step;
-            const float *w = t->w + i * t->w_row_step + j * t->w_col_step;
-            for (int k = 0; k < t->depth; ++k, w += w_k_step) {
-                const vla_v wk = vla_load(w, tail);
-                a0 = vla_fma_scalar(a0, wk, x0[tap + k], tail);
-                if (np > 1) a1 = vla_fma_scalar(a1, wk, x1[tap + k], tail);
-                if (np > 2) a2 = vla_fma_scalar(a2, wk, x2[tap + k], tail);
-                if (np > 3) a3 = vla_fma_scalar(a3, wk, x3[tap + k], tail);
-                if (np > 4) a4 = vla_fma_scalar(a4, wk, x4[tap + k], tail);
-                if (np > 5) a5 = vla_fma_scalar(a5, wk, x5[tap + k], tail);
-                if (np > 6) a6 = vla_fma_scalar(a6, wk, x6[tap + k], tail);
-                if (np > 7) a7 = vla_fma_scalar(a7, wk, x7[tap + k], tail);
-            }
-        }
-    store_pixel(t, a0, 0, np, 1.0f, tail);
-    store_pixel(t, a1, 1, np, 1.0f, tail);
-    store_pixel(t, a2, 2, np, 1.0f, tail);
-    store_pixel(t, a3, 3, np, 1.0f, tail);
-    store_pixel(t, a4, 4, np, 1.0f, tail);
-    store_pixel(t, a5, 5, np, 1.0f, tail);
-    store_pixel(t, a6, 6, np, 1.0f, tail);
-    store_pixel(t, a7, 7, np, 1.0f, tail);
-}
-
-/* Lone pixels (window borders) skip the idle accumulators. */
-void VLA_FN(conv)(const small_tile *t) {
-    if (t->pixels == 1) conv_tile(t, 1);
-    else conv_tile(t, VLA_CONV_PIXELS);
-}
+/* The epilogue and conv, once per register group (simd_vla_group.h): first VLA_VECTOR, which every
+ * other kind takes, then each narrower conv group the ISA lists, each a kernel of its own. */
+#define VLA_G(name) VLA_CAT(name, VLA_GROUP)
+#define VLA_GROUP VLA_VECTOR
+#define VLA_GROUP_PIXELS VLA_CONV_PIXELS
+#include "simd_vla_group.h"
+#define activate VLA_G(activate)
+#define store_pixel VLA_G(store_pixel)
 
 /* ---- fully connected: a matrix-vector product, one pixel, up to two vectors of outputs. Each weight
  * is used once per inference, so the kernel is bound by streaming them: packed [depth][block width],
@@ -249,22 +211,71 @@ static double VLA_FN(peak)(long iterations, float *sink) {
     return 2.0 * lanes * VLA_PEAK_CHAINS * (double)iterations;
 }
 
-#define VLA_NAME(kind, pixels) "f32-" #kind "-" VLA_STR(pixels) "x" VLA_VECTOR "-" VLA_STR(VLA_ISA)
+#undef activate
+#undef store_pixel
 
+/* The narrower conv groups, each a kernel with its own name and tile. */
+#if VLA_CONV_GROUPS > 1
+#undef VLA_GROUP
+#undef VLA_GROUP_PIXELS
+#define VLA_GROUP VLA_CONV_GROUP_1
+#define VLA_GROUP_PIXELS VLA_CONV_PIXELS_1
+#include "simd_vla_group.h"
+#endif
+#if VLA_CONV_GROUPS > 2
+#undef VLA_GROUP
+#undef VLA_GROUP_PIXELS
+#define VLA_GROUP VLA_CONV_GROUP_2
+#define VLA_GROUP_PIXELS VLA_CONV_PIXELS_2
+#include "simd_vla_group.h"
+#endif
+#if VLA_CONV_GROUPS > 3
+#undef VLA_GROUP
+#undef VLA_GROUP_PIXELS
+#define VLA_GROUP VLA_CONV_GROUP_3
+#define VLA_GROUP_PIXELS VLA_CONV_PIXELS_3
+#include "simd_vla_group.h"
+#endif
+#undef VLA_GROUP
+
+#define VLA_NAME(kind, pixels, group) "f32-" #kind "-" VLA_STR(pixels) "x" VLA_STR(group) "-" VLA_STR(VLA_ISA)
+#define VLA_CONV_KERNEL(group, pixels, next)                                                                      \
+    {VLA_NAME(conv, pixels, group), VLA_FN(VLA_CAT(conv, group)), pixels, 0, VLA_CAT(lanes, group), next}
+
+/* Widest first, each pointing at the next narrower (small_choose_kernel picks per layer). */
+static const small_kernel_info VLA_FN(conv_groups)[VLA_CONV_GROUPS] = {
+#if VLA_CONV_GROUPS > 1
+    VLA_CONV_KERNEL(VLA_VECTOR, VLA_CONV_PIXELS, &VLA_FN(conv_groups)[1]),
+#else
+    VLA_CONV_KERNEL(VLA_VECTOR, VLA_CONV_PIXELS, 0),
+#endif
+#if VLA_CONV_GROUPS > 2
+    VLA_CONV_KERNEL(VLA_CONV_GROUP_1, VLA_CONV_PIXELS_1, &VLA_FN(conv_groups)[2]),
+#elif VLA_CONV_GROUPS > 1
+    VLA_CONV_KERNEL(VLA_CONV_GROUP_1, VLA_CONV_PIXELS_1, 0),
+#endif
+#if VLA_CONV_GROUPS > 3
+    VLA_CONV_KERNEL(VLA_CONV_GROUP_2, VLA_CONV_PIXELS_2, &VLA_FN(conv_groups)[3]),
+    VLA_CONV_KERNEL(VLA_CONV_GROUP_3, VLA_CONV_PIXELS_3, 0),
+#elif VLA_CONV_GROUPS > 2
+    VLA_CONV_KERNEL(VLA_CONV_GROUP_2, VLA_CONV_PIXELS_2, 0),
+#endif
+};
+
+#define VLA_LANES VLA_CAT(lanes, VLA_VECTOR)
 static const small_kernel_info VLA_FN(kernels)[] = {
-    {VLA_NAME(conv, VLA_CONV_PIXELS), VLA_FN(conv), VLA_CONV_PIXELS, 0, vla_lanes},
-    {VLA_NAME(dwconv, VLA_WINDOW_PIXELS), VLA_FN(dwconv), VLA_WINDOW_PIXELS, 0, vla_lanes},
-    {VLA_NAME(maxpool, VLA_WINDOW_PIXELS), VLA_FN(maxpool), VLA_WINDOW_PIXELS, 0, vla_lanes},
-    {VLA_NAME(avgpool, VLA_WINDOW_PIXELS), VLA_FN(avgpool), VLA_WINDOW_PIXELS, 0, vla_lanes},
-    {VLA_NAME(add, 8), VLA_FN(add), 8, 0, vla_lanes},
-    {VLA_NAME(copy, 8), VLA_FN(copy), 8, 0, vla_lanes},
-    {"f32-fc-1x2" VLA_VECTOR "-" VLA_STR(VLA_ISA), VLA_FN(fc), 1, 0, VLA_FN(fc_channels)},
+    {VLA_NAME(dwconv, VLA_WINDOW_PIXELS, VLA_VECTOR), VLA_FN(dwconv), VLA_WINDOW_PIXELS, 0, VLA_LANES, 0},
+    {VLA_NAME(maxpool, VLA_WINDOW_PIXELS, VLA_VECTOR), VLA_FN(maxpool), VLA_WINDOW_PIXELS, 0, VLA_LANES, 0},
+    {VLA_NAME(avgpool, VLA_WINDOW_PIXELS, VLA_VECTOR), VLA_FN(avgpool), VLA_WINDOW_PIXELS, 0, VLA_LANES, 0},
+    {VLA_NAME(add, 8, VLA_VECTOR), VLA_FN(add), 8, 0, VLA_LANES, 0},
+    {VLA_NAME(copy, 8, VLA_VECTOR), VLA_FN(copy), 8, 0, VLA_LANES, 0},
+    {"f32-fc-1x2" VLA_STR(VLA_VECTOR) "-" VLA_STR(VLA_ISA), VLA_FN(fc), 1, 0, VLA_FN(fc_channels), 0},
 };
 
 /* Softmax stays portable: it is bound by exp and runs once per model. */
 const small_kernel_table VLA_CAT(small_table, VLA_ISA) = {
     VLA_STR(VLA_ISA), vla_supported,
-    {&VLA_FN(kernels)[0], &VLA_FN(kernels)[1], &VLA_FN(kernels)[2], &VLA_FN(kernels)[3], &VLA_FN(kernels)[4],
-     &VLA_FN(kernels)[5], 0, &VLA_FN(kernels)[6]},
+    {&VLA_FN(conv_groups)[0], &VLA_FN(kernels)[0], &VLA_FN(kernels)[1], &VLA_FN(kernels)[2], &VLA_FN(kernels)[3],
+     &VLA_FN(kernels)[4], 0, &VLA_FN(kernels)[5]},
     VLA_FN(peak),
 };

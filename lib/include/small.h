@@ -256,6 +256,12 @@ const char *small_selected_kernels(void);
  * channels in one call). SMALL_ERR_PARAM for an unknown kind. */
 small_status small_kernel_query(small_kernel_kind kind, const char **name, int *pixel_tile, int *channel_tile);
 
+/* A kind may come in several tiles (RVV's conv in register groups of 4, 2, 1 and 1/2 vectors), widest
+ * first: index 0 is what small_kernel_query gives. A layer gets the one whose channel blocks leave the
+ * fewest lanes idle on its output channels per group, the wider on a tie. SMALL_ERR_PARAM past the last. */
+small_status small_kernel_query_variant(small_kernel_kind kind, int index, const char **name, int *pixel_tile,
+                                        int *channel_tile);
+
 /* The FMA-peak probe of the first table in force that has one (for benchmarks): runs `iterations`
  * rounds of independent vector FMA chains and returns the floating-point operations done (0 when no
  * table has a probe); names the table in *isa. */

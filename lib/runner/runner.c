@@ -7,6 +7,7 @@
  *   request:  u32 MAGIC, u32 command
  *     CMD_INFO:  -> reply text "protocol 4\nisas ISA...\nsupported ISA...\nselected ISA...\n"
  *                [ "select-error WHY\n" ] then "kernel KIND NAME PIXELS CHANNELS\n" per kind
+ *                  and "variant KIND NAME PIXELS CHANNELS\n" per narrower variant of a kind (small_kernel_query_variant)
  *     CMD_LAYER: u32 n_fields, i32 fields[n_fields] (order of enum field below), f32 alpha,
  *                then arrays (u32 count, f32 data[count]): weights, bias, inputs[n_inputs]
  *                -> reply: status, message, kernel name, output shape, output data, elapsed ns
@@ -168,6 +169,8 @@ static void reply_info(void) {
         int pixels = 0, channels = 0;
         small_kernel_query((small_kernel_kind)kind, &name, &pixels, &channels);
         n += snprintf(text + n, sizeof text - (size_t)n, "kernel %s %s %d %d\n", kinds[kind], name, pixels, channels);
+        for (int v = 1; small_kernel_query_variant((small_kernel_kind)kind, v, &name, &pixels, &channels) == SMALL_OK; ++v)
+            n += snprintf(text + n, sizeof text - (size_t)n, "variant %s %s %d %d\n", kinds[kind], name, pixels, channels);
     }
     reply_header(SMALL_OK, "");
     write_string(text);

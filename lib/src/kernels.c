@@ -98,22 +98,45 @@ const char *small_selected_kernels(void) {
     return chain_text;
 }
 
-small_kernel_choice small_choose_kernel(small_kernel_kind kind) {
-    ensure_chain();
-    const small_kernel_info *info = small_table_ref.kernels[kind];
-    for (int i = 0; chain[i]; ++i)
-        if (chain[i]->kernels[kind]) {
-            info = chain[i]->kernels[kind];
-            break;
-        }
+static small_kernel_choice choice_of(const small_kernel_info *info) {
     small_kernel_choice choice = {info, info->pixel_tile,
                                   info->channel_tile_now ? info->channel_tile_now() : info->channel_tile};
     return choice;
 }
 
+/* Lanes a layer of `channels` leaves idle in blocks of `tile` (0: all channels in one call, none). */
+static long idle_lanes(int tile, int channels) {
+    return tile > 0 ? (long)((channels + tile - 1) / tile) * tile - channels : 0;
+}
+
+/* The head of the kind's variants in the first table of the chain that provides it. */
+static const small_kernel_info *kind_head(small_kernel_kind kind) {
+    ensure_chain();
+    for (int i = 0; chain[i]; ++i)
+        if (chain[i]->kernels[kind]) return chain[i]->kernels[kind];
+    return small_table_ref.kernels[kind];
+}
+
+small_kernel_choice small_choose_kernel(small_kernel_kind kind, int channels) {
+    small_kernel_choice best = choice_of(kind_head(kind));
+    for (const small_kernel_info *v = best.info->narrower; v && channels > 0; v = v->narrower) {
+        const small_kernel_choice c = choice_of(v);
+        if (idle_lanes(c.channel_tile, channels) < idle_lanes(best.channel_tile, channels)) best = c;
+    }
+    return best;
+}
+
 small_status small_kernel_query(small_kernel_kind kind, const char **name, int *pixel_tile, int *channel_tile) {
-    if ((unsigned)kind >= SMALL_KERNEL_COUNT_) return SMALL_ERR_PARAM;
-    const small_kernel_choice choice = small_choose_kernel(kind);
+    return small_kernel_query_variant(kind, 0, name, pixel_tile, channel_tile);
+}
+
+small_status small_kernel_query_variant(small_kernel_kind kind, int index, const char **name, int *pixel_tile,
+                                        int *channel_tile) {
+    if ((unsigned)kind >= SMALL_KERNEL_COUNT_ || index < 0) return SMALL_ERR_PARAM;
+    const small_kernel_info *info = kind_head(kind);
+    for (int i = 0; i < index && info; ++i) info = info->narrower;
+    if (!info) return SMALL_ERR_PARAM;
+    const small_kernel_choice choice = choice_of(info);
     if (name) *name = choice.info->name;
     if (pixel_tile) *pixel_tile = choice.pixel_tile;
     if (channel_tile) *channel_tile = choice.channel_tile;

@@ -65,16 +65,19 @@ static small_status fail(small_layer *layer, small_status status, const char *fm
     return status;
 }
 
-/* The kernel the chain in force gives a kind, with its tile on this CPU. */
-static small_status pick_kernel(small_layer *layer, small_kernel_kind kind) {
+/* The kernel the chain in force gives a kind, with its tile on this CPU, for `channels` output
+ * channels per group (0: any). */
+static small_status pick_kernel_for(small_layer *layer, small_kernel_kind kind, int channels) {
     const char *selection_error = small_kernel_selection_error();
     if (selection_error) return fail(layer, SMALL_ERR_UNSUPPORTED, "%s", selection_error);
-    const small_kernel_choice choice = small_choose_kernel(kind);
+    const small_kernel_choice choice = small_choose_kernel(kind, channels);
     layer->kernel = choice.info;
     layer->pixel_tile = choice.pixel_tile;
     layer->channel_tile = choice.channel_tile;
     return SMALL_OK;
 }
+
+static small_status pick_kernel(small_layer *layer, small_kernel_kind kind) { return pick_kernel_for(layer, kind, 0); }
 
 static small_kernel_choice choice_of(const small_layer *layer) {
     small_kernel_choice choice = {layer->kernel, layer->pixel_tile, layer->channel_tile};
@@ -244,7 +247,7 @@ static small_status plan_conv(small_layer *layer, const float *weights, const fl
         if ((s = pick_kernel(layer, SMALL_KERNEL_FC))) return s;
         return pack(layer, weights, bias, d->out_channels, 1, 1, taps * in.c);
     }
-    if ((s = pick_kernel(layer, SMALL_KERNEL_CONV))) return s;
+    if ((s = pick_kernel_for(layer, SMALL_KERNEL_CONV, d->out_channels / d->groups))) return s;
     return pack(layer, weights, bias, d->out_channels, d->groups, taps, in.c / d->groups);
 }
 

@@ -61,6 +61,9 @@ struct small_kernel_info {
     /* Vector-length agnostic kernels: the channel tile is this at run time (the hardware's vector
      * length), and channel_tile above is ignored. NULL for the others. */
     int (*channel_tile_now)(void);
+    /* The same kind in a narrower tile (an RVV conv in a smaller register group), or NULL: the library
+     * takes per layer the one whose channel blocks leave the fewest lanes idle (small_choose_kernel). */
+    const struct small_kernel_info *narrower;
 };
 
 /* One ISA's kernels. */
@@ -77,12 +80,15 @@ typedef struct {
 extern const small_kernel_table *const small_kernel_tables[];
 extern const small_kernel_table small_table_ref;
 
-/* The kernel the chain in force chooses for a kind, and its tiles now; never NULL (ref has all). */
+/* The kernel the chain in force chooses for a kind, and its tiles now; never NULL (ref has all). Of a
+ * kernel and its narrower variants, the one whose blocks of `channels` (output channels per group)
+ * leave the fewest lanes idle, the wider on a tie; `channels` 0 takes the widest. It depends on the
+ * layer alone, so every thread count runs the same kernel. */
 typedef struct {
     const small_kernel_info *info;
     int pixel_tile, channel_tile;
 } small_kernel_choice;
-small_kernel_choice small_choose_kernel(small_kernel_kind kind);
+small_kernel_choice small_choose_kernel(small_kernel_kind kind, int channels);
 
 /* Why the chain is not what SMALL_KERNELS asked for (every plan then fails with it), or NULL. */
 const char *small_kernel_selection_error(void);

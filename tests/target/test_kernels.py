@@ -51,21 +51,46 @@ def test_simd_table_does_not_fall_back_to_reference(target_variant: tuple[Target
 def test_vector_length_agnostic_tiles_follow_the_variant_length(target_variant: tuple[Target, Variant],
                                                                 runner_info: RunnerInfo) -> None:
     """At vector length N the channel tile of a vector-length agnostic kernel is N/32 floats times a
-    register group of 1, 2, 4 or 8: proof that the emulator ran at the variant's length."""
+    register group of 1/2, 1, 2, 4 or 8, which its name says (m4, mf2, vl): proof that the emulator ran
+    at the variant's length."""
     _, variant = target_variant
     if variant.vlen is None:
         pytest.skip(f"{variant.label} has no vector-length variants")
     floats = variant.vlen // 32
+    groups = {"mf2": 0.5, "m1": 1, "m2": 2, "m4": 4, "m8": 8, "vl": 1}
     for kind in SIMD_KINDS:
-        tile = runner_info.kernels[kind].channel_tile
-        assert tile % floats == 0 and tile // floats in (1, 2, 4, 8), (
-            f"{variant.label}: {kind} channel tile {tile}, not a register group at VLEN {variant.vlen}")
+        for kernel in runner_info.variants(kind):
+            tile = kernel.channel_tile
+            assert tile / floats in (0.5, 1, 2, 4, 8), (
+                f"{variant.label}: {kind} channel tile {tile}, not a register group at VLEN {variant.vlen}")
+            group = re.fullmatch(r"f32-\w+-\d+x\d?(m\d|mf\d|vl)-\w+", kernel.name)
+            assert group and tile == (1 if kind != "fc" else 2) * groups[group[1]] * floats, (kernel.name, tile)
+
+
+def test_the_variants_of_a_kind_narrow_and_the_layer_gets_the_fewest_idle_lanes(
+        runner: Runner, runner_info: RunnerInfo) -> None:
+    """A kind's variants (RVV's conv per register group) are distinct and narrower one after another,
+    and a conv of C output channels per group runs on the variant whose blocks leave the fewest lanes
+    idle: C at each variant's tile, one over it and one under it."""
+    tiles = [kernel.channel_tile for kernel in runner_info.variants("conv")]
+    assert tiles == sorted(set(tiles), reverse=True), tiles
+    names = [kernel.name for kernel in runner_info.variants("conv")]
+    assert len(set(names)) == len(names), names
+    x = np.linspace(-1, 1, 3 * 5 * 4, dtype=np.float32).reshape(3, 5, 4)
+    for channels in sorted({c for tile in tiles for c in (tile - 1, tile, tile + 1) if c > 0}):
+        w = np.linspace(-1, 1, channels * 4, dtype=np.float32).reshape(channels, 1, 1, 4)
+        result = runner.run(L.Conv2D(channels, (1, 1)), [x], w)
+        want = runner_info.kernel_for("conv", channels)
+        assert result.kernel == want.name, (channels, result.kernel, want)
+        np.testing.assert_allclose(result.output, np.einsum("hwk,ck->hwc", x, w[:, 0, 0]), rtol=1e-5, atol=1e-5)
 
 
 def test_kernel_names_say_op_type_tile_and_isa(runner_info: RunnerInfo) -> None:
-    for kind, kernel in runner_info.kernels.items():
-        # channels: a count, all, or vector-length agnostic vectors (m4: an LMUL-4 group; 2vl: two SVE vectors)
-        assert re.fullmatch(rf"f32-{kind}-\d+x(\d+|all|\d?m\d|\d?vl)-[a-z0-9]+", kernel.name), kernel.name
+    # channels: a count, all, or vector-length agnostic vectors (m4: an LMUL-4 group, mf2: half a register;
+    # 2vl: two SVE vectors)
+    for kind in runner_info.kernels:
+        for kernel in runner_info.variants(kind):
+            assert re.fullmatch(rf"f32-{kind}-\d+x(\d+|all|\d?mf?\d|\d?vl)-[a-z0-9]+", kernel.name), kernel.name
 
 
 @pytest.mark.per_target

@@ -119,7 +119,8 @@ def check_conv(runner: Runner, runner_info: RunnerInfo, case: ConvCase) -> None:
     # The case list promises these output sizes: a wrong input_extent would silently test less.
     assert expected.value.shape[:2] == (case.out_h, resolved.out_w)
     result = runner.run(resolved.layer, [x], weights, bias)
-    ref.assert_kernel(result, runner_info, resolved.kind)
+    channels = resolved.layer.out_channels // resolved.layer.groups if resolved.kind == "conv" else None
+    ref.assert_kernel(result, runner_info, resolved.kind, channels)
     ref.assert_matches(result.output, expected, str(case))
 
 
@@ -255,6 +256,23 @@ def test_conv_groups_and_padding_only_windows(runner: Runner, runner_info: Runne
 @pytest.mark.parametrize("case", _unique(ACTIVATION_CASES + MAGNITUDE_CASES), ids=str)
 def test_conv_epilogue_and_magnitudes(runner: Runner, runner_info: RunnerInfo, case: ConvCase) -> None:
     check_conv(runner, runner_info, case)
+
+
+def test_conv_every_pixel_count_of_every_variant(runner: Runner, runner_info: RunnerInfo) -> None:
+    """Every tile of pixels a conv kernel can get, 1 to P and past it (each count is a body of its own),
+    for each variant of the kind (RVV's register groups): at channel counts the library gives that
+    variant (a whole block, three, one short of a block), each checked against the reference and
+    served by the kernel the rule names."""
+    for kernel in runner_info.variants("conv"):
+        tile = ref.channel_tile(kernel)
+        for channels in sorted({tile, 3 * tile, max(1, tile - 1)}):
+            for out_w in range(1, 2 * kernel.pixel_tile + 2):
+                layer = L.Conv2D(channels, (3, 3), activation="relu")
+                case_id = f"conv-variant-{kernel.name}-o{channels}-w{out_w}"
+                x, weights, bias = conv_operands(case_id, layer, (4, out_w + 2, 5), True, ref.NORMAL)
+                result = runner.run(layer, [x], weights, bias)
+                ref.assert_kernel(result, runner_info, "conv", channels)
+                ref.assert_matches(result.output, ref.conv2d(layer, x, weights, bias), case_id)
 
 
 def test_padding_only_windows_exist() -> None:

@@ -120,7 +120,7 @@ def check_runner_still_serves(runner: Runner, runner_info: RunnerInfo) -> None:
     bias = ref.uniform(rng, (6,), 1.0)
     layer = L.Conv2D(6, (3, 3), padding="same", activation="relu")
     result = runner.run(layer, [x], weights, bias)
-    ref.assert_kernel(result, runner_info, "conv")
+    ref.assert_kernel(result, runner_info, "conv", 6)
     ref.assert_matches(result.output, ref.conv2d(layer, x, weights, bias), "valid conv after an error")
 
 

@@ -1,0 +1,137 @@
+/* simd_vla_group.h: the part of simd_vla.h written once per register group, included by it (no
+ * guard: once for VLA_VECTOR, then once per narrower conv group). The ISA's primitives expand
+ * VLA_GROUP, so vla_v, vla_load ... are this group's here; VLA_G(name) is name_<group>, and
+ * VLA_GROUP_PIXELS the group's conv pixel tile. */
+
+/* This group's lanes on this CPU: its conv kernel's channel tile. */
+static int VLA_G(lanes)(void) { return vla_lanes(); }
+
+/* The tile's activation, applied before every store. */
+VLA_INLINE vla_v VLA_G(activate)(vla_v v, const small_tile *t, vla_tail tail) {
+    switch (t->activation) {
+    case SMALL_ACT_RELU: return vla_max(v, vla_dup(0.0f, tail), tail);
+    case SMALL_ACT_RELU6: return vla_min(vla_max(v, vla_dup(0.0f, tail), tail), vla_dup(6.0f, tail), tail);
+    case SMALL_ACT_LEAKY_RELU: return vla_neg_select(v, vla_mul_scalar(v, t->alpha, tail), tail);
+    default: return v;
+    }
+}
+
+/* Stores accumulator a as pixel p, after the epilogue (and the average's scale), if p is real. */
+VLA_INLINE void VLA_G(store_pixel)(const small_tile *t, vla_v a, int p, int np, float scale, vla_tail tail) {
+    if (p < np && p < t->pixels) {
+        if (scale != 1.0f) a = vla_mul_scalar(a, scale, tail);
+        vla_store(t->y + (ptrdiff_t)p * t->y_pixel_step, VLA_G(activate)(a, t, tail), tail);
+    }
+}
+
+/* ---- conv: np pixels x one vector of output channels; per input channel one weight-row load, then
+ * one scalar input and one FMA per pixel. np is a constant at each call: exactly the tile's pixels. */
+VLA_INLINE void VLA_G(conv_tile)(const small_tile *t, const int np) {
+    const vla_tail tail = vla_tail_of(t->channels);
+    const ptrdiff_t w_k_step = t->channels; /* packed [depth][channels] per tap */
+    const float *x0 = pixel_input(t, t->x, 0), *x1 = pixel_input(t, t->x, 1), *x2 = pixel_input(t, t->x, 2);
+    const float *x3 = pixel_input(t, t->x, 3), *x4 = pixel_input(t, t->x, 4), *x5 = pixel_input(t, t->x, 5);
+    const float *x6 = pixel_input(t, t->x, 6), *x7 = pixel_input(t, t->x, 7);
+    vla_v a0 = t->bias ? vla_load(t->bias, tail) : vla_dup(0.0f, tail);
+    vla_v a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+    for (int i = 0; i < t->taps_h; ++i)
+        for (int j = 0; j < t->taps_w; ++j) {
+            const ptrdiff_t tap = i * t->x_row_step + j * t->x_col_step;
+            const float *w = t->w + i * t->w_row_step + j * t->w_col_step;
+            for (int k = 0; k < t->depth; ++k, w += w_k_step) {
+                const vla_v wk = vla_load(w, tail);
+                a0 = vla_fma_scalar(a0, wk, x0[tap + k], tail);
+                if (np > 1) a1 = vla_fma_scalar(a1, wk, x1[tap + k], tail);
+                if (np > 2) a2 = vla_fma_scalar(a2, wk, x2[tap + k], tail);
+                if (np > 3) a3 = vla_fma_scalar(a3, wk, x3[tap + k], tail);
+                if (np > 4) a4 = vla_fma_scalar(a4, wk, x4[tap + k], tail);
+                if (np > 5) a5 = vla_fma_scalar(a5, wk, x5[tap + k], tail);
+                if (np > 6) a6 = vla_fma_scalar(a6, wk, x6[tap + k], tail);
+                if (np > 7) a7 = vla_fma_scalar(a7, wk, x7[tap + k], tail);
+            }
+        }
+    VLA_G(store_pixel)(t, a0, 0, np, 1.0f, tail);
+    VLA_G(store_pixel)(t, a1, 1, np, 1.0f, tail);
+    VLA_G(store_pixel)(t, a2, 2, np, 1.0f, tail);
+    VLA_G(store_pixel)(t, a3, 3, np, 1.0f, tail);
+    VLA_G(store_pixel)(t, a4, 4, np, 1.0f, tail);
+    VLA_G(store_pixel)(t, a5, 5, np, 1.0f, tail);
+    VLA_G(store_pixel)(t, a6, 6, np, 1.0f, tail);
+    VLA_G(store_pixel)(t, a7, 7, np, 1.0f, tail);
+}
+
+#ifdef vla_group_index
+/* A tile of c channels, at most half a vector (SVE at 1024 bits and more on 16 or 32 channels): the
+ * vector holds g = lanes / c groups of c lanes, and group i reduces input channels k + i. Per step one
+ * weight load reads g consecutive weight rows (they are contiguous, packed [depth][c]), and one input
+ * load spreads g consecutive inputs of a pixel over the groups; the groups' partial sums are added at
+ * the end. So every lane of every FMA is used, but for the last step of a reduction of depth not a
+ * multiple of g. */
+VLA_INLINE vla_v VLA_G(group_step)(vla_v a, const float *x, vla_v w, int n, vla_group_index_t index, vla_tail all) {
+    return vla_fma(a, w, vla_group_load(x, n, index), all);
+}
+
+VLA_INLINE void VLA_G(store_groups)(const small_tile *t, vla_v a, int p, int np, int groups, vla_tail tail) {
+    if (p >= np) return;
+    a = vla_group_sum(a, t->channels, groups);
+    if (t->bias) a = vla_add(a, vla_load(t->bias, tail), tail);
+    vla_store(t->y + (ptrdiff_t)p * t->y_pixel_step, VLA_G(activate)(a, t, tail), tail);
+}
+
+VLA_INLINE void VLA_G(conv_groups)(const small_tile *t, const int np) {
+    const int c = t->channels, groups = vla_lanes() / c;
+    const vla_group_index_t index = vla_group_index(c);
+    const float *x0 = pixel_input(t, t->x, 0), *x1 = pixel_input(t, t->x, 1), *x2 = pixel_input(t, t->x, 2);
+    const float *x3 = pixel_input(t, t->x, 3), *x4 = pixel_input(t, t->x, 4), *x5 = pixel_input(t, t->x, 5);
+    const float *x6 = pixel_input(t, t->x, 6), *x7 = pixel_input(t, t->x, 7);
+    const vla_tail all = vla_tail_of(vla_lanes());
+    vla_v a0 = vla_dup(0.0f, all);
+    vla_v a1 = a0, a2 = a0, a3 = a0, a4 = a0, a5 = a0, a6 = a0, a7 = a0;
+    for (int i = 0; i < t->taps_h; ++i)
+        for (int j = 0; j < t->taps_w; ++j) {
+            const ptrdiff_t tap = i * t->x_row_step + j * t->x_col_step;
+            const float *w = t->w + i * t->w_row_step + j * t->w_col_step;
+            for (int k = 0; k < t->depth; k += groups, w += (ptrdiff_t)groups * c) {
+                const int n = t->depth - k < groups ? t->depth - k : groups; /* rows in this step */
+                const vla_v wk = vla_load(w, vla_tail_of(n * c)); /* lanes past n rows: 0 */
+                a0 = VLA_G(group_step)(a0, x0 + tap + k, wk, n, index, all);
+                if (np > 1) a1 = VLA_G(group_step)(a1, x1 + tap + k, wk, n, index, all);
+                if (np > 2) a2 = VLA_G(group_step)(a2, x2 + tap + k, wk, n, index, all);
+                if (np > 3) a3 = VLA_G(group_step)(a3, x3 + tap + k, wk, n, index, all);
+                if (np > 4) a4 = VLA_G(group_step)(a4, x4 + tap + k, wk, n, index, all);
+                if (np > 5) a5 = VLA_G(group_step)(a5, x5 + tap + k, wk, n, index, all);
+                if (np > 6) a6 = VLA_G(group_step)(a6, x6 + tap + k, wk, n, index, all);
+                if (np > 7) a7 = VLA_G(group_step)(a7, x7 + tap + k, wk, n, index, all);
+            }
+        }
+    const vla_tail tail = vla_tail_of(c);
+    VLA_G(store_groups)(t, a0, 0, np, groups, tail);
+    VLA_G(store_groups)(t, a1, 1, np, groups, tail);
+    VLA_G(store_groups)(t, a2, 2, np, groups, tail);
+    VLA_G(store_groups)(t, a3, 3, np, groups, tail);
+    VLA_G(store_groups)(t, a4, 4, np, groups, tail);
+    VLA_G(store_groups)(t, a5, 5, np, groups, tail);
+    VLA_G(store_groups)(t, a6, 6, np, groups, tail);
+    VLA_G(store_groups)(t, a7, 7, np, groups, tail);
+}
+#define VLA_CONV_BODY(t, np) (2 * (t)->channels <= vla_lanes() ? VLA_G(conv_groups)(t, np) : VLA_G(conv_tile)(t, np))
+#else
+#define VLA_CONV_BODY(t, np) VLA_G(conv_tile)(t, np)
+#endif
+
+/* One compiled body per pixel count, so that a tile computes exactly its pixels (rows of 8 or 16 with
+ * a tile of 7: no pixels computed to be thrown away); counts past the tile fold away. */
+void VLA_FN(VLA_G(conv))(const small_tile *t) {
+    enum { P = VLA_GROUP_PIXELS };
+    switch (t->pixels) {
+    case 1: VLA_CONV_BODY(t, 1); break;
+    case 2: VLA_CONV_BODY(t, P > 2 ? 2 : P); break;
+    case 3: VLA_CONV_BODY(t, P > 3 ? 3 : P); break;
+    case 4: VLA_CONV_BODY(t, P > 4 ? 4 : P); break;
+    case 5: VLA_CONV_BODY(t, P > 5 ? 5 : P); break;
+    case 6: VLA_CONV_BODY(t, P > 6 ? 6 : P); break;
+    case 7: VLA_CONV_BODY(t, P > 7 ? 7 : P); break;
+    default: VLA_CONV_BODY(t, P); break;
+    }
+}
+#undef VLA_CONV_BODY
