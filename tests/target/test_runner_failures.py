@@ -55,6 +55,27 @@ def _invoke(command: str, env: dict[str, str]) -> subprocess.CompletedProcess[st
                           timeout=600)
 
 
+def _stop_group(pgid: int, seconds: float = 10.0) -> None:
+    """SIGSTOP to a process group, returning once every thread of every member is stopped: a thread
+    still running on the other core when kill() returns could relay one more request (a loaded CI
+    machine, the docker CLI's threads)."""
+    os.killpg(pgid, signal.SIGSTOP)
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        states = []
+        for stat in Path("/proc").glob("[0-9]*/task/[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue  # a thread that ended meanwhile
+            if int(fields[2]) == pgid:  # fields: state, ppid, pgrp, ...
+                states.append(fields[0])
+        if states and all(state in "Tt" for state in states):
+            return
+        time.sleep(0.01)
+    raise AssertionError(f"process group {pgid} did not stop within {seconds:g} s")
+
+
 def test_a_stopped_runner_is_a_named_timeout_and_the_next_case_runs(
         target_variant: tuple[Target, Variant], backend: Backend, build_result: BuildResult,
         monkeypatch: pytest.MonkeyPatch) -> None:
@@ -63,7 +84,7 @@ def test_a_stopped_runner_is_a_named_timeout_and_the_next_case_runs(
     with start_runner(target, variant, backend, build_result.runner) as runner:
         expected = runner.run(CONV, [x], w, b).output  # started under the usual deadline: a loaded CI
         runner.deadline_s = SHORT_DEADLINE_S  # machine may take seconds to start QEMU with sanitizers
-        os.killpg(runner.pid, signal.SIGSTOP)  # its process group: QEMU and, on bare metal, the relays
+        _stop_group(runner.pid)  # its process group: QEMU and, on bare metal, the relays
         started = time.monotonic()
         with pytest.raises(RunnerTimeout) as failure:
             runner.run(CONV, [x], w, b)
