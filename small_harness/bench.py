@@ -115,8 +115,9 @@ def measure_layer(runner: Runner, layer: BenchLayer, seed: int, batches: int = B
     first = runner.run(layer.layer(), [x], weights, bias, repeat=1)  # warms up and sizes the batches
     repeat = max(1, math.ceil(BATCH_SECONDS * 1e9 / max(first.elapsed_ns, 1)))
     peer = None
-    if litert and layer_file(layer, weights, bias) is not None:
-        peer = LiteRTLayer(layer, x, weights, bias)
+    data = layer_file(layer, weights, bias) if litert else None
+    if data is not None:
+        peer = LiteRTLayer(layer, data, x)
         check_agreement(layer, first.output, peer.output())
         peer_repeat = max(1, math.ceil(BATCH_SECONDS * 1e9 / max(peer.batch_ns(3), 1.0)))
     per_run: list[float] = []

@@ -114,13 +114,18 @@ def layer_file(layer: BenchLayer, weights: np.ndarray, bias: np.ndarray) -> byte
     return W.write(g)
 
 
-class LiteRTLayer:
-    """One bench layer in LiteRT's interpreter, with our input set."""
+def litert_layer(layer: BenchLayer, x: np.ndarray, weights: np.ndarray, bias: np.ndarray) -> "LiteRTLayer":
+    """The layer in LiteRT; HarnessError where LiteRT has no equivalent (layer_file gives None)."""
+    data = layer_file(layer, weights, bias)
+    if data is None:
+        raise HarnessError(f"{layer.name}: no LiteRT equivalent of its padding or activation")
+    return LiteRTLayer(layer, data, x)
 
-    def __init__(self, layer: BenchLayer, x: np.ndarray, weights: np.ndarray, bias: np.ndarray) -> None:
-        data = layer_file(layer, weights, bias)
-        if data is None:
-            raise HarnessError(f"{layer.name}: no LiteRT equivalent of its padding or activation")
+
+class LiteRTLayer:
+    """One bench layer in LiteRT's interpreter (its one-operator file from layer_file), with our input set."""
+
+    def __init__(self, layer: BenchLayer, data: bytes, x: np.ndarray) -> None:
         with tempfile.TemporaryDirectory(prefix="small-bench-litert-") as folder:
             path = Path(folder) / f"{layer.name}.tflite"
             path.write_bytes(data)

@@ -19,7 +19,7 @@ from .backends import Backend
 from .board_linker import MODEL_SECTION, committed_linker_script_path
 from .build import LIBRARY_NAME, build, run_build_command
 from .errors import HarnessError
-from .litert_reference import FLOAT_RTOL, HYBRID_RTOL, disagreement, litert_run
+from .litert_reference import model_disagreement
 from .repro import start_runner
 from .runner import SmallError, exchange_deadline
 from .target_types import MemoryRegion, Target
@@ -82,7 +82,7 @@ def build_firmware(target: Target, backend: Backend, name: str, model_file: byte
     assembly.write_text(_assembly(model_path))
     elf = folder / f"{name}.elf"
     argv = [*target.compiler_command(), *FIRMWARE_FLAGS, f"-DSMALL_FIRMWARE_ARENA_BYTES={arena_bytes}",
-            "-I", str(REPO_ROOT / "lib" / "include"),
+            "-I", str(REPO_ROOT / "lib" / "include"), "-I", str(FIRMWARE_SOURCE.parent),
             str(FIRMWARE_SOURCE), str(assembly), str(result.build_dir / LIBRARY_NAME), "-lm",
             *target.compiler.link_flags, f"-T{committed_linker_script_path(target)}", "-o", str(elf)]
     run_build_command(backend, target, argv, cwd=REPO_ROOT)
@@ -93,12 +93,12 @@ def run_firmware(firmware: Firmware, backend: Backend, x: np.ndarray) -> Firmwar
     """Boots the firmware with x on its input stream; its output and what it reports having used."""
     target = firmware.target
     command = backend.interactive_command(target, target.run_command() + [str(firmware.elf)])
+    deadline = exchange_deadline(emulated=True)
     try:
         done = subprocess.run(command, input=np.ascontiguousarray(x, dtype="<f4").tobytes(), capture_output=True,
-                              timeout=exchange_deadline(emulated=True))
+                              timeout=deadline)
     except subprocess.TimeoutExpired:
-        raise HarnessError(f"{firmware.elf.name} on {target.name}: no result within "
-                           f"{exchange_deadline(emulated=True):g} s") from None
+        raise HarnessError(f"{firmware.elf.name} on {target.name}: no result within {deadline:g} s") from None
     console = done.stderr.decode("utf-8", "replace")
     found = REPORT.search(console)
     if done.returncode != 0 or found is None:
@@ -217,8 +217,7 @@ def firmware_sizes(targets: list[Target], backend: Backend, model: str) -> list[
             model = imported.model
             x = np.random.default_rng(0).random(model.shapes[model.input], dtype=np.float32)
             run = run_firmware(firmware, backend, x)
-            rtol = HYBRID_RTOL if model.dequantized_constants else FLOAT_RTOL
-            why = disagreement(run.output, litert_run(path, x.reshape(model.input_layout)), rtol)
+            why = model_disagreement(path, model, x, run.output)
             if why:
                 raise HarnessError(f"{path.name} on {target.name}: the firmware's output differs from LiteRT's: {why}")
             report = measure(firmware, run)

@@ -5,8 +5,12 @@ from __future__ import annotations
 
 import functools
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from .model_format import Model
 
 # LiteRT runs float layers in float32 in another summation order: differences of a few float32
 # rounding errors of the output scale (measured up to 2e-6). For layers whose weights the file stores
@@ -45,3 +49,14 @@ def disagreement(got: np.ndarray, want: np.ndarray, rtol: float) -> str:
     if want.size > 1 and ranked[-1] - ranked[-2] > 2 * rtol * scale and got.argmax() != want.argmax():
         return f"top-1 {got.argmax()}, LiteRT {want.argmax()}"
     return ""
+
+
+def model_rtol(model: "Model") -> float:
+    """The tolerance for a model: wider where the file's weights are int8 (LiteRT's hybrid kernels)."""
+    return HYBRID_RTOL if model.dequantized_constants else FLOAT_RTOL
+
+
+def model_disagreement(path: Path, model: "Model", x: np.ndarray, got: np.ndarray) -> str:
+    """Why our output for x (any layout of the model input) is not LiteRT's for the .tflite file at
+    path, within the model's tolerance; "" when it is."""
+    return disagreement(got, litert_run(path, x.reshape(model.input_layout)), model_rtol(model))

@@ -14,7 +14,7 @@ from .backends import Backend
 from .build import build
 from .errors import HarnessError
 from .firmware import build_firmware, describe, measure, run_firmware
-from .litert_reference import FLOAT_RTOL, HYBRID_RTOL, disagreement, litert_run
+from .litert_reference import model_disagreement, model_rtol
 from .model_format import Model, encode, memory_figures
 from .repro import start_runner
 from .runner import SmallError
@@ -128,11 +128,10 @@ def _run_firmware(path: Path, imported: ImportedModel, target: Target, backend: 
           f"{' '.join(target.emulator_command()[1:4])}")
     for line in describe(target, measure(firmware, run)):
         print(line)
-    rtol = HYBRID_RTOL if model.dequantized_constants else FLOAT_RTOL
-    why = disagreement(output, litert_run(path, x.reshape(model.input_layout)), rtol)
+    why = model_disagreement(path, model, x, output)
     if why:
         raise HarnessError(f"{path.name} on {target.name}: the output differs from LiteRT's: {why}")
-    print(f"matches LiteRT (within {rtol:g} of the output scale)")
+    print(f"matches LiteRT (within {model_rtol(model):g} of the output scale)")
     return output
 
 

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "small.h"
+#include "small_runner.h"
 
 extern const unsigned char small_model_file[], small_model_file_end[];
 /* From the board's linker script (small_harness/board_linker.py): the stack is the top of RAM. */
@@ -46,16 +47,10 @@ static size_t stack_used(void) {
     return (size_t)((const unsigned char *)__stack - p);
 }
 
-static FILE *stream_argument(int argc, char **argv, const char *prefix, const char *mode, FILE *standard) {
-    for (int i = 1; i < argc; ++i)
-        if (strncmp(argv[i], prefix, strlen(prefix)) == 0) return fopen(argv[i] + strlen(prefix), mode);
-    return standard;
-}
-
 int main(int argc, char **argv) {
     paint_stack();
-    FILE *in = stream_argument(argc, argv, "--in=", "rb", stdin);
-    FILE *out = stream_argument(argc, argv, "--out=", "wb", stdout);
+    FILE *in = small_runner_stream(argc, argv, "--in=", "rb", stdin);
+    FILE *out = small_runner_stream(argc, argv, "--out=", "wb", stdout);
     if (!in || !out) {
         fprintf(stderr, "small_firmware: cannot open the --in or --out stream\n");
         return 2;

@@ -456,14 +456,6 @@ int small_runner_serve(FILE *in, FILE *out) {
 }
 
 #ifndef SMALL_RUNNER_FUZZ
-/* The stream named by an argument --in=PATH or --out=PATH, else the standard one. A bare-metal
- * runner gets two FIFOs this way (small_harness/semihost_run.sh), opened through semihosting. */
-static FILE *stream_argument(int argc, char **argv, const char *prefix, const char *mode, FILE *standard) {
-    for (int i = 1; i < argc; ++i)
-        if (strncmp(argv[i], prefix, strlen(prefix)) == 0) return fopen(argv[i] + strlen(prefix), mode);
-    return standard;
-}
-
 int main(int argc, char **argv) {
     /* The kernel tables to use: SMALL_KERNELS, as the library would read it, but refused loudly. */
     const char *kernels = getenv("SMALL_KERNELS");
@@ -474,8 +466,8 @@ int main(int argc, char **argv) {
     }
     crash_kernel = getenv("SMALL_RUNNER_CRASH_KERNEL");
     if (crash_kernel && !*crash_kernel) crash_kernel = NULL;
-    FILE *in = stream_argument(argc, argv, "--in=", "rb", stdin);
-    FILE *out = in ? stream_argument(argc, argv, "--out=", "wb", stdout) : NULL;
+    FILE *in = small_runner_stream(argc, argv, "--in=", "rb", stdin);
+    FILE *out = in ? small_runner_stream(argc, argv, "--out=", "wb", stdout) : NULL;
     if (!in || !out) {
         fprintf(stderr, "small_runner: cannot open the --in or --out stream\n");
         return 2;

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from small_harness.bench_layers import BenchLayer
-from small_harness.bench_litert import LiteRTLayer, check_agreement, goal_ratio, layer_file
+from small_harness.bench_litert import check_agreement, goal_ratio, layer_file, litert_layer
 from small_harness.errors import HarnessError
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
@@ -36,7 +36,7 @@ def _operands(layer: BenchLayer) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 @pytest.mark.parametrize("layer", LAYERS, ids=lambda layer: layer.name)
 def test_the_litert_layer_computes_our_layer(layer: BenchLayer) -> None:
     x, weights, bias = _operands(layer)
-    got = LiteRTLayer(layer, x, weights, bias).output()
+    got = litert_layer(layer, x, weights, bias).output()
     if layer.op == "fully_connected":
         want = ref.fully_connected(layer.layer(), x, weights, bias).value
     else:
@@ -51,7 +51,7 @@ def test_a_padding_litert_cannot_express_is_left_out() -> None:
     x, weights, bias = _operands(odd)
     assert layer_file(odd, weights, bias) is None
     with pytest.raises(HarnessError, match="no LiteRT equivalent"):
-        LiteRTLayer(odd, x, weights, bias)
+        litert_layer(odd, x, weights, bias)
 
 
 def test_goals_follow_the_layer_kind() -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from small_harness.backends import Backend
 from small_harness.firmware import build_firmware, measure, region_uses, run_firmware
-from small_harness.litert_reference import FLOAT_RTOL, HYBRID_RTOL, disagreement, litert_run
+from small_harness.litert_reference import model_disagreement
 from small_harness.mlperf_tiny import FLOAT_MODELS, MODELS_DIR
 from small_harness.run_model import import_cached
 from small_harness.runner import Runner
@@ -32,8 +32,7 @@ def test_a_model_in_flash_matches_litert_and_fits(target: Target, backend: Backe
     firmware = build_firmware(target, backend, name, imported.file)
     x = np.random.default_rng(3).random(model.shapes[model.input], dtype=np.float32)
     run = run_firmware(firmware, backend, x)
-    rtol = HYBRID_RTOL if model.dequantized_constants else FLOAT_RTOL
-    why = disagreement(run.output, litert_run(path, x.reshape(model.input_layout)), rtol)
+    why = model_disagreement(path, model, x, run.output)
     assert not why, why
     assert len(run.kernels) == len(model.nodes)
     assert all(name.endswith(f"-{target.kernel_isas[0].name}") for name in run.kernels if "-conv-" in name)

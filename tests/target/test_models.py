@@ -14,7 +14,7 @@ import pytest
 import reference as ref
 from small_harness import layers as L
 from small_harness import litert_reference
-from small_harness.litert_reference import FLOAT_RTOL, HYBRID_RTOL, disagreement
+from small_harness.litert_reference import disagreement, model_rtol
 from small_harness.mlperf_tiny import FLOAT_MODELS, MODELS_DIR
 from small_harness.model_format import Model, encode
 from small_harness.runner import Runner, SmallError
@@ -51,7 +51,7 @@ def test_model_matches_litert(runner: Runner, target: Target, name: str) -> None
     model, model_file = imported(name)
     loaded = runner.load_model(model_file)
     assert loaded.input_shape == model.shapes[model.input] and len(loaded.kernels) == len(model.nodes)
-    rtol = HYBRID_RTOL if model.dequantized_constants else FLOAT_RTOL
+    rtol = model_rtol(model)
     count = INPUTS_NATIVE if target.is_native else INPUTS_EMULATED
     for i, x in enumerate(model_inputs(model, count, name)):
         got = runner.run_model(x.reshape(model.shapes[model.input])).output
