@@ -54,11 +54,13 @@ void small_pack_weights(const small_kernel_choice *k, const float *ohwi, int out
     }
 }
 
-/* The nest's work is cut into units, each one output row (or, for a 1x1 layer walked as one long
- * row, a stretch of FLAT_CHUNK_TILES pixel tiles) of one channel block. Units depend on the layer
- * alone, never on the thread count, and each is computed by the same kernel calls whoever runs it:
- * so outputs are bit-identical for any number of threads. */
-enum { FLAT_CHUNK_TILES = 64, MIN_PARALLEL_MACS = 1 << 20 };
+/* The nest's work is cut into units. A spatial unit is one output row, or, for a 1x1 layer walked as
+ * one long row, a stretch of FLAT_CHUNK_TILES pixel tiles. With enough of them, a unit is a spatial
+ * unit of every channel block: a thread then computes the same rows in every layer, and finds its
+ * input in its own cache. With few (a small image of many channels), a unit is a spatial unit of one
+ * channel block, so that the blocks spread over the threads. Either way each (row, block) is computed
+ * by the same kernel calls whoever runs it, so outputs are bit-identical for any number of threads. */
+enum { FLAT_CHUNK_TILES = 1, MIN_PARALLEL_MACS = 1 << 15 };
 
 typedef struct {
     const small_nest *n;
@@ -66,33 +68,28 @@ typedef struct {
     const float *x, *x2;
     float *y;
     int mac, groups, group_out, block, blocks_per_group, depth, chunk, chunks, ow_lo, ow_hi;
-    small_tile proto; /* the fields every tile shares */
+    int spatial_units;  /* out.h * chunks */
+    int blocks_inside;  /* a unit covers every channel block (else one) */
+    small_tile proto;   /* the fields every tile shares */
 } nest_run;
 
-static void run_units(void *context, int u0, int u1) {
-    const nest_run *r = context;
+/* The tiles of spatial units [s0, s1) in channel block gb (of all groups' blocks). */
+static void run_spatial(const nest_run *r, int gb, int s0, int s1) {
     const small_nest *n = r->n;
     const small_kernel_choice *k = r->k;
     const ptrdiff_t in_c = n->in.c;
     small_tile t = r->proto;
-    /* unit = ((group block) * out.h + row) * chunks + chunk: the order one thread walked before;
-     * decoded once, then stepped (divisions per unit cost as much as a small tile). */
-    int chunk = u0 % r->chunks, oh = (u0 / r->chunks) % n->out.h, gb = u0 / r->chunks / n->out.h;
     /* A conv's window row is one run of kernel_w * depth floats in the input (channels innermost, no
      * dilation, no groups) and in its packed weights ([tap][depth] per block): reduce it as one tap. */
     const int row_run = r->mac && r->depth == n->in.c && n->dilation_w == 1;
-    int g = gb / r->blocks_per_group, block_in_group = gb % r->blocks_per_group;
-    for (int u = u0; u < u1; ++u, ++chunk) {
-        if (chunk == r->chunks) {
-            chunk = 0;
-            if (++oh == n->out.h) {
-                oh = 0;
-                if (++block_in_group == r->blocks_per_group) block_in_group = 0, ++g;
-            }
-        }
-        const int group_end = (g + 1) * r->group_out;
-        const int b0 = g * r->group_out + block_in_group * r->block;
-        const int b_end = r->mac ? min_int(b0 + r->block, group_end) : group_end;
+    const int g = gb / r->blocks_per_group, block_in_group = gb % r->blocks_per_group;
+    const int group_end = (g + 1) * r->group_out;
+    const int b0 = g * r->group_out + block_in_group * r->block;
+    const int b_end = r->mac ? min_int(b0 + r->block, group_end) : group_end;
+    /* Decoded once, then stepped (divisions per unit cost as much as a small tile). */
+    int chunk = s0 % r->chunks, oh = s0 / r->chunks;
+    for (int s = s0; s < s1; ++s, ++chunk) {
+        if (chunk == r->chunks) chunk = 0, ++oh;
         const int ih0 = oh * n->stride_h - n->pad_top;
         int i_lo, i_hi;
         clip_window(ih0, n->kernel_h, n->dilation_h, n->in.h, &i_lo, &i_hi);
@@ -136,6 +133,19 @@ static void run_units(void *context, int u0, int u1) {
             }
         }
     }
+}
+
+/* MAC kinds walk channel blocks outside the rows, so that a block's packed weights stay in cache
+ * over the rows. */
+static void run_units(void *context, int u0, int u1) {
+    const nest_run *r = context;
+    const int blocks = r->groups * r->blocks_per_group, spatial = r->spatial_units;
+    if (r->blocks_inside) {
+        for (int gb = 0; gb < blocks; ++gb) run_spatial(r, gb, u0, u1);
+        return;
+    }
+    for (int gb = u0 / spatial; gb < blocks && gb * spatial < u1; ++gb)
+        run_spatial(r, gb, max_int(u0 - gb * spatial, 0), min_int(u1 - gb * spatial, spatial));
 }
 
 /* Fully connected (the nest's degenerate case: one pixel, one tap): a unit is one channel block, one
@@ -204,10 +214,13 @@ void small_nest_run(const small_nest *n, const small_kernel_choice *k, const flo
     t->activation = n->activation;
     t->alpha = n->alpha;
 
-    const int units = r.groups * r.blocks_per_group * n->out.h * r.chunks;
-    /* Threads pay off only on enough work: besides waking, every other thread pulls its share of the
-     * input from the core that wrote it, and the next layer pulls its output back. Measured on
-     * KWS and VWW, layers under about 2^20 MACs (~20 us) ran slower split in two than on one core. */
+    r.spatial_units = n->out.h * r.chunks;
+    const int threads = small_get_threads();
+    r.blocks_inside = r.spatial_units >= threads;
+    const int units = r.blocks_inside ? r.spatial_units : r.groups * r.blocks_per_group * r.spatial_units;
+    /* Threads pay off only on enough work: handing a layer to the pool costs about 0.7 us (measured on
+     * 2 cores, a few cache lines passed between them), so layers under about 2^15 MACs (1-2 us on one
+     * core) stay on the caller. */
     const double macs = (double)n->out.h * n->out.w * n->out.c * n->kernel_h * n->kernel_w * r.depth;
     if (macs < MIN_PARALLEL_MACS)
         run_units(&r, 0, units);

@@ -1,6 +1,8 @@
-/* A small pool of worker threads (pthreads): small_set_threads(n) keeps n - 1 workers waiting; in each
- * parallel run the caller and the workers claim chunks of units from one counter until none is left. Builds without pthreads
- * (bare metal: SMALL_NO_THREADS) run everything on the caller and accept only 1 thread. */
+/* A small pool of worker threads (pthreads): small_set_threads(n) keeps n - 1 workers waiting. Each
+ * parallel run gives every thread (the caller is thread 0) a contiguous share of the units, which it
+ * works through in chunks; a thread done with its own share then takes chunks from the far end of
+ * the others'. Builds without pthreads (bare metal: SMALL_NO_THREADS) run everything on the caller
+ * and accept only 1 thread. */
 #include <stdint.h>
 
 #include "small.h"
@@ -19,7 +21,7 @@ void small_parallel_for(int units, void (*fn)(void *, int, int), void *context) 
 /* Waking a sleeping thread costs tens of microseconds, as much as a whole small layer: a thread
  * first spins this many rounds on the generation counter (a few milliseconds, so it stays awake
  * across the layers of one inference), and only then sleeps on the condition variable. */
-enum { SPIN_ROUNDS = 1 << 16, CHUNKS_PER_THREAD = 4 };
+enum { SPIN_ROUNDS = 1 << 16, CHUNKS_PER_SHARE = 2, LINE = 64 };
 
 static inline void relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -29,28 +31,42 @@ static inline void relax(void) {
 #endif
 }
 
-/* Units are claimed in chunks from one counter, by the caller and the workers alike, rather than
- * handed out as fixed ranges: a worker the OS has not scheduled yet (a busy machine) then delays a
- * run by at most one chunk instead of its whole share. Which thread computes a unit never changes
- * how it is computed, so outputs stay bit-identical for every thread count. */
+/* Why shares and not one shared counter: a thread that takes the same part of every layer (the same
+ * output rows, as the nest numbers its units) finds most of its input in its own cache, where it
+ * wrote it one layer before; and claims from a line of its own cost no transfer between cores. Each
+ * share is one word, begin << 32 | end, on a cache line of its own: its owner takes chunks from the
+ * front, others from the back, both by compare-and-swap, so a thread the OS has not scheduled yet
+ * (a busy machine) delays a run by at most one chunk. Which thread computes a unit never changes how
+ * it is computed, so outputs stay bit-identical for every thread count. */
+typedef struct {
+    _Alignas(LINE) _Atomic uint64_t range;
+} share;
+
+/* Units a thread has completed, over all runs: only its thread writes it. The caller waits until
+ * the sum reaches `expected`; the counts only grow (mod 2^32), so no run has to reset them. */
+typedef struct {
+    _Alignas(LINE) atomic_uint units;
+} done_count;
+
 static struct {
-    pthread_t workers[SMALL_MAX_THREADS];
+    /* The job, written by the caller before it publishes the shares, read after a claim. */
+    _Alignas(LINE) void (*fn)(void *, int, int);
+    void *context;
+    atomic_int chunk;  /* units per claim: read by late workers too, whose claims then fail */
+    unsigned expected; /* the sum of the done counts when the current run is over */
+    _Alignas(LINE) atomic_uint generation; /* one more for every parallel run, and for a stop */
+    share shares[SMALL_MAX_THREADS];
+    done_count done[SMALL_MAX_THREADS];
+    _Alignas(LINE) pthread_t workers[SMALL_MAX_THREADS];
     int count; /* threads that run the work, the caller included */
     pthread_mutex_t lock;
-    pthread_cond_t wake, done;
-    atomic_uint generation;    /* one more for every parallel run, and for a stop */
+    pthread_cond_t wake, finished;
     unsigned first_generation; /* when the current workers were started: none of them has seen it */
-    /* The run's generation (high half) with its unit count (low half), set first, then with its next
-     * unclaimed unit: a worker late for one run reads the next run's words with another generation,
-     * and so can never claim its units or read its job before it is published. */
-    _Atomic uint64_t limit, claim;
-    atomic_int completed; /* units done in the current run */
-    atomic_int stopping; /* read by workers that may be late for a run: a stop can come meanwhile */
-    int sleepers;
-    void (*fn)(void *, int, int);
-    void *context;
+    atomic_int stopping;       /* read by workers that may be late for a run: a stop can come meanwhile */
+    atomic_int sleepers;       /* workers asleep on `wake`, or about to be */
+    atomic_int caller_waiting; /* the caller asleep on `finished`, or about to be */
 } pool = {.count = 1, .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER,
-          .done = PTHREAD_COND_INITIALIZER};
+          .finished = PTHREAD_COND_INITIALIZER};
 
 static unsigned next_generation(unsigned seen) {
     unsigned g = seen;
@@ -59,76 +75,81 @@ static unsigned next_generation(unsigned seen) {
         relax();
     if (g != seen) return g;
     pthread_mutex_lock(&pool.lock);
-    ++pool.sleepers;
-    while ((g = atomic_load_explicit(&pool.generation, memory_order_acquire)) == seen)
-        pthread_cond_wait(&pool.wake, &pool.lock);
-    --pool.sleepers;
+    atomic_fetch_add(&pool.sleepers, 1); /* sequentially consistent, against start_generation: see there */
+    while ((g = atomic_load(&pool.generation)) == seen) pthread_cond_wait(&pool.wake, &pool.lock);
+    atomic_fetch_sub(&pool.sleepers, 1);
     pthread_mutex_unlock(&pool.lock);
     return g;
 }
 
-/* The units of run `generation`, or 0 when another run's words are in place. */
-static int units_of(unsigned generation) {
-    const uint64_t l = atomic_load_explicit(&pool.limit, memory_order_acquire);
-    return (unsigned)(l >> 32) == generation ? (int)(uint32_t)l : 0;
-}
-
-static int chunk_of(int units) {
-    const int chunk = units / (pool.count * CHUNKS_PER_THREAD);
-    return chunk > 0 ? chunk : 1;
-}
-
-/* Claims the next chunk of run `generation`: 0 when that run has no unit left (or is over). A
- * successful claim means the run is still going (the caller starts no other before every unit is
- * done), so its job (fn, context) is the one published with it. */
-static int claim_units(unsigned generation, int *u0, int *u1) {
-    uint64_t c = atomic_load_explicit(&pool.claim, memory_order_acquire);
-    const int units = units_of(generation);
+/* Takes up to pool.chunk units from the front (owner) or the back (another thread) of share s. A
+ * successful claim means its run is still going, since the caller publishes no other run before every
+ * unit is done: so the job read after it is that run's. */
+static int claim(int s, int from_back, int *u0, int *u1) {
+    uint64_t r = atomic_load_explicit(&pool.shares[s].range, memory_order_acquire);
     for (;;) {
-        if ((unsigned)(c >> 32) != generation) return 0;
-        const int next = (int)(uint32_t)c;
-        if (next >= units) return 0;
-        const int end = units - next > chunk_of(units) ? next + chunk_of(units) : units;
-        if (atomic_compare_exchange_weak_explicit(&pool.claim, &c, (uint64_t)generation << 32 | (uint32_t)end,
-                                                  memory_order_acq_rel, memory_order_acquire)) {
-            *u0 = next;
-            *u1 = end;
+        const uint32_t begin = (uint32_t)(r >> 32), end = (uint32_t)r;
+        if (begin >= end) return 0;
+        const uint32_t chunk = (uint32_t)atomic_load_explicit(&pool.chunk, memory_order_relaxed);
+        const uint32_t n = end - begin < chunk ? end - begin : chunk;
+        const uint64_t left = from_back ? (uint64_t)begin << 32 | (end - n) : (uint64_t)(begin + n) << 32 | end;
+        if (atomic_compare_exchange_weak_explicit(&pool.shares[s].range, &r, left, memory_order_acq_rel,
+                                                  memory_order_acquire)) {
+            *u0 = (int)(from_back ? end - n : begin);
+            *u1 = (int)(from_back ? end : begin + n);
             return 1;
         }
     }
 }
 
-/* Runs the claimed chunks of run `generation` until none is left. */
-static void run_chunks(unsigned generation) {
-    int u0, u1;
-    while (claim_units(generation, &u0, &u1)) {
-        const int units = units_of(generation); /* read before the last unit is counted done */
-        pool.fn(pool.context, u0, u1);
-        if (atomic_fetch_add_explicit(&pool.completed, u1 - u0, memory_order_acq_rel) + (u1 - u0) == units) {
-            pthread_mutex_lock(&pool.lock);
-            pthread_cond_signal(&pool.done);
-            pthread_mutex_unlock(&pool.lock);
-        }
+static void work(int self, int u0, int u1) {
+    pool.fn(pool.context, u0, u1);
+    /* Sequentially consistent, against the caller's store to caller_waiting: one sees the other's. */
+    atomic_fetch_add(&pool.done[self].units, (unsigned)(u1 - u0));
+    if (atomic_load(&pool.caller_waiting)) {
+        pthread_mutex_lock(&pool.lock);
+        pthread_cond_signal(&pool.finished);
+        pthread_mutex_unlock(&pool.lock);
     }
 }
 
+/* Thread `self`'s own share, front to back, then the others' from their backs. */
+static void run_shares(int self, int count) {
+    int u0, u1;
+    while (claim(self, 0, &u0, &u1)) work(self, u0, u1);
+    for (int k = 1; k < count; ++k) {
+        const int victim = (self + k) % count;
+        while (claim(victim, 1, &u0, &u1)) work(self, u0, u1);
+    }
+}
+
+static unsigned units_done(void) {
+    unsigned sum = 0;
+    for (int t = 0; t < pool.count; ++t) sum += atomic_load(&pool.done[t].units);
+    return sum;
+}
+
 static void *worker(void *argument) {
-    (void)argument;
+    const int self = (int)(intptr_t)argument;
     unsigned seen = pool.first_generation; /* not pool.generation: a run may have begun already */
     for (;;) {
         seen = next_generation(seen);
         if (atomic_load_explicit(&pool.stopping, memory_order_acquire)) break;
-        run_chunks(seen);
+        run_shares(self, pool.count);
     }
     return NULL;
 }
 
-/* Publishes the job (written before the generation's release store) and wakes any sleeper. */
+/* Both this and a worker going to sleep write one word and then read the other's, in sequentially
+ * consistent order: so either the worker sees the new generation, or this sees it asleep and takes
+ * the lock, which the worker holds until it waits. While every worker spins, no lock is taken. */
 static void start_generation(void) {
-    atomic_fetch_add_explicit(&pool.generation, 1, memory_order_release);
-    pthread_mutex_lock(&pool.lock);
-    if (pool.sleepers) pthread_cond_broadcast(&pool.wake);
-    pthread_mutex_unlock(&pool.lock);
+    atomic_fetch_add(&pool.generation, 1);
+    if (atomic_load(&pool.sleepers)) {
+        pthread_mutex_lock(&pool.lock);
+        pthread_cond_broadcast(&pool.wake);
+        pthread_mutex_unlock(&pool.lock);
+    }
 }
 
 static void stop_workers(void) {
@@ -144,34 +165,44 @@ small_status small_set_threads(int n) {
     if (n == pool.count) return SMALL_OK;
     stop_workers();
     pool.first_generation = atomic_load(&pool.generation);
+    small_status status = SMALL_OK;
     for (int i = 1; i < n; ++i) {
-        if (pthread_create(&pool.workers[i], NULL, worker, (void *)(intptr_t)i) != 0) return SMALL_ERR_NOMEM;
+        if (pthread_create(&pool.workers[i], NULL, worker, (void *)(intptr_t)i) != 0) {
+            status = SMALL_ERR_NOMEM;
+            break;
+        }
         pool.count = i + 1; /* the workers started so far keep working */
     }
-    return SMALL_OK;
+    pool.expected = units_done();
+    return status;
 }
 
 int small_get_threads(void) { return pool.count; }
 
 void small_parallel_for(int units, void (*fn)(void *, int, int), void *context) {
-    if (pool.count <= 1 || units <= 1) {
+    const int count = pool.count < units ? pool.count : units;
+    if (count <= 1) {
         fn(context, 0, units);
         return;
     }
-    const unsigned generation = atomic_load_explicit(&pool.generation, memory_order_relaxed) + 1;
-    atomic_store_explicit(&pool.limit, (uint64_t)generation << 32 | (uint32_t)units, memory_order_release);
     pool.fn = fn;
     pool.context = context;
-    atomic_store_explicit(&pool.completed, 0, memory_order_relaxed);
-    atomic_store_explicit(&pool.claim, (uint64_t)generation << 32, memory_order_release);
-    start_generation(); /* generation is now `generation` */
-    run_chunks(generation);
-    for (int spin = 0; spin < SPIN_ROUNDS && atomic_load_explicit(&pool.completed, memory_order_acquire) < units; ++spin)
-        relax();
-    if (atomic_load_explicit(&pool.completed, memory_order_acquire) < units) {
+    const int chunk = units / (count * CHUNKS_PER_SHARE);
+    atomic_store_explicit(&pool.chunk, chunk > 0 ? chunk : 1, memory_order_relaxed);
+    pool.expected += (unsigned)units;
+    for (int t = 0; t < pool.count; ++t) { /* thread t's share; none for threads beyond `count` */
+        const uint64_t begin = t < count ? (uint64_t)units * t / count : 0;
+        const uint64_t end = t < count ? (uint64_t)units * (t + 1) / count : 0;
+        atomic_store_explicit(&pool.shares[t].range, begin << 32 | end, memory_order_release);
+    }
+    start_generation(); /* the job and the shares are published with it */
+    run_shares(0, pool.count);
+    for (int spin = 0; spin < SPIN_ROUNDS && units_done() != pool.expected; ++spin) relax();
+    if (units_done() != pool.expected) {
         pthread_mutex_lock(&pool.lock);
-        while (atomic_load_explicit(&pool.completed, memory_order_acquire) < units)
-            pthread_cond_wait(&pool.done, &pool.lock);
+        atomic_store(&pool.caller_waiting, 1); /* sequentially consistent, against work(): see there */
+        while (units_done() != pool.expected) pthread_cond_wait(&pool.finished, &pool.lock);
+        atomic_store(&pool.caller_waiting, 0);
         pthread_mutex_unlock(&pool.lock);
     }
 }

@@ -14,11 +14,14 @@ from small_harness.targets import Target
 
 THREAD_COUNTS = (2, 3, 4)
 
-# Each large enough to be split (the nest keeps layers under 2^20 MACs on one thread).
+# Each large enough to be split (the nest keeps layers under 2^15 MACs on one thread). The nest splits
+# rows (with every channel block inside) when there are at least as many as threads, else channel
+# blocks: "conv-1x1-small-image" is the second way at every count here.
 LAYERS = {
     "conv-3x3": (L.Conv2D(24, (3, 3), padding="same", activation="relu"), (14, 13, 16), (24, 3, 3, 16)),
     "conv-3x3-s2-groups": (L.Conv2D(16, (3, 3), stride=(2, 2), groups=2), (15, 17, 8), (16, 3, 3, 4)),
     "conv-1x1-flat": (L.Conv2D(40, (1, 1)), (23, 29, 12), (40, 1, 1, 12)),
+    "conv-1x1-small-image": (L.Conv2D(200, (1, 1)), (2, 1, 160), (200, 1, 1, 160)),
     "depthwise-3x3": (L.Conv2D(37, (3, 3), padding="same", groups=37), (31, 33, 37), (37, 3, 3, 1)),
     "fully-connected": (L.FullyConnected(1030), (1, 1, 1031), (1030, 1031)),
     "maxpool": (L.MaxPool((3, 3), (1, 1), "same"), (64, 64, 19), None),
