@@ -9,7 +9,7 @@
  * more than L1: the weights stream from L2 for every tile). */
 #define SIMD_CONV_PIXELS 12
 #define SIMD_CONV_CHANNELS 32
-#define SIMD_CW_PIXELS 6
+#define SIMD_CW_PIXELS 12
 #define SIMD_DW_ROW_VECTORS 2
 #define SIMD_CW_CHANNELS 128
 #define SIMD_PEAK_CHAINS 24
@@ -35,6 +35,12 @@ static inline simd_v simd_min(simd_v a, simd_v b) { return simd_keep_nan(_mm512_
 #define simd_max_const(c, v) _mm512_max_ps(c, v)
 #define simd_min_const(c, v) _mm512_min_ps(c, v)
 #define simd_neg_select(v, a) _mm512_mask_mov_ps(v, _mm512_cmp_ps_mask(v, _mm512_setzero_ps(), _CMP_LT_OQ), a)
+/* The n floats at p in every n lanes (n = 8 or 4, a constant after inlining): one broadcast load. */
+#define SIMD_LOAD_REPEAT
+static inline simd_v simd_load_repeat(const float *p, int n) {
+    if (n == 8) return _mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_loadu_pd((const double *)p)));
+    return _mm512_broadcast_f32x4(_mm_loadu_ps(p));
+}
 static int simd_supported(void) { return __builtin_cpu_supports("avx512f"); }
 
 #include "simd_fixed.h"

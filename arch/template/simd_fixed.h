@@ -28,6 +28,9 @@
  *                                 where v is: cheaper than simd_max/min on x86 (the activations)
  *   SIMD_LANE_FMA, simd_fma_lane(acc, w, x, lane)  acc + w * x[lane]: conv then reduces SIMD_LANES
  *                                 input channels per step from one vector load (ASIMD's fmla by element)
+ *   SIMD_LOAD_REPEAT, simd_load_repeat(p, n)  the n floats at p repeated across the vector (n = LANES / 2
+ *                                 or LANES / 4, a constant): depthwise then computes a layer of that few
+ *                                 channels LANES / n pixels per vector instead of idling lanes
  *
  * Every loop over a register tile has compile-time bounds after inlining, so the accumulator arrays
  * live in registers. Edge tiles are vector code: partial channel blocks through the tail; a partial
@@ -375,6 +378,34 @@ SIMD_INLINE void dw_row_chunk(const small_tile *t, int c, int V, int partial, co
                       tail);
 }
 
+#ifdef SIMD_LOAD_REPEAT
+/* Depthwise of a layer of C channels, C = LANES / 2 or LANES / 4, stride and dilation 1: the tile's
+ * pixels are one run of pixels * C floats in the input (at every tap) and in the output, so the kernel
+ * works on the run as a whole, LANES / C pixels per vector, each tap's weights repeated across it.
+ * Half the FMAs of a channel vector per pixel, and no idle lanes. */
+SIMD_INLINE void dw_dense(const small_tile *t, int C, const epilogue *e) {
+    enum { V = (SIMD_CW_PIXELS + 1) / 2 }; /* vectors of the largest tile, at C = LANES / 2 */
+    const int floats = t->pixels * C, full = floats / SIMD_LANES, partial = floats % SIMD_LANES != 0;
+    const simd_tail tail = simd_tail_of(partial ? floats % SIMD_LANES : 1);
+    const simd_v init = t->bias ? simd_load_repeat(t->bias, C) : simd_zero();
+    simd_v acc[V];
+    SIMD_UNROLL for (int v = 0; v < V; ++v) acc[v] = init;
+    for (int i = 0; i < t->taps_h; ++i)
+        for (int j = 0; j < t->taps_w; ++j) {
+            const float *x = t->x + i * t->x_row_step + j * t->x_col_step;
+            const simd_v w = simd_load_repeat(t->w + i * t->w_row_step + j * t->w_col_step, C);
+            SIMD_UNROLL for (int v = 0; v < V; ++v) {
+                if (v < full) acc[v] = simd_fma(acc[v], simd_load(x + v * SIMD_LANES), w);
+                else if (v == full && partial) acc[v] = simd_fma(acc[v], simd_load_tail(x + v * SIMD_LANES, tail), w);
+            }
+        }
+    SIMD_UNROLL for (int v = 0; v < V; ++v) {
+        if (v < full) simd_store(t->y + v * SIMD_LANES, activate(acc[v], e));
+        else if (v == full && partial) simd_store_tail(t->y + v * SIMD_LANES, activate(acc[v], e), tail);
+    }
+}
+#endif
+
 /* Whole chunks, then the partial one: CW_V vectors, or fewer. A lone pixel takes CW_WIDE, then half
  * as many vectors a pass, for as many independent chains as its channels allow. */
 SIMD_INLINE void cw_chunks(const small_tile *t, cw_op op, int P, int clamp, const epilogue *e) {
@@ -397,6 +428,14 @@ SIMD_INLINE void cw_chunks(const small_tile *t, cw_op op, int P, int clamp, cons
 SIMD_INLINE void cw_tile(const small_tile *tile, cw_op op) {
     small_tile t = *tile;
     const epilogue e = epilogue_of(&t);
+#ifdef SIMD_LOAD_REPEAT
+    if (op == OP_DWCONV && t.x_pixel_step == t.channels && t.x_col_step == t.channels && t.y_pixel_step == t.channels &&
+        (t.channels == SIMD_LANES / 2 || t.channels == SIMD_LANES / 4)) {
+        if (t.channels == SIMD_LANES / 2) dw_dense(&t, SIMD_LANES / 2, &e);
+        else dw_dense(&t, SIMD_LANES / 4, &e);
+        return;
+    }
+#endif
     if (SIMD_DW_ROW_VECTORS && op == OP_DWCONV && t.pixels == SIMD_CW_PIXELS && t.taps_w == 3 &&
         t.x_pixel_step == t.x_col_step) {
         enum { V = SIMD_DW_ROW_VECTORS ? SIMD_DW_ROW_VECTORS : 1, CHUNK = V * SIMD_LANES };
@@ -411,14 +450,18 @@ SIMD_INLINE void cw_tile(const small_tile *tile, cw_op op) {
         return;
     }
     /* Part tiles (short rows, row ends) of fewer channels than a lone pixel's CW_WIDE vectors: the
-     * whole tile or a half one, as conv does (measured on the depthwise layers of DS-CNN and
+     * whole tile, a half or a quarter one, whichever holds it, as conv does (measured on the depthwise layers of DS-CNN and
      * MobileNet: 1.1-1.16x with 32 or 64 channels, 0.82x with 128, where a pixel alone fills 8 chains). */
     if (t.channels < CW_WIDE * SIMD_LANES && t.pixels > SIMD_CW_PIXELS / 2) {
         cw_chunks(&t, op, SIMD_CW_PIXELS, 1, &e);
         return;
     }
-    if (t.channels < CW_WIDE * SIMD_LANES && t.pixels > 1 && SIMD_CW_PIXELS / 2 > 1) {
+    if (t.channels < CW_WIDE * SIMD_LANES && t.pixels > SIMD_CW_PIXELS / 4 && SIMD_CW_PIXELS / 2 > 1) {
         cw_chunks(&t, op, SIMD_CW_PIXELS / 2, 1, &e);
+        return;
+    }
+    if (t.channels < CW_WIDE * SIMD_LANES && t.pixels > 1 && SIMD_CW_PIXELS / 4 > 1) {
+        cw_chunks(&t, op, SIMD_CW_PIXELS / 4, 1, &e);
         return;
     }
     const int pixels = t.pixels;

@@ -275,6 +275,22 @@ def test_conv_every_pixel_count_of_every_variant(runner: Runner, runner_info: Ru
                 ref.assert_matches(result.output, ref.conv2d(layer, x, weights, bias), case_id)
 
 
+def test_depthwise_of_few_channels_at_every_pixel_count(runner: Runner, runner_info: RunnerInfo) -> None:
+    """Depthwise of 1 to 8 channels, stride 1, padded, at every output width from 1 to 2P + 1: a
+    kernel may take such a tile as one run of pixels x channels floats, several pixels per vector
+    (AVX-512 with 8 or 4 channels), where every pixel count leaves a different part vector; with
+    dilation 2 and stride 2, which it must not take that way."""
+    kernel = runner_info.kernels["dwconv"]
+    for channels, stride, dilation in [(8, 1, 1), (4, 1, 1), (2, 1, 1), (1, 1, 1), (8, 1, 2), (8, 2, 1)]:
+        for out_w in range(1, 2 * kernel.pixel_tile + 2):
+            layer = L.Conv2D(channels, (3, 3), (stride, stride), (dilation, dilation), "same", channels, "relu6")
+            case_id = f"dwconv-few-c{channels}-s{stride}-d{dilation}-w{out_w}"
+            x, weights, bias = conv_operands(case_id, layer, (3, out_w * stride, channels), True, ref.NORMAL)
+            result = runner.run(layer, [x], weights, bias)
+            ref.assert_kernel(result, runner_info, "dwconv", None)
+            ref.assert_matches(result.output, ref.conv2d(layer, x, weights, bias), case_id)
+
+
 def test_padding_only_windows_exist() -> None:
     """The padding-only cases really have windows without a single real tap (reference tiles)."""
     for case in PADDING_ONLY_CASES:
