@@ -69,6 +69,10 @@ typedef struct {
     float *y;
     int mac, groups, group_out, block, blocks_per_group, depth, chunk, chunks, ow_lo, ow_hi;
     int spatial_units;  /* out.h * chunks */
+    int row_run;        /* reduce a conv's window row as one tap (see run_spatial) */
+    /* Floats between neighbours along the walked rows (h) and columns (w): input, output, and taps of
+     * the packed weights (in runs of depth * block). A transposed walk swaps them (small_nest_run). */
+    ptrdiff_t x_h, x_w, y_h, y_w, w_h, w_w;
     int blocks_inside;  /* a unit covers every channel block (else one) */
     small_tile proto;   /* the fields every tile shares */
 } nest_run;
@@ -77,11 +81,8 @@ typedef struct {
 static void run_spatial(const nest_run *r, int gb, int s0, int s1) {
     const small_nest *n = r->n;
     const small_kernel_choice *k = r->k;
-    const ptrdiff_t in_c = n->in.c;
     small_tile t = r->proto;
-    /* A conv's window row is one run of kernel_w * depth floats in the input (channels innermost, no
-     * dilation, no groups) and in its packed weights ([tap][depth] per block): reduce it as one tap. */
-    const int row_run = r->mac && r->depth == n->in.c && n->dilation_w == 1;
+    const int row_run = r->row_run;
     const int g = gb / r->blocks_per_group, block_in_group = gb % r->blocks_per_group;
     const int group_end = (g + 1) * r->group_out;
     const int b0 = g * r->group_out + block_in_group * r->block;
@@ -114,21 +115,21 @@ static void run_spatial(const nest_run *r, int gb, int s0, int s1) {
             /* An empty window reads nothing; point at the tensor start to stay in bounds. */
             const ptrdiff_t x_offset =
                 (t.taps_h && t.taps_w)
-                    ? ((ptrdiff_t)(ih0 + i_lo * n->dilation_h) * n->in.w + (iw0 + j_lo * n->dilation_w)) * in_c
+                    ? (ptrdiff_t)(ih0 + i_lo * n->dilation_h) * r->x_h + (ptrdiff_t)(iw0 + j_lo * n->dilation_w) * r->x_w
                     : 0;
             for (int c0 = b0; c0 < b_end; c0 += r->block) {
                 const int nc = min_int(r->block, group_end - c0);
                 const ptrdiff_t x_channel = r->mac ? (ptrdiff_t)g * n->depth : c0;
                 t.channels = nc;
                 t.bias = n->bias ? n->bias + c0 : 0;
-                t.w_col_step = (ptrdiff_t)r->depth * nc;
-                t.w_row_step = (ptrdiff_t)n->kernel_w * r->depth * nc;
+                t.w_col_step = r->w_w * r->depth * nc;
+                t.w_row_step = r->w_h * r->depth * nc;
                 t.x = r->x + x_offset + x_channel;
                 t.x2 = r->x2 ? r->x2 + x_offset + x_channel : 0;
                 t.w = n->weights ? n->weights + (size_t)c0 * n->kernel_h * n->kernel_w * r->depth +
-                                       ((ptrdiff_t)i_lo * n->kernel_w + j_lo) * r->depth * nc
+                                       (i_lo * r->w_h + j_lo * r->w_w) * r->depth * nc
                                  : 0;
-                t.y = r->y + ((ptrdiff_t)oh * n->out.w + ow) * n->y_pixel_step + c0;
+                t.y = r->y + oh * r->y_h + ow * r->y_w + c0;
                 k->info->run(&t);
             }
         }
@@ -187,7 +188,26 @@ void small_nest_run(const small_nest *n, const small_kernel_choice *k, const flo
         n = &flat;
         flattened = 1;
     }
+    /* Floats between neighbours in the tensors as stored (HWC, output pixels y_pixel_step apart). */
+    const ptrdiff_t in_h = (ptrdiff_t)n->in.w * n->in.c, in_w = n->in.c;
+    const ptrdiff_t out_h = (ptrdiff_t)n->out.w * n->y_pixel_step, out_w = n->y_pixel_step;
+    /* An output narrower than a pixel tile and taller than wide (KWS's 25 x 5) is walked by columns:
+     * a column is as good a row to the kernels, which see only steps; pixel tiles then fill, and
+     * fewer pixels sit on a padded border. The view swaps the axes of the geometry and of the steps. */
+    small_nest view;
+    const int transposed = !flattened && n->out.w < n->out.h && n->out.w < k->pixel_tile;
+    if (transposed) {
+        view = *n;
+        view.in.h = n->in.w, view.in.w = n->in.h, view.out.h = n->out.w, view.out.w = n->out.h;
+        view.kernel_h = n->kernel_w, view.kernel_w = n->kernel_h, view.stride_h = n->stride_w;
+        view.stride_w = n->stride_h, view.dilation_h = n->dilation_w, view.dilation_w = n->dilation_h;
+        view.pad_top = n->pad_left, view.pad_left = n->pad_top;
+        n = &view;
+    }
     nest_run r = {.n = n, .k = k, .x = x, .x2 = x2, .y = y};
+    r.x_h = transposed ? in_w : in_h, r.x_w = transposed ? in_h : in_w;
+    r.y_h = transposed ? out_w : out_h, r.y_w = transposed ? out_h : out_w;
+    r.w_h = transposed ? 1 : n->kernel_w, r.w_w = transposed ? n->kernel_h : 1; /* taps are packed [kh][kw] */
     r.mac = n->depth > 0; /* broadcast-MAC ops reduce over a group's input channels */
     r.groups = r.mac ? n->groups : 1;
     r.group_out = n->out.c / r.groups;
@@ -198,6 +218,10 @@ void small_nest_run(const small_nest *n, const small_kernel_choice *k, const flo
      * far better than short runs a channel block apart. */
     r.blocks_per_group = r.mac ? (r.group_out + r.block - 1) / r.block : 1;
     r.depth = r.mac ? n->depth : 1;
+    /* A conv's window row is one run of kernel_w * depth floats in the input (channels innermost, no
+     * dilation, no groups, rows walked as stored) and in its packed weights ([tap][depth] per block):
+     * reduce it as one tap. */
+    r.row_run = r.mac && r.depth == n->in.c && n->dilation_w == 1 && !transposed;
     r.chunk = flattened ? FLAT_CHUNK_TILES * k->pixel_tile : n->out.w;
     r.chunks = (n->out.w + r.chunk - 1) / r.chunk;
     /* Interior columns [ow_lo, ow_hi): the whole window row lies inside the input. */
@@ -206,11 +230,11 @@ void small_nest_run(const small_nest *n, const small_kernel_choice *k, const flo
     r.ow_hi = max_int(r.ow_lo, min_int(n->out.w, floor_div(n->in.w - 1 - reach + n->pad_left, n->stride_w) + 1));
 
     small_tile *t = &r.proto;
-    t->x_pixel_step = (ptrdiff_t)n->stride_w * n->in.c;
-    t->x_row_step = (ptrdiff_t)n->dilation_h * n->in.w * n->in.c;
-    t->x_col_step = (ptrdiff_t)n->dilation_w * n->in.c;
+    t->x_pixel_step = n->stride_w * r.x_w;
+    t->x_row_step = n->dilation_h * r.x_h;
+    t->x_col_step = n->dilation_w * r.x_w;
     t->depth = r.depth;
-    t->y_pixel_step = n->y_pixel_step;
+    t->y_pixel_step = r.y_w;
     t->activation = n->activation;
     t->alpha = n->alpha;
 

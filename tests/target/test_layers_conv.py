@@ -291,6 +291,30 @@ def test_depthwise_of_few_channels_at_every_pixel_count(runner: Runner, runner_i
             ref.assert_matches(result.output, ref.conv2d(layer, x, weights, bias), case_id)
 
 
+# Outputs taller than wide and narrower than a pixel tile, which the nest walks by columns (KWS's
+# 25 x 5; at most 3 wide, narrower than any pixel tile): asymmetric windows, strides, dilations and paddings, so that a swapped axis shows.
+TALL_NARROW: tuple[tuple[str, L.Conv2D, tuple[int, int, int]], ...] = (
+    ("kws-first", L.Conv2D(24, (10, 4), (2, 2), padding="same", activation="relu"), (29, 6, 1)),
+    ("conv-5x2-s1x2-d2x1", L.Conv2D(9, (5, 2), (1, 2), (2, 1), padding=(3, 1, 1, 0)), (23, 5, 5)),
+    ("conv-3x3-groups", L.Conv2D(12, (3, 3), padding="same", groups=3), (19, 3, 6)),
+    ("conv-1x3-valid", L.Conv2D(7, (1, 3), activation="relu6"), (17, 4, 3)),
+    ("dwconv-3x3-same", L.Conv2D(37, (3, 3), padding="same", groups=37, activation="relu"), (25, 3, 37)),
+    ("dwconv-4x2-s2x1-d1x2", L.Conv2D(8, (4, 2), (2, 1), (1, 2), padding="same", groups=8), (31, 3, 8)),
+    ("dwconv-3x3-valid-c8", L.Conv2D(8, (3, 3), groups=8), (16, 3, 8)),
+)
+
+
+@pytest.mark.parametrize("name", [name for name, _, _ in TALL_NARROW])
+def test_tall_narrow_outputs(runner: Runner, runner_info: RunnerInfo, name: str) -> None:
+    _, layer, shape = next(case for case in TALL_NARROW if case[0] == name)
+    x, weights, bias = conv_operands(f"tall-{name}", layer, shape, True, ref.NORMAL)
+    expected = ref.conv2d(layer, x, weights, bias)
+    out_h, out_w = expected.value.shape[:2]
+    assert out_h > out_w and out_w < runner_info.kernels[ref.conv_kind(layer, shape)].pixel_tile, "not tall and narrow"
+    result = runner.run(layer, [x], weights, bias)
+    ref.assert_matches(result.output, expected, name)
+
+
 def test_padding_only_windows_exist() -> None:
     """The padding-only cases really have windows without a single real tap (reference tiles)."""
     for case in PADDING_ONLY_CASES:

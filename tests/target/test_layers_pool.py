@@ -153,6 +153,14 @@ MAGNITUDE_CASES = [
 ]
 
 
+# Taller than wide and narrower than a pixel tile: the nest walks these by columns.
+TALL_NARROW_CASES = [
+    PoolCase("maxpool", 5, (3, 2), (2, 1), "same", 9, 2, data="negative"),
+    PoolCase("avgpool", 5, (2, 3), (1, 2), (1, 0, 1, 1), 11, 3),
+    PoolCase("avgpool", Edge(1, 1), (3, 3), (1, 1), "same", 13, 1),
+]
+
+
 @pytest.mark.parametrize("case", TILE_CASES, ids=str)
 def test_pool_tiles(runner: Runner, runner_info: RunnerInfo, case: PoolCase) -> None:
     check_pool(runner, runner_info, case)
@@ -163,7 +171,7 @@ def test_pool_geometry(runner: Runner, runner_info: RunnerInfo, case: PoolCase) 
     check_pool(runner, runner_info, case)
 
 
-@pytest.mark.parametrize("case", COUNT_CASES + NEGATIVE_CASES + MAGNITUDE_CASES, ids=str)
+@pytest.mark.parametrize("case", COUNT_CASES + NEGATIVE_CASES + MAGNITUDE_CASES + TALL_NARROW_CASES, ids=str)
 def test_pool_padding_and_magnitudes(runner: Runner, runner_info: RunnerInfo, case: PoolCase) -> None:
     check_pool(runner, runner_info, case)
 
