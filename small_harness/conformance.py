@@ -1,7 +1,8 @@
 """`invoke kernels`: the conformance table of the ports. Per kernel table: the template it
 instantiates and its own lines (port_size.py), and for each kind whether it runs the table's own code
-or arch/ref's, with its tile, as the built runner reports at each variant (so a vector-length
-agnostic table shows its tiles at every vector length it is tested at)."""
+or arch/ref's, with its tiles (every variant of the kind, such as RVV's conv in each register group),
+as the built runner reports at each variant (so a vector-length agnostic table shows its tiles at
+every vector length it is tested at)."""
 
 from __future__ import annotations
 
@@ -40,9 +41,9 @@ def collect(targets: list[Target], backend: Backend) -> tuple[dict[str, IsaRow],
             row = rows.setdefault(variant.isa, IsaRow(variant.isa, set(), defaultdict(list)))
             row.targets.add(target.name)
             for kind in KINDS:
-                kernel = info.kernels[kind]
-                native = kernel.name.endswith(f"-{variant.isa}")
-                tile = f"{kernel.pixel_tile}x{kernel.channel_tile or 'all'}"
+                # Every variant of the kind (RVV's conv in each register group), widest first.
+                native = info.kernels[kind].name.endswith(f"-{variant.isa}")
+                tile = "|".join(f"{kernel.pixel_tile}x{kernel.channel_tile or 'all'}" for kernel in info.variants(kind))
                 cell = tile if native else f"ref {tile}" if variant.isa != REF_ISA else tile
                 if cell not in row.tiles[kind]:
                     row.tiles[kind].append(cell)
@@ -51,7 +52,7 @@ def collect(targets: list[Target], backend: Backend) -> tuple[dict[str, IsaRow],
 
 def _cells(tiles: list[str]) -> str:
     """"8x4/8x8/8x16" as "8x4..16": the tiles of one kind at increasing vector lengths."""
-    if len(tiles) < 2 or len({tile.split("x")[0] for tile in tiles}) != 1:
+    if len(tiles) < 2 or any("|" in tile for tile in tiles) or len({tile.split("x")[0] for tile in tiles}) != 1:
         return "/".join(tiles)
     return f"{tiles[0]}..{tiles[-1].split('x')[1]}"
 
@@ -69,7 +70,8 @@ def format_table(rows: dict[str, IsaRow], skipped: list[str]) -> str:
     text = ["  ".join(cell.ljust(widths[i]) for i, cell in enumerate(line)).rstrip() for line in table]
     text.insert(1, "  ".join("-" * w for w in widths))
     text.append("tiles are pixels x channels per call; 'ref' marks a kind that runs arch/ref's portable code; "
-                "a vector-length agnostic table lists its tiles at each tested vector length")
+                "a vector-length agnostic table lists its tiles at each tested vector length; a|b are one kind's "
+                "variants, widest first (the library takes per layer the one that idles fewest lanes)")
     if skipped:
         text.append(f"not run here (this CPU lacks the table): {', '.join(skipped)}")
     return "\n".join(text)
