@@ -87,14 +87,16 @@ static void run_spatial(const nest_run *r, int gb, int s0, int s1) {
     const int group_end = (g + 1) * r->group_out;
     const int b0 = g * r->group_out + block_in_group * r->block;
     const int b_end = r->mac ? min_int(b0 + r->block, group_end) : group_end;
-    /* Decoded once, then stepped (divisions per unit cost as much as a small tile). */
+    /* Decoded once, then stepped (divisions per unit cost as much as a small tile). The chunks of one
+     * row in range are one stretch: chunks are whole pixel tiles, so its tiles are theirs. */
     int chunk = s0 % r->chunks, oh = s0 / r->chunks;
-    for (int s = s0; s < s1; ++s, ++chunk) {
-        if (chunk == r->chunks) chunk = 0, ++oh;
+    for (int s = s0; s < s1; chunk = 0, ++oh) {
+        const int chunks = min_int(r->chunks - chunk, s1 - s);
+        s += chunks;
         const int ih0 = oh * n->stride_h - n->pad_top;
         int i_lo, i_hi;
         clip_window(ih0, n->kernel_h, n->dilation_h, n->in.h, &i_lo, &i_hi);
-        const int ow_end = min_int(n->out.w, (chunk + 1) * r->chunk);
+        const int ow_end = min_int(n->out.w, (chunk + chunks) * r->chunk);
         for (int ow = chunk * r->chunk; ow < ow_end; ow += t.pixels) {
             const int iw0 = ow * n->stride_w - n->pad_left;
             int j_lo = 0, j_hi = n->kernel_w; /* the interior's whole window row: no division */
