@@ -69,7 +69,8 @@ typedef struct {
     float *y;
     int mac, groups, group_out, block, blocks_per_group, depth, chunk, chunks, ow_lo, ow_hi;
     int spatial_units;  /* out.h * chunks */
-    int row_run;        /* reduce a conv's window row as one tap (see run_spatial) */
+    int row_run;        /* reduce a conv's window row as one tap (see small_nest_run) */
+    int chunk_major;    /* units numbered chunk by chunk, each across the rows (a transposed walk) */
     /* Floats between neighbours along the walked rows (h) and columns (w): input, output, and taps of
      * the packed weights (in runs of depth * block). A transposed walk swaps them (small_nest_run). */
     ptrdiff_t x_h, x_w, y_h, y_w, w_h, w_w;
@@ -78,63 +79,77 @@ typedef struct {
 } nest_run;
 
 /* The tiles of spatial units [s0, s1) in channel block gb (of all groups' blocks). */
-static void run_spatial(const nest_run *r, int gb, int s0, int s1) {
+/* The tiles of output row oh, columns [ow_begin, ow_end), in channel block gb. */
+static void run_row(const nest_run *r, int gb, int oh, int ow_begin, int ow_end) {
     const small_nest *n = r->n;
     const small_kernel_choice *k = r->k;
     small_tile t = r->proto;
-    const int row_run = r->row_run;
     const int g = gb / r->blocks_per_group, block_in_group = gb % r->blocks_per_group;
     const int group_end = (g + 1) * r->group_out;
     const int b0 = g * r->group_out + block_in_group * r->block;
     const int b_end = r->mac ? min_int(b0 + r->block, group_end) : group_end;
-    /* Decoded once, then stepped (divisions per unit cost as much as a small tile). The chunks of one
-     * row in range are one stretch: chunks are whole pixel tiles, so its tiles are theirs. */
+    const int ih0 = oh * n->stride_h - n->pad_top;
+    int i_lo, i_hi;
+    clip_window(ih0, n->kernel_h, n->dilation_h, n->in.h, &i_lo, &i_hi);
+    for (int ow = ow_begin; ow < ow_end; ow += t.pixels) {
+        const int iw0 = ow * n->stride_w - n->pad_left;
+        int j_lo = 0, j_hi = n->kernel_w; /* the interior's whole window row: no division */
+        if (ow >= r->ow_lo && ow < r->ow_hi) {
+            t.pixels = min_int(k->pixel_tile, min_int(r->ow_hi, ow_end) - ow);
+        } else {
+            clip_window(iw0, n->kernel_w, n->dilation_w, n->in.w, &j_lo, &j_hi);
+            t.pixels = 1;
+        }
+        t.taps_h = i_hi - i_lo;
+        t.taps_w = j_hi - j_lo;
+        if (r->row_run && t.taps_w > 1) {
+            t.depth = t.taps_w * r->depth;
+            t.taps_w = 1;
+        } else {
+            t.depth = r->depth;
+        }
+        /* An empty window reads nothing; point at the tensor start to stay in bounds. */
+        const ptrdiff_t x_offset =
+            (t.taps_h && t.taps_w)
+                ? (ptrdiff_t)(ih0 + i_lo * n->dilation_h) * r->x_h + (ptrdiff_t)(iw0 + j_lo * n->dilation_w) * r->x_w
+                : 0;
+        for (int c0 = b0; c0 < b_end; c0 += r->block) {
+            const int nc = min_int(r->block, group_end - c0);
+            const ptrdiff_t x_channel = r->mac ? (ptrdiff_t)g * n->depth : c0;
+            t.channels = nc;
+            t.bias = n->bias ? n->bias + c0 : 0;
+            t.w_col_step = r->w_w * r->depth * nc;
+            t.w_row_step = r->w_h * r->depth * nc;
+            t.x = r->x + x_offset + x_channel;
+            t.x2 = r->x2 ? r->x2 + x_offset + x_channel : 0;
+            t.w = n->weights ? n->weights + (size_t)c0 * n->kernel_h * n->kernel_w * r->depth +
+                                   (i_lo * r->w_h + j_lo * r->w_w) * r->depth * nc
+                             : 0;
+            t.y = r->y + oh * r->y_h + ow * r->y_w + c0;
+            k->info->run(&t);
+        }
+    }
+}
+
+/* The tiles of spatial units [s0, s1) in channel block gb (of all groups' blocks). Decoded once, then
+ * stepped (divisions per unit cost as much as a small tile). */
+static void run_spatial(const nest_run *r, int gb, int s0, int s1) {
+    const int rows = r->n->out.h, width = r->n->out.w;
+    if (r->chunk_major) { /* unit = chunk * rows + row */
+        int oh = s0 % rows, chunk = s0 / rows;
+        for (int s = s0; s < s1; ++s) {
+            run_row(r, gb, oh, chunk * r->chunk, min_int(width, (chunk + 1) * r->chunk));
+            if (++oh == rows) oh = 0, ++chunk;
+        }
+        return;
+    }
+    /* unit = row * chunks + chunk: the chunks of one row in range are one stretch, as chunks are
+     * whole pixel tiles (so its tiles are theirs). */
     int chunk = s0 % r->chunks, oh = s0 / r->chunks;
     for (int s = s0; s < s1; chunk = 0, ++oh) {
         const int chunks = min_int(r->chunks - chunk, s1 - s);
         s += chunks;
-        const int ih0 = oh * n->stride_h - n->pad_top;
-        int i_lo, i_hi;
-        clip_window(ih0, n->kernel_h, n->dilation_h, n->in.h, &i_lo, &i_hi);
-        const int ow_end = min_int(n->out.w, (chunk + chunks) * r->chunk);
-        for (int ow = chunk * r->chunk; ow < ow_end; ow += t.pixels) {
-            const int iw0 = ow * n->stride_w - n->pad_left;
-            int j_lo = 0, j_hi = n->kernel_w; /* the interior's whole window row: no division */
-            if (ow >= r->ow_lo && ow < r->ow_hi) {
-                t.pixels = min_int(k->pixel_tile, min_int(r->ow_hi, ow_end) - ow);
-            } else {
-                clip_window(iw0, n->kernel_w, n->dilation_w, n->in.w, &j_lo, &j_hi);
-                t.pixels = 1;
-            }
-            t.taps_h = i_hi - i_lo;
-            t.taps_w = j_hi - j_lo;
-            if (row_run && t.taps_w > 1) {
-                t.depth = t.taps_w * r->depth;
-                t.taps_w = 1;
-            } else {
-                t.depth = r->depth;
-            }
-            /* An empty window reads nothing; point at the tensor start to stay in bounds. */
-            const ptrdiff_t x_offset =
-                (t.taps_h && t.taps_w)
-                    ? (ptrdiff_t)(ih0 + i_lo * n->dilation_h) * r->x_h + (ptrdiff_t)(iw0 + j_lo * n->dilation_w) * r->x_w
-                    : 0;
-            for (int c0 = b0; c0 < b_end; c0 += r->block) {
-                const int nc = min_int(r->block, group_end - c0);
-                const ptrdiff_t x_channel = r->mac ? (ptrdiff_t)g * n->depth : c0;
-                t.channels = nc;
-                t.bias = n->bias ? n->bias + c0 : 0;
-                t.w_col_step = r->w_w * r->depth * nc;
-                t.w_row_step = r->w_h * r->depth * nc;
-                t.x = r->x + x_offset + x_channel;
-                t.x2 = r->x2 ? r->x2 + x_offset + x_channel : 0;
-                t.w = n->weights ? n->weights + (size_t)c0 * n->kernel_h * n->kernel_w * r->depth +
-                                       (i_lo * r->w_h + j_lo * r->w_w) * r->depth * nc
-                                 : 0;
-                t.y = r->y + oh * r->y_h + ow * r->y_w + c0;
-                k->info->run(&t);
-            }
-        }
+        run_row(r, gb, oh, chunk * r->chunk, min_int(width, (chunk + chunks) * r->chunk));
     }
 }
 
@@ -224,7 +239,11 @@ void small_nest_run(const small_nest *n, const small_kernel_choice *k, const flo
      * dilation, no groups, rows walked as stored) and in its packed weights ([tap][depth] per block):
      * reduce it as one tap. */
     r.row_run = r.mac && r.depth == n->in.c && n->dilation_w == 1 && !transposed;
-    r.chunk = flattened ? FLAT_CHUNK_TILES * k->pixel_tile : n->out.w;
+    /* Units: a flat layer's stretches of FLAT_CHUNK_TILES tiles; a transposed walk's rows cut every
+     * pixel tile and numbered chunk by chunk, so that a thread's share is a band of the stored rows,
+     * as in the layers before and after it (most walked as stored); else whole rows. */
+    r.chunk_major = transposed;
+    r.chunk = flattened || transposed ? FLAT_CHUNK_TILES * k->pixel_tile : n->out.w;
     r.chunks = (n->out.w + r.chunk - 1) / r.chunk;
     /* Interior columns [ow_lo, ow_hi): the whole window row lies inside the input. */
     const int reach = (n->kernel_w - 1) * n->dilation_w;
