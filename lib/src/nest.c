@@ -94,8 +94,8 @@ static block_span block_of(const nest_run *r, int gb) {
 }
 
 /* The tiles of output row oh, columns [ow_begin, ow_end), in block b, through t: the caller's tile,
- * which holds the fields every tile shares (a row does not copy them). */
-/* Inlined: a call per row cost up to 9% more stores on small layers (RISC-V counts). */
+ * which holds the fields every tile shares (a row does not copy them). Inlined: a call per row cost
+ * up to 9% more stores on small layers (RISC-V counts). */
 static inline __attribute__((always_inline)) void run_row(const nest_run *r, small_tile *t, const block_span *b, int oh,
                                                          int ow_begin, int ow_end) {
     const small_nest *n = r->n;
