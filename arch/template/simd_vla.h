@@ -162,16 +162,33 @@ VLA_INLINE void window_tile(const small_tile *t, const int np, const window_op o
     store_pixel(t, a7, 7, np, scale, tail);
 }
 
+/* A row longer than the tile (whole_rows): whole tiles, then the rest. A function of its own, so
+ * that its loop's registers do not cost every tile a larger frame (RISC-V counts). */
+static __attribute__((noinline)) void window_row(const small_tile *tile, const window_op op) {
+    enum { P = VLA_WINDOW_PIXELS };
+    small_tile rest = *tile; /* one copy, its pixels P for the whole tiles */
+    int left = tile->pixels;
+    for (rest.pixels = P; left > P; left -= P) {
+        window_tile(&rest, P, op);
+        rest.x += P * rest.x_pixel_step;
+        rest.y += P * rest.y_pixel_step;
+    }
+    rest.pixels = left;
+    if (rest.pixels == 1) window_tile(&rest, 1, op);
+    else window_tile(&rest, P, op);
+}
+
 VLA_INLINE void window(const small_tile *t, const window_op op) {
     if (t->pixels == 1) window_tile(t, 1, op);
-    else window_tile(t, VLA_WINDOW_PIXELS, op);
+    else if (t->pixels <= VLA_WINDOW_PIXELS) window_tile(t, VLA_WINDOW_PIXELS, op);
+    else window_row(t, op);
 }
 
 void VLA_FN(dwconv)(const small_tile *t) { window(t, WINDOW_DWCONV); }
 void VLA_FN(maxpool)(const small_tile *t) { window(t, WINDOW_MAX); }
 void VLA_FN(avgpool)(const small_tile *t) { window(t, WINDOW_AVG); }
 
-/* ---- add and copy: one tap, pixel by pixel. */
+/* ---- add and copy: one tap, pixel by pixel, any number of pixels. */
 VLA_INLINE void elementwise(const small_tile *t, const int add) {
     const vla_tail tail = vla_tail_of(t->channels);
     for (int p = 0; p < t->pixels; ++p) {
@@ -240,7 +257,7 @@ static double VLA_FN(peak)(long iterations, float *sink) {
 
 #define VLA_NAME(kind, pixels, group) "f32-" #kind "-" VLA_STR(pixels) "x" VLA_STR(group) "-" VLA_STR(VLA_ISA)
 #define VLA_CONV_KERNEL(group, pixels, next)                                                                      \
-    {VLA_NAME(conv, pixels, group), VLA_FN(VLA_CAT(conv, group)), pixels, 0, VLA_CAT(lanes, group), next}
+    {VLA_NAME(conv, pixels, group), VLA_FN(VLA_CAT(conv, group)), pixels, 0, VLA_CAT(lanes, group), next, 1}
 
 /* Widest first, each pointing at the next narrower (small_choose_kernel picks per layer). */
 static const small_kernel_info VLA_FN(conv_groups)[VLA_CONV_GROUPS] = {
@@ -264,11 +281,11 @@ static const small_kernel_info VLA_FN(conv_groups)[VLA_CONV_GROUPS] = {
 
 #define VLA_LANES VLA_CAT(lanes, VLA_VECTOR)
 static const small_kernel_info VLA_FN(kernels)[] = {
-    {VLA_NAME(dwconv, VLA_WINDOW_PIXELS, VLA_VECTOR), VLA_FN(dwconv), VLA_WINDOW_PIXELS, 0, VLA_LANES, 0},
-    {VLA_NAME(maxpool, VLA_WINDOW_PIXELS, VLA_VECTOR), VLA_FN(maxpool), VLA_WINDOW_PIXELS, 0, VLA_LANES, 0},
-    {VLA_NAME(avgpool, VLA_WINDOW_PIXELS, VLA_VECTOR), VLA_FN(avgpool), VLA_WINDOW_PIXELS, 0, VLA_LANES, 0},
-    {VLA_NAME(add, 8, VLA_VECTOR), VLA_FN(add), 8, 0, VLA_LANES, 0},
-    {VLA_NAME(copy, 8, VLA_VECTOR), VLA_FN(copy), 8, 0, VLA_LANES, 0},
+    {VLA_NAME(dwconv, VLA_WINDOW_PIXELS, VLA_VECTOR), VLA_FN(dwconv), VLA_WINDOW_PIXELS, 0, VLA_LANES, 0, 1},
+    {VLA_NAME(maxpool, VLA_WINDOW_PIXELS, VLA_VECTOR), VLA_FN(maxpool), VLA_WINDOW_PIXELS, 0, VLA_LANES, 0, 1},
+    {VLA_NAME(avgpool, VLA_WINDOW_PIXELS, VLA_VECTOR), VLA_FN(avgpool), VLA_WINDOW_PIXELS, 0, VLA_LANES, 0, 1},
+    {VLA_NAME(add, 8, VLA_VECTOR), VLA_FN(add), 8, 0, VLA_LANES, 0, 1},
+    {VLA_NAME(copy, 8, VLA_VECTOR), VLA_FN(copy), 8, 0, VLA_LANES, 0, 1},
     {"f32-fc-1x2" VLA_STR(VLA_VECTOR) "-" VLA_STR(VLA_ISA), VLA_FN(fc), 1, 0, VLA_FN(fc_channels), 0},
 };
 

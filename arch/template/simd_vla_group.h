@@ -120,7 +120,10 @@ VLA_INLINE void VLA_G(conv_groups)(const small_tile *t, const int np) {
 #endif
 
 /* One compiled body per pixel count, so that a tile computes exactly its pixels (rows of 8 or 16 with
- * a tile of 7: no pixels computed to be thrown away); counts past the tile fold away. */
+ * a tile of 7: no pixels computed to be thrown away); counts past the tile fold away. A row of more
+ * (whole_rows) goes to VLA_G(conv_row), a function of its own: in this one its loop's registers cost
+ * every tile a larger frame (RISC-V counts). */
+static void VLA_G(conv_row)(const small_tile *tile);
 void VLA_FN(VLA_G(conv))(const small_tile *t) {
     enum { P = VLA_GROUP_PIXELS };
     switch (t->pixels) {
@@ -131,7 +134,25 @@ void VLA_FN(VLA_G(conv))(const small_tile *t) {
     case 5: VLA_CONV_BODY(t, P > 5 ? 5 : P); break;
     case 6: VLA_CONV_BODY(t, P > 6 ? 6 : P); break;
     case 7: VLA_CONV_BODY(t, P > 7 ? 7 : P); break;
-    default: VLA_CONV_BODY(t, P); break;
+    default:
+        if (t->pixels > P) VLA_G(conv_row)(t);
+        else VLA_CONV_BODY(t, P);
+        break;
     }
+}
+
+/* Whole tiles of a row, then the rest as a tile. */
+static __attribute__((noinline)) void VLA_G(conv_row)(const small_tile *tile) {
+    enum { P = VLA_GROUP_PIXELS };
+    small_tile rest = *tile; /* one copy, its pixels P for the whole tiles */
+    const small_tile *t = &rest;
+    int left = tile->pixels;
+    for (rest.pixels = P; left > P; left -= P) {
+        VLA_CONV_BODY(t, P);
+        rest.x += P * rest.x_pixel_step;
+        rest.y += P * rest.y_pixel_step;
+    }
+    rest.pixels = left;
+    VLA_FN(VLA_G(conv))(t);
 }
 #undef VLA_CONV_BODY

@@ -68,6 +68,7 @@ typedef struct {
     const float *x, *x2;
     float *y;
     int mac, groups, group_out, block, blocks_per_group, depth, chunk, chunks, ow_lo, ow_hi;
+    int call_pixels;    /* most pixels per kernel call: the pixel tile, or a whole row (whole_rows) */
     int spatial_units;  /* out.h * chunks */
     int row_run;        /* reduce a conv's window row as one tap (see small_nest_run) */
     int chunk_major;    /* units numbered chunk by chunk, each across the rows (a transposed walk) */
@@ -108,7 +109,7 @@ static inline __attribute__((always_inline)) void run_row(const nest_run *r, sma
         const int iw0 = ow * n->stride_w - n->pad_left;
         int j_lo = 0, j_hi = n->kernel_w; /* the interior's whole window row: no division */
         if (ow >= r->ow_lo && ow < r->ow_hi) {
-            t->pixels = min_int(k->pixel_tile, min_int(r->ow_hi, ow_end) - ow);
+            t->pixels = min_int(r->call_pixels, min_int(r->ow_hi, ow_end) - ow);
         } else {
             clip_window(iw0, n->kernel_w, n->dilation_w, n->in.w, &j_lo, &j_hi);
             t->pixels = 1;
@@ -264,6 +265,7 @@ void small_nest_run(const small_nest *n, const small_kernel_choice *k, const flo
     const int reach = (n->kernel_w - 1) * n->dilation_w;
     r.ow_lo = min_int(ceil_div(n->pad_left, n->stride_w), n->out.w);
     r.ow_hi = max_int(r.ow_lo, min_int(n->out.w, floor_div(n->in.w - 1 - reach + n->pad_left, n->stride_w) + 1));
+    r.call_pixels = k->info->whole_rows ? n->out.w : k->pixel_tile;
 
     small_tile *t = &r.proto;
     t->x_pixel_step = n->stride_w * r.x_w;

@@ -126,6 +126,8 @@ int main(void) {
     conv_case(4, 4, 17, 3, 1, 1, 1, 0, 1);
     conv_case(4, 4, 2, 3, 41, 1, 1, 20, 1); /* a window ten times the input, nearly all padding */
     conv_case(4, 5, 3, 3, 3, 1, 4, 4, 3);   /* depthwise, dilated past the input on every side */
+    conv_case(3, 55, 3, 5, 3, 1, 1, 1, 1);  /* rows of several pixel tiles on every ISA (whole_rows) */
+    conv_case(3, 55, 6, 6, 3, 1, 1, 1, 6);
     softmax_case();
 
     small_layer_desc d = small_layer_desc_default(SMALL_OP_CONV2D);
