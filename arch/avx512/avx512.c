@@ -41,6 +41,31 @@ static inline simd_v simd_load_repeat(const float *p, int n) {
     if (n == 8) return _mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_loadu_pd((const double *)p)));
     return _mm512_broadcast_f32x4(_mm_loadu_ps(p));
 }
+/* conv of 8 output channels (SIMD_PAIRS in simd_fixed.h): lanes in pairs. */
+#define SIMD_PAIRS
+/* The 2 floats at p in every pair of lanes: one broadcast load. */
+static inline simd_v simd_load_pair_repeat(const float *p) {
+    double d;
+    __builtin_memcpy(&d, p, sizeof d);
+    return _mm512_castpd_ps(_mm512_set1_pd(d));
+}
+/* The float at p in the even lanes, 0 in the odd ones. */
+static inline simd_v simd_load_even_repeat(const float *p) { return _mm512_maskz_broadcastss_ps(0x5555, _mm_load_ss(p)); }
+/* Two runs of 8 at p, a and b, zipped: a0 b0 a1 b1 ... */
+static inline simd_v simd_load_zip_halves(const float *p) {
+    return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 8, 1, 9, 2, 10, 3, 11, 4, 12, 5, 13, 6, 14, 7, 15), _mm512_loadu_ps(p));
+}
+/* The 8 floats at p in the even lanes, 0 in the odd ones. */
+static inline simd_v simd_load_zip_zero(const float *p) {
+    return _mm512_maskz_permutexvar_ps(0x5555, _mm512_setr_epi32(0, 0, 1, 0, 2, 0, 3, 0, 4, 0, 5, 0, 6, 0, 7, 0),
+                                       _mm512_castps256_ps512(_mm256_loadu_ps(p)));
+}
+/* Lane pairs summed: those of a in lanes 0-7, those of b in 8-15. */
+static inline simd_v simd_add_pairs(simd_v a, simd_v b) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i odd = _mm512_setr_epi32(1, 3, 5, 7, 9, 11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31);
+    return _mm512_add_ps(_mm512_permutex2var_ps(a, even, b), _mm512_permutex2var_ps(a, odd, b));
+}
 static int simd_supported(void) { return __builtin_cpu_supports("avx512f"); }
 
 #include "simd_fixed.h"

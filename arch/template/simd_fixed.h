@@ -28,6 +28,13 @@
  *                                 where v is: cheaper than simd_max/min on x86 (the activations)
  *   SIMD_LANE_FMA, simd_fma_lane(acc, w, x, lane)  acc + w * x[lane]: conv then reduces SIMD_LANES
  *                                 input channels per step from one vector load (ASIMD's fmla by element)
+ *   SIMD_PAIRS                    conv of LANES / 2 outputs reduces two inputs per vector (conv_pairs_tile),
+ *                                 with simd_load_pair_repeat(p) (the 2 floats at p in every lane pair),
+ *                                 simd_load_even_repeat(p) (*p in the even lanes, 0 in the odd),
+ *                                 simd_load_zip_halves(p) (LANES floats at p, the halves a and b as
+ *                                 a0 b0 a1 b1 ...), simd_load_zip_zero(p) (LANES / 2 floats at p in the
+ *                                 even lanes, 0 in the odd), simd_add_pairs(a, b) (a's lane pairs summed
+ *                                 in the low half, b's in the high half)
  *   SIMD_WHOLE_ROWS               1 (default): kernels take a row's whole interior per call (whole_rows in
  *                                 small_kernel.h); 0: a tile per call, where the row's loop costs the
  *                                 tile registers (MVE: 5% more instructions on ResNet-8)
@@ -236,6 +243,59 @@ SIMD_INLINE void conv_pixels(const small_tile *t, int n) {
     case n:                                                                                                       \
         if (n < SIMD_CONV_PIXELS) conv_pixels(&t, n < SIMD_CONV_PIXELS ? n : 1);                                 \
         break;
+#ifdef SIMD_PAIRS
+/* conv of LANES / 2 output channels (MobileNet's first layer on AVX-512: 3 -> 8), whose half-empty
+ * vectors would idle half of every FMA: a vector holds the block's channels for 2 consecutive input
+ * channels instead (lane 2c + d: output c, input k + d), the input pair repeated across it, so each
+ * FMA reduces 2 inputs. The two halves of a lane pair are added at the end, 2 pixels per vector. An odd
+ * last input takes the even lanes alone. Needs the pixels' outputs back to back (y_pixel_step ==
+ * channels). P pixels; a part tile computes its missing ones on the last real pixel's input. */
+SIMD_INLINE void conv_pairs_tile(const small_tile *t, int P, const epilogue *e) {
+    enum { C = SIMD_LANES / 2 };
+    const float *xp[SIMD_CONV_PIXELS];
+    SIMD_UNROLL for (int p = 0; p < P; ++p) xp[p] = t->x + (p < t->pixels ? p : t->pixels - 1) * t->x_pixel_step;
+    simd_v acc[SIMD_CONV_PIXELS];
+    SIMD_UNROLL for (int p = 0; p < P; ++p) acc[p] = simd_zero();
+    for (int i = 0; i < t->taps_h; ++i)
+        for (int j = 0; j < t->taps_w; ++j) {
+            const float *w = t->w + i * t->w_row_step + j * t->w_col_step;
+            const ptrdiff_t tap = i * t->x_row_step + j * t->x_col_step;
+            int k = 0;
+            for (; k + 2 <= t->depth; k += 2) {
+                const simd_v wv = simd_load_zip_halves(w + k * C);
+                SIMD_UNROLL for (int p = 0; p < P; ++p) acc[p] = simd_fma(acc[p], simd_load_pair_repeat(xp[p] + tap + k), wv);
+            }
+            if (k < t->depth) {
+                const simd_v wv = simd_load_zip_zero(w + k * C);
+                SIMD_UNROLL for (int p = 0; p < P; ++p) acc[p] = simd_fma(acc[p], simd_load_even_repeat(xp[p] + tap + k), wv);
+            }
+        }
+    const simd_v bias = t->bias ? simd_load_repeat(t->bias, C) : simd_zero();
+    SIMD_UNROLL for (int p = 0; p < P; p += 2) {
+        if (p + 1 < P && p + 1 < t->pixels)
+            simd_store(t->y + p * C, activate(simd_add(simd_add_pairs(acc[p], acc[p + 1]), bias), e));
+        else if (p < t->pixels)
+            simd_store_tail(t->y + p * C, activate(simd_add(simd_add_pairs(acc[p], acc[p]), bias), e), simd_tail_of(C));
+    }
+}
+
+static __attribute__((noinline)) void conv_pairs(const small_tile *tile) {
+    enum { P = SIMD_CONV_PIXELS, QUARTER = SIMD_CONV_PIXELS / 4 > 1 ? SIMD_CONV_PIXELS / 4 : 1 };
+    small_tile t = *tile;
+    const epilogue e = epilogue_of(&t);
+    int left = t.pixels;
+    for (t.pixels = P; left > P; left -= P) {
+        conv_pairs_tile(&t, P, &e);
+        t.x += P * t.x_pixel_step;
+        t.y += P * t.y_pixel_step;
+    }
+    t.pixels = left;
+    if (left > QUARTER) conv_pairs_tile(&t, P, &e);
+    else if (left > 1) conv_pairs_tile(&t, QUARTER, &e);
+    else conv_pairs_tile(&t, 1, &e);
+}
+#endif
+
 /* The first `tiles` whole tiles of a row longer than the tile (whole_rows). A function of its own, so
  * that a lone tile pays no frame for a row's loop (ARM and Cortex-M55 counts). */
 static __attribute__((noinline)) void conv_whole_tiles(const small_tile *tile, int tiles) {
@@ -250,6 +310,12 @@ static __attribute__((noinline)) void conv_whole_tiles(const small_tile *tile, i
 
 void SIMD_FN(conv)(const small_tile *tile) {
     small_tile t = *tile; /* a local: stores cannot alias it, so its fields stay in registers */
+#ifdef SIMD_PAIRS
+    if (t.channels == SIMD_LANES / 2 && t.y_pixel_step == t.channels) {
+        conv_pairs(tile);
+        return;
+    }
+#endif
     if (SIMD_WHOLE_ROWS && t.pixels > SIMD_CONV_PIXELS) { /* a row: its whole tiles, then the rest, 1 to P */
         const int tiles = (t.pixels - 1) / SIMD_CONV_PIXELS;
         conv_whole_tiles(tile, tiles);

@@ -291,6 +291,23 @@ def test_depthwise_of_few_channels_at_every_pixel_count(runner: Runner, runner_i
             ref.assert_matches(result.output, ref.conv2d(layer, x, weights, bias), case_id)
 
 
+def test_conv_of_half_a_vector_of_outputs_at_every_pixel_count(runner: Runner, runner_info: RunnerInfo) -> None:
+    """Conv of 8 and 4 outputs at every output width from 1 to 2P + 1: a kernel may hold two input
+    channels' weights in a vector of twice the outputs (AVX-512 with 8: MobileNet's first layer), which
+    pairs of inputs and part tiles must not upset: odd and even depths, a window row reduced as one run
+    (3 inputs at stride 2) or tap by tap (dilation 2), 1x1."""
+    kernel = runner_info.kernels["conv"]
+    for in_c, out_c, size, stride, dilation in [(3, 8, 3, 2, 1), (4, 8, 3, 1, 1), (1, 8, 3, 1, 2), (5, 8, 1, 1, 1),
+                                                (3, 4, 3, 1, 1)]:
+        for out_w in range(1, 2 * kernel.pixel_tile + 2):
+            layer = L.Conv2D(out_c, (size, size), (stride, stride), (dilation, dilation), "same", 1, "relu6")
+            case_id = f"conv-half-c{in_c}-o{out_c}-k{size}-s{stride}-d{dilation}-w{out_w}"
+            x, weights, bias = conv_operands(case_id, layer, (3, out_w * stride, in_c), True, ref.NORMAL)
+            result = runner.run(layer, [x], weights, bias)
+            ref.assert_kernel(result, runner_info, "conv", None)
+            ref.assert_matches(result.output, ref.conv2d(layer, x, weights, bias), case_id)
+
+
 # Outputs taller than wide and narrower than a pixel tile, which the nest walks by columns (KWS's
 # 25 x 5; at most 2 wide, narrower than any pixel tile (MVE: conv 3, depthwise 2)): asymmetric windows, strides, dilations and paddings, so that a swapped axis shows.
 TALL_NARROW: tuple[tuple[str, L.Conv2D, tuple[int, int, int]], ...] = (

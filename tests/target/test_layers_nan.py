@@ -66,6 +66,18 @@ def test_conv_with_fused_activation_keeps_nan(runner: Runner, activation: str, a
     _assert_same_specials(runner.run(layer, [x], w, b).output, R.conv2d(layer, x, w, b).value, f"{groups=}")
 
 
+@pytest.mark.parametrize("in_channels", [3, 4])
+def test_conv_of_eight_outputs_keeps_specials(runner: Runner, in_channels: int) -> None:
+    """MobileNet's first layer (3 -> 8, stride 2): AVX-512 pairs input channels in a vector there, and
+    an odd depth's last input takes the even lanes alone; an Inf beside it must not become NaN."""
+    layer = L.Conv2D(8, (3, 3), (2, 2), padding="same", activation="relu6")
+    x = _sprinkled((7, 29, in_channels), 6, every=23)
+    rng = np.random.default_rng(7)
+    w = rng.uniform(-1, 1, (8, 3, 3, in_channels)).astype(np.float32)
+    b = rng.uniform(-1, 1, 8).astype(np.float32)
+    _assert_same_specials(runner.run(layer, [x], w, b).output, R.conv2d(layer, x, w, b).value, f"{in_channels=}")
+
+
 def test_fully_connected_keeps_nan(runner: Runner) -> None:
     layer = L.FullyConnected(23)
     x = np.random.default_rng(4).uniform(-1, 1, (1, 1, 64)).astype(np.float32)
