@@ -417,10 +417,12 @@ SIMD_INLINE void cw_chunk(const small_tile *t, cw_op op, int P, int V, int c, in
             simd_v w[CW_WIDE]; /* shared by P > 1 pixels; a lone pixel loads each where it uses it */
             if (op == OP_DWCONV && P > 1)
                 SIMD_UNROLL for (int v = 0; v < V; ++v) w[v] = load_vec(wt + v * SIMD_LANES, partial && v == V - 1, tail);
-            SIMD_UNROLL for (int p = 0; p < P; ++p)
+            /* A whole tile steps a pointer from pixel to pixel: 12 offsets held apart spill (AVX-512). */
+            const float *xq = x;
+            SIMD_UNROLL for (int p = 0; p < P; ++p, xq += t->x_pixel_step)
                 SIMD_UNROLL for (int v = 0; v < V; ++v) {
                     const int last = partial && v == V - 1;
-                    const simd_v xv = load_vec(x + px[p] + v * SIMD_LANES, last, tail);
+                    const simd_v xv = load_vec((clamp ? x + px[p] : xq) + v * SIMD_LANES, last, tail);
                     if (op == OP_DWCONV)
                         acc[p][v] = simd_fma(acc[p][v], xv, P > 1 ? w[v] : load_vec(wt + v * SIMD_LANES, last, tail));
                     if (op == OP_MAX) acc[p][v] = simd_max(acc[p][v], xv);
