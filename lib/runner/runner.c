@@ -130,6 +130,26 @@ static void write_shape(small_shape s) {
     write_i32(s.c);
 }
 
+/* Floats past a layer's output that the runner fills with a NaN no kernel computes and checks after
+ * the run: a kernel storing past its tile's last pixel (a whole vector where a part one was due) would
+ * otherwise go unnoticed wherever the allocation's rounding to 64 bytes absorbs it. Such a write is
+ * memory corruption, so the runner stops as a crash would, naming the kernel. */
+enum { GUARD_FLOATS = 64 };
+static const uint32_t GUARD_BITS = 0x7fc0deadu;
+
+static void fill_guard(float *guard) {
+    for (int i = 0; i < GUARD_FLOATS; ++i) memcpy(guard + i, &GUARD_BITS, sizeof GUARD_BITS);
+}
+
+static void check_guard(const float *guard, const char *kernel) {
+    for (int i = 0; i < GUARD_FLOATS; ++i)
+        if (memcmp(guard + i, &GUARD_BITS, sizeof GUARD_BITS)) {
+            fprintf(stderr, "small_runner: %s wrote past the end of its output (float %d after it)\n", kernel, i);
+            fflush(stderr);
+            abort();
+        }
+}
+
 /* The reply of CMD_LAYER and CMD_MODEL_RUN: the output (none unless status is SMALL_OK), the
  * kernel that computed it, and the time of the repeated runs. */
 static void reply_tensor(small_status status, const char *message, const char *kernel, small_shape shape,
@@ -267,8 +287,10 @@ static int serve_layer(void) {
         s = SMALL_ERR_NOMEM;
         message = mismatch;
     }
+    const size_t n_out = s == SMALL_OK ? small_shape_size(layer.output) : 0;
     if (s == SMALL_OK) {
-        output = aligned_alloc(64, (small_shape_size(layer.output) * sizeof(float) + 63) / 64 * 64);
+        output = aligned_alloc(64, ((n_out + GUARD_FLOATS) * sizeof(float) + 63) / 64 * 64);
+        if (output) fill_guard(output + n_out);
         if (!output) {
             s = SMALL_ERR_NOMEM;
             message = "cannot allocate the output";
@@ -287,6 +309,7 @@ static int serve_layer(void) {
             s = small_layer_run(&layer, (const float *const *)inputs, output);
         small_count_end();
         elapsed = now_ns() - start;
+        check_guard(output + n_out, small_layer_kernel_name(&layer));
     }
     reply_tensor(s, message, small_layer_kernel_name(&layer), layer.output, output, elapsed);
 
