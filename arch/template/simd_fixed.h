@@ -286,8 +286,7 @@ static __attribute__((noinline)) void conv_pairs(const small_tile *tile) {
     int left = t.pixels;
     for (t.pixels = P; left > P; left -= P) {
         conv_pairs_tile(&t, P, &e);
-        t.x += P * t.x_pixel_step;
-        t.y += P * t.y_pixel_step;
+        small_tile_skip(&t, P);
     }
     t.pixels = left;
     if (left > QUARTER) conv_pairs_tile(&t, P, &e);
@@ -303,8 +302,7 @@ static __attribute__((noinline)) void conv_whole_tiles(const small_tile *tile, i
     t.pixels = SIMD_CONV_PIXELS;
     for (int i = 0; i < tiles; ++i) {
         conv_pixels(&t, SIMD_CONV_PIXELS);
-        t.x += SIMD_CONV_PIXELS * t.x_pixel_step;
-        t.y += SIMD_CONV_PIXELS * t.y_pixel_step;
+        small_tile_skip(&t, SIMD_CONV_PIXELS);
     }
 }
 
@@ -320,8 +318,7 @@ void SIMD_FN(conv)(const small_tile *tile) {
         const int tiles = (t.pixels - 1) / SIMD_CONV_PIXELS;
         conv_whole_tiles(tile, tiles);
         t.pixels -= tiles * SIMD_CONV_PIXELS;
-        t.x += tiles * SIMD_CONV_PIXELS * t.x_pixel_step;
-        t.y += tiles * SIMD_CONV_PIXELS * t.y_pixel_step;
+        small_tile_skip(&t, tiles * SIMD_CONV_PIXELS);
     }
     if (t.pixels == SIMD_CONV_PIXELS) {
         conv_pixels(&t, SIMD_CONV_PIXELS);
@@ -550,11 +547,13 @@ SIMD_INLINE void cw_tile(small_tile t, cw_op op) {
         }
         if (t.channels < CW_WIDE * SIMD_LANES && HALF >= 2 && t.pixels >= HALF) {
             dw_row(&t, HALF, &e);
-            t.pixels -= HALF, t.x += HALF * t.x_pixel_step, t.y += HALF * t.y_pixel_step;
+            t.pixels -= HALF;
+            small_tile_skip(&t, HALF);
         }
         if (t.channels < CW_WIDE * SIMD_LANES && QUARTER >= 2 && t.pixels >= QUARTER) {
             dw_row(&t, QUARTER, &e);
-            t.pixels -= QUARTER, t.x += QUARTER * t.x_pixel_step, t.y += QUARTER * t.y_pixel_step;
+            t.pixels -= QUARTER;
+            small_tile_skip(&t, QUARTER);
         }
         if (t.pixels == 0) return;
     }
@@ -580,9 +579,8 @@ SIMD_INLINE void cw_tile(small_tile t, cw_op op) {
     const int pixels = t.pixels;
     for (int p = 0; p < pixels; ++p) {
         cw_chunks(&t, op, 1, 0, &e);
-        t.x += t.x_pixel_step;
+        small_tile_skip(&t, 1);
         t.x2 = t.x2 ? t.x2 + t.x_pixel_step : 0;
-        t.y += t.y_pixel_step;
     }
 }
 
@@ -596,7 +594,7 @@ SIMD_INLINE void cw_row(const small_tile *tile, cw_op op) {
     for (; SIMD_WHOLE_ROWS && t.pixels > SIMD_CW_PIXELS; t.pixels -= SIMD_CW_PIXELS) {
         small_tile whole = t;
         whole.pixels = SIMD_CW_PIXELS;
-        cw_tile(whole, op);
+        cw_tile(whole, op); /* field by field: through small_tile_skip, ASIMD's ADD stored 2-5% more */
         t.x += SIMD_CW_PIXELS * t.x_pixel_step;
         t.x2 = t.x2 ? t.x2 + SIMD_CW_PIXELS * t.x_pixel_step : 0;
         t.y += SIMD_CW_PIXELS * t.y_pixel_step;

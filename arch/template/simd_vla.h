@@ -170,8 +170,7 @@ static __attribute__((noinline)) void window_row(const small_tile *tile, const w
     int left = tile->pixels;
     for (rest.pixels = P; left > P; left -= P) {
         window_tile(&rest, P, op);
-        rest.x += P * rest.x_pixel_step;
-        rest.y += P * rest.y_pixel_step;
+        small_tile_skip(&rest, P);
     }
     rest.pixels = left;
     if (rest.pixels == 1) window_tile(&rest, 1, op);

@@ -149,8 +149,7 @@ static __attribute__((noinline)) void VLA_G(conv_row)(const small_tile *tile) {
     int left = tile->pixels;
     for (rest.pixels = P; left > P; left -= P) {
         VLA_CONV_BODY(t, P);
-        rest.x += P * rest.x_pixel_step;
-        rest.y += P * rest.y_pixel_step;
+        small_tile_skip(&rest, P);
     }
     rest.pixels = left;
     VLA_FN(VLA_G(conv))(t);
