@@ -245,7 +245,9 @@ def format_table(results: list[JobResult], wall_seconds: float) -> str:
 
 def failed_cases(job: Job, limit: int = 5) -> list[str]:
     """The names of a job's failed test cases (from its JUnit files) with the first line of each
-    failure, so that a log that is not kept (a clean room's) still says what failed."""
+    failure, so that a log that is not kept (a clean room's) still says what failed. A clean room's
+    message lists its inner run's failures, so it is cut later."""
+    width = 1000 if job.kind == "clean-room" else 200
     found: list[str] = []
     for path in sorted(job.directory.glob("*.xml")):
         try:
@@ -258,7 +260,7 @@ def failed_cases(job: Job, limit: int = 5) -> list[str]:
                 problem = case.find("error")
             if problem is not None:
                 first = (problem.get("message") or problem.text or "").strip().splitlines()
-                found.append(f"{case.get('classname', '')}::{case.get('name', '')}: {first[0][:200] if first else ''}")
+                found.append(f"{case.get('classname', '')}::{case.get('name', '')}: {first[0][:width] if first else ''}")
     return found[:limit] + ([f"... and {len(found) - limit} more"] if len(found) > limit else [])
 
 

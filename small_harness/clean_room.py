@@ -42,6 +42,11 @@ LOCAL_CA = "/usr/local/share/ca-certificates/small-host-registry.crt"
 PIP_CONFIGS = (Path("/etc/pip.conf"), Path("/etc/xdg/pip/pip.conf"), Path.home() / ".config" / "pip" / "pip.conf",
                Path.home() / ".pip" / "pip.conf")
 OUTPUT_TAIL_LINES = 40
+# Lines of a README command's output that say what failed: pytest's "FAILED tests/...", the inner
+# `invoke ci`'s "job: case: message" lines after its table, "[ 12 s] FAILED  job", and "error: ...".
+# They go into the JUnit failure's message, which is all a CI summary shows of a clean room's run.
+FAILURE_LINE = re.compile(r"^\s*(FAILED\b|ERROR\b|error:|\S+: \S+::)|\] FAILED ")
+FAILURE_LINES_KEPT = 8
 
 
 def readme_commands(readme: Path = README) -> list[str]:
@@ -144,6 +149,12 @@ class CommandOutcome:
     exit_code: int
     seconds: float
     tail: str
+    failures: tuple[str, ...] = ()  # the first FAILURE_LINES_KEPT lines that said what failed
+
+    def failure_message(self) -> str:
+        """One line for a JUnit message: the exit code, then what the output said failed."""
+        said = "; ".join(line.strip() for line in self.failures)
+        return f"exit {self.exit_code}" + (f": {said}" if said else "")
 
 
 def _run_in(client: docker.DockerClient, container_id: str, command: str) -> CommandOutcome:
@@ -151,6 +162,7 @@ def _run_in(client: docker.DockerClient, container_id: str, command: str) -> Com
     started = time.monotonic()
     exec_id = client.api.exec_create(container_id, ["bash", "-c", command], workdir=f"{WORK}/main")["Id"]
     tail: list[str] = []
+    failures: list[str] = []
     pending = b""
     for chunk in client.api.exec_start(exec_id, stream=True):
         pending += chunk
@@ -159,10 +171,12 @@ def _run_in(client: docker.DockerClient, container_id: str, command: str) -> Com
             text = line.decode("utf-8", "replace")
             print(f"   | {text}", flush=True)
             tail = (tail + [text])[-OUTPUT_TAIL_LINES:]
+            if FAILURE_LINE.search(text) and len(failures) < FAILURE_LINES_KEPT:
+                failures.append(text)
     code = client.api.exec_inspect(exec_id)["ExitCode"]
     seconds = time.monotonic() - started
     print(f"== clean room: exit {code} after {seconds:.0f} s: {command}", flush=True)
-    return CommandOutcome(command, int(code if code is not None else -1), seconds, "\n".join(tail))
+    return CommandOutcome(command, int(code if code is not None else -1), seconds, "\n".join(tail), tuple(failures))
 
 
 def write_junit(path: Path, outcomes: list[CommandOutcome], skipped_reason: str = "") -> None:
@@ -175,7 +189,7 @@ def write_junit(path: Path, outcomes: list[CommandOutcome], skipped_reason: str 
         case = ElementTree.SubElement(suite, "testcase", classname="clean-room", name=outcome.command,
                                       time=f"{outcome.seconds:.1f}")
         if outcome.exit_code != 0:
-            failure = ElementTree.SubElement(case, "failure", message=f"exit {outcome.exit_code}")
+            failure = ElementTree.SubElement(case, "failure", message=outcome.failure_message())
             failure.text = outcome.tail
     path.parent.mkdir(parents=True, exist_ok=True)
     ElementTree.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)

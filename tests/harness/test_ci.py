@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from small_harness.ci import (CLEAN_ROOM_RELEASES, HARNESS_JOB, Counts, JobResult, ci_jobs, format_table, junit_counts,
-                              select_jobs)
-from small_harness.clean_room import readme_commands, write_junit
+import small_harness.ci as ci_module
+from small_harness.ci import (CLEAN_ROOM_RELEASES, HARNESS_JOB, Counts, Job, JobResult, ci_jobs, failed_cases,
+                              format_table, junit_counts, select_jobs)
+from small_harness.clean_room import FAILURE_LINE, CommandOutcome, readme_commands, write_junit
 from small_harness.errors import HarnessError
 from small_harness.targets import TOOLCHAINS_DIR, load_targets
 from small_harness.workflow import WORKFLOW_FILE, render_workflow
@@ -160,3 +161,22 @@ def test_clean_room_junit_has_a_case_per_command(tmp_path: Path) -> None:
     junit = tmp_path / "clean-room.xml"
     write_junit(junit, [], skipped_reason="no Docker engine")
     assert junit_counts(junit) == Counts(cases=2, failed=0, skipped=2)
+
+
+def test_a_failed_clean_room_says_which_inner_cases_failed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A clean room's log is not kept by CI, so its JUnit message must name what failed inside."""
+    output = ["[  12 s] passed   armv7 (757 cases, 39 s)",
+              "   riscv64@vlen128  641 cases run, 639 passed, 0 failed, 2 skipped",
+              "C self-test riscv64@vlen128: kernels rvv ref: 19 passed, 0 failed",
+              "[  40 s] FAILED   x86_64@avx512 (757 cases, 52 s)",
+              "  x86_64@avx512: tests.target.test_threads::test_bits[4]: assert 1 == 0",
+              "error: reproduce a failed job alone: invoke ci --job x86_64@avx512"]
+    failures = tuple(line for line in output if FAILURE_LINE.search(line))
+    assert failures == tuple(output[3:]), failures
+    monkeypatch.setattr(ci_module, "CI_DIR", tmp_path)
+    job = Job("clean-room-debian13", "clean-room", ("clean-room",))
+    write_junit(job.directory / "clean-room.xml",
+                [CommandOutcome("bash ci/setup.sh && .venv/bin/invoke ci", 1, 9.0, "\n".join(output), failures)])
+    (reported,) = failed_cases(job)
+    assert "exit 1: [  40 s] FAILED   x86_64@avx512" in reported, reported
+    assert "test_threads::test_bits[4]: assert 1 == 0" in reported and "invoke ci --job x86_64@avx512" in reported
