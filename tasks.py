@@ -23,6 +23,9 @@ from small_harness.bench_charts import layers_chart, models_chart
 from small_harness.bench_counts import count_choices, run_counts
 from small_harness.bench_counts import write_junit as write_counts_junit
 from small_harness.bench_layers import load_bench_layers
+from small_harness.bench_against import format_table as format_against_table
+from small_harness.bench_against import resolve_revision, run_against
+from small_harness.bench_against import write_json as write_against_json
 from small_harness.bench_models import format_table as format_model_table
 from small_harness.bench_models import run_model_bench, thread_counts
 from small_harness.bench_models import write_json as write_model_json
@@ -303,16 +306,21 @@ def port_size(c: Context) -> None:
             "threads": "with --models: thread counts, comma-separated (default: 1 and every CPU this process may use)",
             "check": "emulated targets: compare the counts with tests/baselines/<target>.json; exit 1 on a regression",
             "update_baseline": "emulated targets: write the counts into tests/baselines/<target>.json",
-            "junit_dir": "with --check: write counts.xml (one case per variant) here"})
+            "junit_dir": "with --check: write counts.xml (one case per variant) here",
+            "against": "with --models: against the library of this commit (any git revision) instead of LiteRT, "
+                       "in alternating rounds: to measure a change"})
 def bench(c: Context, arch: str = NATIVE, variant: str = "all", toolchain: str = "host", only: str = "",
           models: bool = False, threads: str = "", check: bool = False, update_baseline: bool = False,
-          junit_dir: str = "") -> None:
+          junit_dir: str = "", against: str = "") -> None:
     """Time the bench layers (small_harness/bench_layers.toml) natively against the measured FMA peak,
     per kernel table; print a table and write build/bench/<variant>.json. With --models: the MLPerf
     Tiny float models beside LiteRT, at 1 and N threads (build/bench/models-<variant>.json). For an
     emulated target: exact instruction counts per layer of ResNet-8 under QEMU (build/bench/counts-*.json),
-    checked against tests/baselines/ with --check."""
+    checked against tests/baselines/ with --check. With --models --against REV: this checkout's library
+    against REV's, side by side (build/bench/against-<commit>-<variant>.json)."""
     with reported_errors():
+        if against and not models:
+            raise HarnessError("--against compares whole models: add --models")
         backend = _chosen_backend(toolchain)
         targets = resolve_targets(arch, backend=backend.name)
         emulated = [target for target in targets if not target.is_native]
@@ -333,6 +341,14 @@ def bench(c: Context, arch: str = NATIVE, variant: str = "all", toolchain: str =
                 checked = [o for o in outcomes if not o.skipped]
                 print(f"counts: {len(checked)} variants checked against tests/baselines/, no regression"
                       + (f"; {len(outcomes) - len(checked)} skipped" if len(checked) < len(outcomes) else ""))
+            return
+        if models and against:
+            commit = resolve_revision(against)
+            counts = thread_counts(threads)
+            for target, chosen in _bench_choices(arch, variant, backend):
+                comparisons = run_against(target, chosen, backend, commit, counts)
+                print(format_against_table(chosen, commit, comparisons))
+                print(f"wrote {_relative(write_against_json(chosen, commit, comparisons))}", flush=True)
             return
         if models:
             counts = thread_counts(threads)

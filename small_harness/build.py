@@ -64,11 +64,11 @@ def _forget_configuration(build_dir: Path) -> None:
     shutil.rmtree(build_dir / "CMakeFiles", ignore_errors=True)
 
 
-def _configure(backend: Backend, target: Target, build_dir: Path, fuzz: bool) -> None:
+def _configure(backend: Backend, target: Target, build_dir: Path, fuzz: bool, source: Path) -> None:
     argv = [
         "cmake",
         "-S",
-        str(REPO_ROOT),
+        str(source),
         "-B",
         str(build_dir),
         "-G",
@@ -83,32 +83,36 @@ def _configure(backend: Backend, target: Target, build_dir: Path, fuzz: bool) ->
         raise
 
 
-def build(target: Target, backend: Backend, fuzz: bool = False) -> BuildResult:
+def build(target: Target, backend: Backend, fuzz: bool = False, source: Path = REPO_ROOT,
+          build_dir: Path | None = None) -> BuildResult:
     """Build `target` with the backend's toolchain; only what changed is recompiled. With `fuzz`, in
-    a directory of its own and with the libFuzzer targets too (a target whose TOML says fuzzing)."""
+    a directory of its own and with the libFuzzer targets too (a target whose TOML says fuzzing). A
+    `source` tree other than this checkout (another revision: bench --against) needs its `build_dir`,
+    inside this checkout, which the Docker toolchains see."""
     if fuzz and not target.fuzzing:
         raise HarnessError(f"{target.name}: its TOML does not say `fuzzing = true` (clang with the sanitizers)")
     if target.backend != backend.name:
         raise HarnessError(f"{target.name}: was loaded for the {target.backend} backend, not {backend.name}")
     backend.prepare(target)
 
-    build_dir = build_dir_for(target, backend.name, fuzz)
+    if build_dir is None:
+        build_dir = build_dir_for(target, backend.name, fuzz)
     build_dir.mkdir(parents=True, exist_ok=True)
     # Two runs building the same directory at once (two terminals, parallel jobs) would corrupt it:
     # the second waits for the first, then finds the build up to date.
     with (build_dir / ".build.lock").open("w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        return _build_locked(target, backend, build_dir, fuzz)
+        return _build_locked(target, backend, build_dir, fuzz, source)
 
 
-def _build_locked(target: Target, backend: Backend, build_dir: Path, fuzz: bool) -> BuildResult:
+def _build_locked(target: Target, backend: Backend, build_dir: Path, fuzz: bool, source: Path) -> BuildResult:
     toolchain_changed = _write_toolchain_file(target, build_dir)
     if toolchain_changed:
         _forget_configuration(build_dir)
     configured_before = (build_dir / "CMakeCache.txt").is_file() and (build_dir / "build.ninja").is_file()
     needs_configure = toolchain_changed or not configured_before
     if needs_configure:
-        _configure(backend, target, build_dir, fuzz)
+        _configure(backend, target, build_dir, fuzz, source)
     run_build_command(backend, target, ["cmake", "--build", str(build_dir)], cwd=REPO_ROOT)
 
     artifacts = [build_dir / name for name in ARTIFACT_NAMES + (FUZZER_NAMES if fuzz else ())]

@@ -1,0 +1,25 @@
+"""`invoke bench --models --against REV` takes turns between two real runners (on native targets,
+where wall time means something): here two runners of the same build, which must come out even."""
+
+from __future__ import annotations
+
+import pytest
+
+from small_harness.backends import Backend
+from small_harness.bench_against import compare_model
+from small_harness.build import BuildResult
+from small_harness.repro import start_runner
+from small_harness.targets import Target, Variant
+
+
+def test_two_runners_of_one_build_take_turns_and_come_out_even(target_variant: tuple[Target, Variant],
+                                                               backend: Backend, build_result: BuildResult) -> None:
+    target, variant = target_variant
+    if not target.is_native:
+        pytest.skip("wall time under QEMU means nothing: bench --against is for native targets")
+    with start_runner(target, variant, backend, build_result.runner) as ours, \
+            start_runner(target, variant, backend, build_result.runner) as theirs:
+        comparison = compare_model(ours, theirs, "ad01_fp32", threads=1, rounds=9)
+    assert len(comparison.ours_ns) == len(comparison.theirs_ns) == 9
+    assert min(comparison.ours_ns + comparison.theirs_ns) > 0
+    assert 0.5 < comparison.ratio < 2.0, comparison  # the same code; a noisy VM, but not by 2x over 9 rounds
