@@ -111,13 +111,13 @@ def compare_model(ours: Runner, theirs: Runner, name: str, threads: int, rounds:
     model = imported.model
     x = np.random.default_rng(0).random(model.shapes[model.input], dtype=np.float32)
     for runner, whose in ((ours, "this checkout's"), (theirs, "REV's")):
-        runner.set_threads(threads)
-        try:
+        try:  # REV may be older than a request or the model format: say so in one line
+            runner.set_threads(threads)
             runner.load_model(imported.file)
+            runner.run_model(x)  # warm up: page faults, the thread pool
         except SmallError as error:
-            raise HarnessError(f"{name}: {whose} library refuses the model file this checkout writes: "
+            raise HarnessError(f"{name} at {threads} threads: {whose} runner refuses what this checkout sends: "
                                f"{error.message}") from None
-        runner.run_model(x)  # warm up: page faults, the thread pool
     repeat = max(1, math.ceil(BATCH_SECONDS * 1e9 / max(ours.run_model(x).elapsed_ns, 1)))
     times: dict[int, list[float]] = {id(ours): [], id(theirs): []}
     for round_number in range(rounds):

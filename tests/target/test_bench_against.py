@@ -8,6 +8,7 @@ import pytest
 from small_harness.backends import Backend
 from small_harness.bench_against import compare_model
 from small_harness.build import BuildResult
+from small_harness.errors import HarnessError
 from small_harness.repro import start_runner
 from small_harness.targets import Target, Variant
 
@@ -20,6 +21,9 @@ def test_two_runners_of_one_build_take_turns_and_come_out_even(target_variant: t
     with start_runner(target, variant, backend, build_result.runner) as ours, \
             start_runner(target, variant, backend, build_result.runner) as theirs:
         comparison = compare_model(ours, theirs, "ad01_fp32", threads=1, rounds=9)
+        # A request a runner refuses (an older REV's, say) is one line naming the model, not a traceback.
+        with pytest.raises(HarnessError, match="ad01_fp32 at 0 threads: this checkout's runner refuses"):
+            compare_model(ours, theirs, "ad01_fp32", threads=0, rounds=1)
     assert len(comparison.ours_ns) == len(comparison.theirs_ns) == 9
     assert min(comparison.ours_ns + comparison.theirs_ns) > 0
     assert 0.5 < comparison.ratio < 2.0, comparison  # the same code; a noisy VM, but not by 2x over 9 rounds
