@@ -66,7 +66,11 @@ def revision_source(commit: str) -> Path:
     if archive.returncode != 0:
         raise HarnessError(f"git archive {commit[:12]} failed: {archive.stderr.decode(errors='replace').strip()}")
     with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-        tar.extractall(partial, filter="data")
+        # Extraction filters came with Python 3.11.4; Debian 12 has 3.11.2 (and the tree is our own).
+        if hasattr(tarfile, "data_filter"):
+            tar.extractall(partial, filter="data")
+        else:
+            tar.extractall(partial)
     if not (partial / "CMakeLists.txt").is_file():
         raise HarnessError(f"{commit[:12]} has no CMakeLists.txt at its top: too old to build for a comparison")
     partial.rename(source)
