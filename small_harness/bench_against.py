@@ -12,14 +12,12 @@ this checkout's toolchain files; both builds stay, so a second comparison rebuil
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import os
 import shutil
 import statistics
 import subprocess
-import tarfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +31,7 @@ from .mlperf_tiny import FLOAT_MODELS, MODELS_DIR
 from .repro import start_runner
 from .run_model import import_cached
 from .runner import Runner, SmallError
+from .tarballs import extract_tar
 from .targets import REPO_ROOT, Target, Variant
 
 AGAINST_DIR = REPO_ROOT / "build" / "against"
@@ -65,12 +64,7 @@ def revision_source(commit: str) -> Path:
     archive = subprocess.run(["git", "archive", "--format=tar", commit], cwd=REPO_ROOT, capture_output=True)
     if archive.returncode != 0:
         raise HarnessError(f"git archive {commit[:12]} failed: {archive.stderr.decode(errors='replace').strip()}")
-    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as tar:
-        # Extraction filters came with Python 3.11.4; Debian 12 has 3.11.2 (and the tree is our own).
-        if hasattr(tarfile, "data_filter"):
-            tar.extractall(partial, filter="data")
-        else:
-            tar.extractall(partial)
+    extract_tar(archive.stdout, partial)
     if not (partial / "CMakeLists.txt").is_file():
         raise HarnessError(f"{commit[:12]} has no CMakeLists.txt at its top: too old to build for a comparison")
     partial.rename(source)

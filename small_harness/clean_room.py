@@ -29,6 +29,7 @@ from .docker_bootstrap import bootstrap_base_image
 from .docker_engine import connect_working
 from .errors import HarnessError
 from .targets import REPO_ROOT
+from .tarballs import extract_tar
 from .tools import program
 
 RELEASES = {"debian12": "bookworm", "debian13": "trixie"}  # what the README promises: both
@@ -201,10 +202,7 @@ def _copy_out(container: docker.models.containers.Container, source: str, destin
         stream, _ = container.get_archive(source)
     except (NotFound, APIError):
         return
-    data = b"".join(stream)
-    destination.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        tar.extractall(destination, filter="data")
+    extract_tar(b"".join(stream), destination)
 
 
 def run_clean_room(junit: Path | None, release: str = "debian12", fresh: bool = False) -> bool:
