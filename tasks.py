@@ -19,13 +19,13 @@ from invoke.tasks import task
 from small_harness.backends import Backend, select_backend
 from small_harness.bench import bench_variants, run_bench, write_json
 from small_harness.bench import format_table as format_bench_table
+from small_harness.bench_against import format_table as format_against_table
+from small_harness.bench_against import resolve_revision, run_against
+from small_harness.bench_against import write_json as write_against_json
 from small_harness.bench_charts import layers_chart, models_chart
 from small_harness.bench_counts import count_choices, run_counts
 from small_harness.bench_counts import write_junit as write_counts_junit
 from small_harness.bench_layers import load_bench_layers
-from small_harness.bench_against import format_table as format_against_table
-from small_harness.bench_against import resolve_revision, run_against
-from small_harness.bench_against import write_json as write_against_json
 from small_harness.bench_models import format_table as format_model_table
 from small_harness.bench_models import run_model_bench, thread_counts
 from small_harness.bench_models import write_json as write_model_json

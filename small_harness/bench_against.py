@@ -5,7 +5,8 @@ Why not two runs of `bench --models`: on a noisy VM one binary's time moves 1.5-
 minutes apart, far more than most changes. Here two runners, one per build, are pinned to the same
 CPUs and take turns: each round times one batch of the same number of inferences on each (who goes
 first alternates), and the figure is the median over rounds of the two batches' ratio. A drift of
-the machine slower than a round (about 0.1 s) moves both sides of a ratio alike and cancels.
+the machine slower than a round (about 20 ms; 60 ms with threads, which pause between batches) moves
+both sides of a ratio alike and cancels.
 
 REV's source is exported with `git archive` into build/against/<commit>/src and built there with
 this checkout's toolchain files; both builds stay, so a second comparison rebuilds nothing."""
