@@ -10,7 +10,6 @@ BATCHES batches (the VM is noisy: medians, never single runs)."""
 from __future__ import annotations
 
 import json
-import math
 import os
 import platform
 import statistics
@@ -20,6 +19,7 @@ from pathlib import Path
 import numpy as np
 
 from .backends import Backend
+from .batches import batch_repeat
 from .bench_layers import BenchLayer
 from .bench_litert import LiteRTLayer, check_agreement, goal_ratio, layer_file
 from .build import build
@@ -113,13 +113,13 @@ def measure_layer(runner: Runner, layer: BenchLayer, seed: int, batches: int = B
     first alternates too), after checking that both compute the same output."""
     x, weights, bias = _operands(layer, seed)
     first = runner.run(layer.layer(), [x], weights, bias, repeat=1)  # warms up and sizes the batches
-    repeat = max(1, math.ceil(BATCH_SECONDS * 1e9 / max(first.elapsed_ns, 1)))
+    repeat = batch_repeat(BATCH_SECONDS, first.elapsed_ns)
     peer = None
     data = layer_file(layer, weights, bias) if litert else None
     if data is not None:
         peer = LiteRTLayer(layer, data, x)
         check_agreement(layer, first.output, peer.output())
-        peer_repeat = max(1, math.ceil(BATCH_SECONDS * 1e9 / max(peer.batch_ns(3), 1.0)))
+        peer_repeat = batch_repeat(BATCH_SECONDS, peer.batch_ns(3))
     per_run: list[float] = []
     per_invoke: list[float] = []
     for batch in range(batches):

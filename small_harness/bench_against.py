@@ -14,7 +14,6 @@ this checkout's toolchain files; both builds stay, so a second comparison rebuil
 from __future__ import annotations
 
 import json
-import math
 import os
 import shutil
 import statistics
@@ -26,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from .backends import Backend
+from .batches import batch_repeat
 from .build import BuildResult, build
 from .errors import HarnessError
 from .mlperf_tiny import FLOAT_MODELS, MODELS_DIR
@@ -117,14 +117,16 @@ def compare_model(ours: Runner, theirs: Runner, name: str, threads: int, rounds:
         except SmallError as error:
             raise HarnessError(f"{name} at {threads} threads: {whose} runner refuses what this checkout sends: "
                                f"{error.message}") from None
-    repeat = max(1, math.ceil(BATCH_SECONDS * 1e9 / max(ours.run_model(x).elapsed_ns, 1)))
-    times: dict[int, list[float]] = {id(ours): [], id(theirs): []}
+    repeat = batch_repeat(BATCH_SECONDS, ours.run_model(x).elapsed_ns)
+    ours_ns: list[float] = []
+    theirs_ns: list[float] = []
+    sides = ((ours, ours_ns), (theirs, theirs_ns))
     for round_number in range(rounds):
-        for runner in (ours, theirs) if round_number % 2 == 0 else (theirs, ours):
+        for runner, times in sides if round_number % 2 == 0 else reversed(sides):
             if threads > 1:
                 time.sleep(POOL_SETTLE_SECONDS)
-            times[id(runner)].append(runner.run_model(x, repeat).elapsed_ns / repeat)
-    return Comparison(name, threads, tuple(times[id(ours)]), tuple(times[id(theirs)]))
+            times.append(runner.run_model(x, repeat).elapsed_ns / repeat)
+    return Comparison(name, threads, tuple(ours_ns), tuple(theirs_ns))
 
 
 def run_against(target: Target, variant: Variant, backend: Backend, commit: str, threads: list[int],

@@ -11,7 +11,6 @@ subtracted)."""
 from __future__ import annotations
 
 import json
-import math
 import os
 import statistics
 import time
@@ -22,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .backends import Backend
+from .batches import batch_repeat
 from .build import build
 from .errors import HarnessError
 from .mlperf_tiny import FLOAT_MODELS, MODELS_DIR
@@ -94,8 +94,8 @@ def time_model(runner: Runner, name: str, threads: int, batches: int = BATCHES) 
     # Warm up both and size the batches.
     ours_first = runner.run_model(ours_x).elapsed_ns
     litert_first = _litert_loop_ns(interpreter, 3)
-    ours_repeat = max(1, math.ceil(BATCH_SECONDS * 1e9 / max(ours_first, 1)))
-    litert_repeat = max(1, math.ceil(BATCH_SECONDS * 1e9 / max(litert_first, 1)))
+    ours_repeat = batch_repeat(BATCH_SECONDS, ours_first)
+    litert_repeat = batch_repeat(BATCH_SECONDS, litert_first)
     ours, litert = [], []
     for batch in range(batches):
         steps = [lambda: ours.append(runner.run_model(ours_x, ours_repeat).elapsed_ns / ours_repeat),
