@@ -23,6 +23,18 @@ LAYERS = {
     "conv-1x1-flat": (L.Conv2D(40, (1, 1)), (23, 29, 12), (40, 1, 1, 12)),
     "conv-1x1-small-image": (L.Conv2D(200, (1, 1)), (2, 1, 160), (200, 1, 1, 160)),
     "depthwise-3x3": (L.Conv2D(37, (3, 3), padding="same", groups=37), (31, 33, 37), (37, 3, 3, 1)),
+    # Channelwise kinds take their border pixels as columns across each thread's rows (nest.c: run_band),
+    # so the columns' tiles change with the thread count: 8 channels (AVX-512's dense depthwise), a tall
+    # narrow output (walked transposed, as DS-CNN's 25 x 5), stride 2 and dilation, and the average
+    # pool, whose divisor is the clipped window's.
+    "depthwise-3x3-8-channels": (L.Conv2D(8, (3, 3), padding="same", groups=8), (40, 37, 8), (8, 3, 3, 1)),
+    "depthwise-3x3-tall": (L.Conv2D(64, (3, 3), padding="same", groups=64), (25, 5, 64), (64, 3, 3, 1)),
+    "depthwise-3x3-s2-dilated": (
+        L.Conv2D(20, (3, 3), stride=(2, 1), dilation=(1, 2), padding="same", groups=20),
+        (35, 30, 20),
+        (20, 3, 3, 1),
+    ),
+    "avgpool": (L.AvgPool((3, 3), (1, 1), "same"), (50, 41, 12), None),
     "fully-connected": (L.FullyConnected(1030), (1, 1, 1031), (1030, 1031)),
     "maxpool": (L.MaxPool((3, 3), (1, 1), "same"), (64, 64, 19), None),
     "add": (L.Add("relu6"), (90, 90, 19), None),
