@@ -4,7 +4,8 @@
  * Padding is never materialised. For each output row the nest clips the window's rows to the
  * input; along the row it splits pixels into the interior, where the whole window is inside the
  * input and pixels go to the kernel pixel_tile at a time, and the borders, where each pixel goes
- * alone with its own clipped columns. So a kernel only ever reads real input. */
+ * alone with its own clipped columns (channelwise kinds: a border column of the inner rows goes as one
+ * tile, run_column). So a kernel only ever reads real input. */
 #include "nest.h"
 #include "threads.h"
 
