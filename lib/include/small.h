@@ -173,11 +173,15 @@ void small_layer_release(small_layer *layer);
 typedef struct small_model small_model;
 
 
-/* Loads a model; on failure returns the error, sets *model to NULL and says why in *why (optional). */
+/* Loads a model; on failure returns the error, sets *model to NULL and says why in *why (optional).
+ * Loaded while small_get_threads() > 1 (set the threads first), its arena is laid out for threads:
+ * each tensor centred in a slot, so that each of 2 threads keeps to one half of every slot and finds
+ * its data in its own core's cache (a larger arena: slots x the largest tensor). Either layout runs at
+ * any thread count, with the same results. */
 small_status small_model_load(small_model **model, const void *data, size_t size, small_message *why);
 
 /* The same, with the activation arena in the caller's buffer (a static array on a microcontroller,
- * sized at build time from small_model_arena_bytes): nothing is allocated for it, and
+ * sized at build time from small_model_arena_bytes; always the compact layout): nothing is allocated for it, and
  * small_model_free leaves it alone. A buffer smaller than the plan needs is SMALL_ERR_NOMEM, saying
  * how many bytes it needs; arena must be 4-byte aligned (cache-line aligned is faster). NULL: as
  * small_model_load. */

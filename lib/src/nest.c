@@ -287,6 +287,39 @@ static void run_matvec_units(void *context, int u0, int u1) {
     }
 }
 
+/* Thread t's share of a layer whose units each cover every channel block: the units of stored output
+ * rows [rows * t / threads, rows * (t + 1) / threads), the same rows as in every other layer of that
+ * height (and the same part of the image in layers of other heights), so that each thread reads
+ * mostly what it wrote one layer before. A transposed walk's units are bands of r->chunk stored rows
+ * (each of n->out.h units, its columns), so its shares end at the band nearest the row; a flattened
+ * layer's are pixel tiles, so its shares end at the tile nearest pixel pixels * t / threads. */
+static void row_shares(const nest_run *r, int flattened, int threads, int *first) {
+    const small_nest *n = r->n;
+    const int units = r->spatial_units;
+    for (int t = 0; t < threads; ++t) {
+        int unit;
+        if (r->chunk_major) {
+            const int row = (int)((long long)n->out.w * t / threads); /* out.w: the stored rows */
+            unit = (row + r->chunk / 2) / r->chunk * n->out.h;
+        } else if (flattened) {
+            unit = (int)(((long long)n->out.w * t / threads + r->chunk / 2) / r->chunk);
+        } else {
+            unit = (int)((long long)n->out.h * t / threads) * r->chunks;
+        }
+        first[t] = min_int(unit, units);
+    }
+    first[threads] = units;
+}
+
+/* Apart from small_nest_run, so that the shares' array does not grow its frame (the stores of small
+ * layers, which run on one thread: QEMU counts). */
+static __attribute__((noinline)) void run_parallel(const nest_run *r, int units, int columns, int aligned,
+                                                   int flattened, int threads) {
+    int first[SMALL_MAX_THREADS + 1];
+    if (aligned) row_shares(r, flattened, threads, first);
+    small_parallel_for(units, aligned ? first : NULL, columns ? run_units_columns : run_units, (void *)r);
+}
+
 void small_nest_run(const small_nest *n, const small_kernel_choice *k, const float *x, const float *x2, float *y) {
     if (n->matvec) {
         nest_run r = {.n = n, .k = k, .x = x, .y = y, .depth = n->depth, .block = channel_block(k, n->out.c)};
@@ -294,7 +327,7 @@ void small_nest_run(const small_nest *n, const small_kernel_choice *k, const flo
                                .activation = n->activation, .alpha = n->alpha};
         const int units = (n->out.c + r.block - 1) / r.block;
         if ((double)n->out.c * n->depth < MIN_PARALLEL_MACS) run_matvec_units(&r, 0, units);
-        else small_parallel_for(units, run_matvec_units, &r);
+        else small_parallel_for(units, NULL, run_matvec_units, &r);
         return;
     }
     /* A 1x1 window with stride 1 and no padding reads input pixel i for output pixel i, and both
@@ -372,10 +405,12 @@ void small_nest_run(const small_nest *n, const small_kernel_choice *k, const flo
      * core) stay on the caller. */
     const double macs = (double)n->out.h * n->out.w * n->out.c * n->kernel_h * n->kernel_w * r.depth;
     const int columns = !r.mac && (r.ow_lo > 0 || r.ow_hi < n->out.w); /* channelwise, with borders */
-    if (macs >= MIN_PARALLEL_MACS)
-        small_parallel_for(units, columns ? run_units_columns : run_units, &r);
-    else if (columns)
+    if (macs >= MIN_PARALLEL_MACS) {
+        const int aligned = r.blocks_inside && threads > 1;
+        run_parallel(&r, units, columns, aligned, flattened, threads);
+    } else if (columns) {
         run_units_columns(&r, 0, units);
-    else
+    } else {
         run_units(&r, 0, units); /* a direct call, which the compiler may inline */
+    }
 }

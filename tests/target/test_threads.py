@@ -21,6 +21,8 @@ LAYERS = {
     "conv-3x3": (L.Conv2D(24, (3, 3), padding="same", activation="relu"), (14, 13, 16), (24, 3, 3, 16)),
     "conv-3x3-s2-groups": (L.Conv2D(16, (3, 3), stride=(2, 2), groups=2), (15, 17, 8), (16, 3, 3, 4)),
     "conv-1x1-flat": (L.Conv2D(40, (1, 1)), (23, 29, 12), (40, 1, 1, 12)),
+    # Walked transposed (taller than wide, narrower than a pixel tile): shares end between bands of rows.
+    "conv-3x3-tall": (L.Conv2D(24, (3, 3), padding="same"), (25, 5, 16), (24, 3, 3, 16)),
     "conv-1x1-small-image": (L.Conv2D(200, (1, 1)), (2, 1, 160), (200, 1, 1, 160)),
     "depthwise-3x3": (L.Conv2D(37, (3, 3), padding="same", groups=37), (31, 33, 37), (37, 3, 3, 1)),
     # Channelwise kinds take their border pixels as columns across each thread's rows (nest.c: run_band),
@@ -65,22 +67,31 @@ def test_layers_are_bit_identical_for_every_thread_count(threaded: Runner, name:
         np.testing.assert_array_equal(got.output, one.output, err_msg=f"{name} with {threads} threads")
 
 
-def test_a_model_is_bit_identical_for_every_thread_count(threaded: Runner) -> None:
+@pytest.mark.parametrize("name", ["pretrainedResnet", "kws_ref_model_float32"])
+def test_a_model_is_bit_identical_for_every_thread_count(threaded: Runner, name: str) -> None:
+    """Loaded at 1 thread (the compact arena) and at 2 (each tensor centred in a slot: model.c), run at
+    every count."""
     from small_harness.mlperf_tiny import MODELS_DIR
     from small_harness.model_format import encode
     from small_harness.tflite_import import import_tflite
 
-    path = MODELS_DIR / "pretrainedResnet.tflite"
+    path = MODELS_DIR / f"{name}.tflite"
     if not path.is_file():
         pytest.skip(f"no {path}")
     model = import_tflite(path)
-    threaded.load_model(encode(model))
     x = np.random.default_rng(1).random(model.shapes[model.input], dtype=np.float32)
     threaded.set_threads(1)
+    compact = threaded.load_model(encode(model)).arena_bytes
     one = threaded.run_model(x).output
     for threads in THREAD_COUNTS:
         threaded.set_threads(threads)
         np.testing.assert_array_equal(threaded.run_model(x).output, one, err_msg=f"{threads} threads")
+    threaded.set_threads(2)
+    centred = threaded.load_model(encode(model)).arena_bytes
+    assert centred > compact, "a model loaded at 2 threads takes the centred layout"
+    for threads in (1, *THREAD_COUNTS):
+        threaded.set_threads(threads)
+        np.testing.assert_array_equal(threaded.run_model(x).output, one, err_msg=f"loaded at 2, run at {threads}")
 
 
 @pytest.mark.parametrize("threads", [0, -1, 65])
