@@ -70,7 +70,7 @@ void small_pack_weights(const small_kernel_choice *k, const float *ohwi, int out
  * input in its own cache. With few (a small image of many channels), a unit is a spatial unit of one
  * channel block, so that the blocks spread over the threads. Either way each (row, block) is computed
  * by the same kernel calls whoever runs it, so outputs are bit-identical for any number of threads. */
-enum { FLAT_CHUNK_TILES = 1, MIN_PARALLEL_MACS = 1 << 15 };
+enum { FLAT_CHUNK_TILES = 1, MIN_PARALLEL_MACS = 1 << 13, MIN_PARALLEL_MATVEC_MACS = 1 << 18 };
 
 typedef struct {
     const small_nest *n;
@@ -326,7 +326,9 @@ void small_nest_run(const small_nest *n, const small_kernel_choice *k, const flo
         r.proto = (small_tile){.x = x, .taps_h = 1, .taps_w = 1, .depth = n->depth, .pixels = 1,
                                .activation = n->activation, .alpha = n->alpha};
         const int units = (n->out.c + r.block - 1) / r.block;
-        if ((double)n->out.c * n->depth < MIN_PARALLEL_MACS) run_matvec_units(&r, 0, units);
+        /* Each thread would read the whole input vector, which the threads wrote: ad01's 640 x 128
+         * layers took 1.07x the time split at 2 threads. */
+        if ((double)n->out.c * n->depth < MIN_PARALLEL_MATVEC_MACS) run_matvec_units(&r, 0, units);
         else small_parallel_for(units, NULL, run_matvec_units, &r);
         return;
     }
@@ -400,13 +402,15 @@ void small_nest_run(const small_nest *n, const small_kernel_choice *k, const flo
     const int threads = small_get_threads();
     r.blocks_inside = r.spatial_units >= threads;
     const int units = r.blocks_inside ? r.spatial_units : r.groups * r.blocks_per_group * r.spatial_units;
-    /* Threads pay off only on enough work: handing a layer to the pool costs about 0.7 us (measured on
-     * 2 cores, a few cache lines passed between them), so layers under about 2^15 MACs (1-2 us on one
-     * core) stay on the caller. */
+    /* Handing a layer to the pool costs about 0.7 us (measured on 2 cores), so the smallest layers stay
+     * on the caller. Yet a layer on the caller alone reads and writes whole tensors whose halves the
+     * other core holds: ResNet-8's ADDs of 16K elements took 2.5x the time on the caller (2 threads),
+     * and ResNet-8 0.88x the time with the threshold at 2^13 MACs rather than 2^15; DS-CNN and VWW
+     * were unchanged, and raising it (keeping depthwise layers whole) took them up to 2x. */
     const double macs = (double)n->out.h * n->out.w * n->out.c * n->kernel_h * n->kernel_w * r.depth;
     const int columns = !r.mac && (r.ow_lo > 0 || r.ow_hi < n->out.w); /* channelwise, with borders */
-    if (macs >= MIN_PARALLEL_MACS) {
-        const int aligned = r.blocks_inside && threads > 1;
+    if (threads > 1 && macs >= MIN_PARALLEL_MACS) {
+        const int aligned = r.blocks_inside;
         run_parallel(&r, units, columns, aligned, flattened, threads);
     } else if (columns) {
         run_units_columns(&r, 0, units);

@@ -14,7 +14,7 @@ from small_harness.targets import Target
 
 THREAD_COUNTS = (2, 3, 4)
 
-# Each large enough to be split (the nest keeps layers under 2^15 MACs on one thread). The nest splits
+# Each large enough to be split (the nest keeps layers under 2^13 MACs, FC under 2^18, on one thread). The nest splits
 # rows (with every channel block inside) when there are at least as many as threads, else channel
 # blocks: "conv-1x1-small-image" is the second way at every count here.
 LAYERS = {
