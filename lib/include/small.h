@@ -181,10 +181,10 @@ typedef struct small_model small_model;
 small_status small_model_load(small_model **model, const void *data, size_t size, small_message *why);
 
 /* The same, with the activation arena in the caller's buffer (a static array on a microcontroller,
- * sized at build time from small_model_arena_bytes; always the compact layout): nothing is allocated for it, and
- * small_model_free leaves it alone. A buffer smaller than the plan needs is SMALL_ERR_NOMEM, saying
- * how many bytes it needs; arena must be 4-byte aligned (cache-line aligned is faster). NULL: as
- * small_model_load. */
+ * sized at build time from small_model_arena_bytes; always the compact layout): nothing is allocated
+ * for it, and small_model_free leaves it alone. A buffer smaller than the plan needs is
+ * SMALL_ERR_NOMEM, saying how many bytes it needs; arena must be 4-byte aligned (cache-line aligned is
+ * faster). NULL: as small_model_load. */
 small_status small_model_load_with_arena(small_model **model, const void *data, size_t size, void *arena,
                                          size_t arena_bytes, small_message *why);
 

@@ -230,11 +230,13 @@ static uint64_t place(small_model *m, const int *order, int n_order, int *placed
  * a tensor's second half over memory the other core wrote a few layers before. On 2 cores here that
  * took MobileNet (VWW) 0.85x the time at 2 threads; the arena is larger (slots x the largest tensor).
  * `order` is by first use. Returns the arena's floats. */
+static uint64_t first_half_floats(small_shape s) { return (uint64_t)(s.h / 2) * s.w * s.c; }
+
 static uint64_t place_centred(small_model *m, const int *order, int n_order, int *slot_of) {
     uint64_t half = 0;
     for (int i = 0; i < n_order; ++i) {
         const small_shape s = m->tensors[order[i]].shape;
-        const uint64_t mid = (uint64_t)(s.h / 2) * s.w * s.c, size = small_shape_size(s);
+        const uint64_t mid = first_half_floats(s), size = small_shape_size(s);
         half = mid > half ? mid : half;
         half = size - mid > half ? size - mid : half;
     }
@@ -250,8 +252,8 @@ static uint64_t place_centred(small_model *m, const int *order, int n_order, int
         }
         slot_of[i] = k;
         slots = k + 1 > slots ? k + 1 : slots;
-        const uint64_t mid = (uint64_t)(t->shape.h / 2) * t->shape.w * t->shape.c;
-        t->offset = (size_t)(((uint64_t)k * 2 * half + half - mid) / ALIGN_FLOATS * ALIGN_FLOATS);
+        const uint64_t start = (uint64_t)k * 2 * half + half - first_half_floats(t->shape);
+        t->offset = (size_t)(start / ALIGN_FLOATS * ALIGN_FLOATS);
     }
     return (uint64_t)slots * 2 * half;
 }

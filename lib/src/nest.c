@@ -313,11 +313,11 @@ static void row_shares(const nest_run *r, int flattened, int threads, int *first
 
 /* Apart from small_nest_run, so that the shares' array does not grow its frame (the stores of small
  * layers, which run on one thread: QEMU counts). */
-static __attribute__((noinline)) void run_parallel(const nest_run *r, int units, int columns, int aligned,
-                                                   int flattened, int threads) {
-    int first[SMALL_MAX_THREADS + 1];
-    if (aligned) row_shares(r, flattened, threads, first);
-    small_parallel_for(units, aligned ? first : NULL, columns ? run_units_columns : run_units, (void *)r);
+static __attribute__((noinline)) void run_parallel(const nest_run *r, int units, int columns, int flattened,
+                                                   int threads) {
+    int first[SMALL_MAX_THREADS + 1]; /* row shares where a unit covers every channel block */
+    if (r->blocks_inside) row_shares(r, flattened, threads, first);
+    small_parallel_for(units, r->blocks_inside ? first : NULL, columns ? run_units_columns : run_units, (void *)r);
 }
 
 void small_nest_run(const small_nest *n, const small_kernel_choice *k, const float *x, const float *x2, float *y) {
@@ -410,8 +410,7 @@ void small_nest_run(const small_nest *n, const small_kernel_choice *k, const flo
     const double macs = (double)n->out.h * n->out.w * n->out.c * n->kernel_h * n->kernel_w * r.depth;
     const int columns = !r.mac && (r.ow_lo > 0 || r.ow_hi < n->out.w); /* channelwise, with borders */
     if (threads > 1 && macs >= MIN_PARALLEL_MACS) {
-        const int aligned = r.blocks_inside;
-        run_parallel(&r, units, columns, aligned, flattened, threads);
+        run_parallel(&r, units, columns, flattened, threads);
     } else if (columns) {
         run_units_columns(&r, 0, units);
     } else {

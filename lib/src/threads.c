@@ -1,8 +1,8 @@
 /* A small pool of worker threads (pthreads): small_set_threads(n) keeps n - 1 workers waiting. Each
  * parallel run gives every thread (the caller is thread 0) a contiguous share of the units, which it
  * works through in chunks; a thread done with its own share then takes chunks from the far end of
- * the shares not begun yet. Builds without pthreads (bare metal: SMALL_NO_THREADS) run everything on the caller
- * and accept only 1 thread. */
+ * the shares not begun yet. Builds without pthreads (bare metal: SMALL_NO_THREADS) run everything on
+ * the caller and accept only 1 thread. */
 #include <stdint.h>
 
 #include "small.h"

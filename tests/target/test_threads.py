@@ -14,9 +14,9 @@ from small_harness.targets import Target
 
 THREAD_COUNTS = (2, 3, 4)
 
-# Each large enough to be split (the nest keeps layers under 2^13 MACs, FC under 2^18, on one thread). The nest splits
-# rows (with every channel block inside) when there are at least as many as threads, else channel
-# blocks: "conv-1x1-small-image" is the second way at every count here.
+# Each large enough to be split (the nest keeps layers under 2^13 MACs, FC under 2^18, on one
+# thread). The nest splits rows (with every channel block inside) when there are at least as many as
+# threads, else channel blocks: "conv-1x1-small-image" is the second way at every count here.
 LAYERS = {
     "conv-3x3": (L.Conv2D(24, (3, 3), padding="same", activation="relu"), (14, 13, 16), (24, 3, 3, 16)),
     "conv-3x3-s2-groups": (L.Conv2D(16, (3, 3), stride=(2, 2), groups=2), (15, 17, 8), (16, 3, 3, 4)),
