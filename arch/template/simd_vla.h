@@ -31,6 +31,9 @@
  *   vla_group_index(c), vla_group_load(x, n, index), vla_group_sum(acc, c, groups)
  *                                a conv tile of c channels, at most half a vector, holds vla_lanes() / c
  *                                input channels at once, one per group of c lanes (see simd_vla_group.h)
+ *   vla_pixel_index(c, step), vla_channel_index(c), vla_group_shift(a, first)
+ *                                with the above: or g pixels at once, group i taking pixel i (lane l:
+ *                                input (l / c) * step, weight l % c; shift: lanes from `first` on to 0)
  */
 #ifndef VLA_ISA
 #error "define the vector-length agnostic primitives (see the comment above) before including simd_vla.h"

@@ -308,6 +308,30 @@ def test_conv_of_half_a_vector_of_outputs_at_every_pixel_count(runner: Runner, r
             ref.assert_matches(result.output, ref.conv2d(layer, x, weights, bias), case_id)
 
 
+def test_conv_of_few_outputs_in_pixel_groups(runner: Runner, runner_info: RunnerInfo) -> None:
+    """A conv of c outputs, at most half the widest conv's channel tile T, whose reduction does not fill
+    T / c groups (3 inputs, a row of 9): a kernel may hold g = T / c pixels per vector instead (SVE at
+    1024 and 2048 bits: ResNet-8's first layer). The widths sweep its edges (1, g - 1 to g + 1, and
+    around a tile of P vectors, P g pixels); a second channel block, groups and stride 2 store a pixel
+    at a time into a wider output. On narrow vectors the same layers run the ordinary tiles."""
+    kernel = runner_info.variants("conv")[0]
+    tile, pixels = ref.channel_tile(kernel), kernel.pixel_tile
+    # (inputs, outputs, groups, stride): outputs per group c, up to half the tile, and past a block.
+    shapes = [(3, max(1, tile // 2), 1, 1), (3, max(1, tile // 4), 1, 2), (6, 2 * max(1, tile // 4), 2, 1),
+              (3, tile + max(1, tile // 4), 1, 1)]
+    for in_c, out_c, groups, stride in shapes:
+        per_group = out_c // groups if out_c <= tile else out_c - tile
+        g = max(1, tile // per_group)
+        widths = sorted({w for w in (1, g - 1, g, g + 1, pixels * g - 1, pixels * g, pixels * g + 1,
+                                     pixels * g + g + 1) if 0 < w <= 2 * pixels * g + 1})
+        for out_w in widths:
+            layer = L.Conv2D(out_c, (3, 3), (stride, stride), padding="same", groups=groups, activation="relu")
+            case_id = f"conv-pixel-groups-c{in_c}-o{out_c}-g{groups}-s{stride}-w{out_w}"
+            x, weights, bias = conv_operands(case_id, layer, (3, out_w * stride, in_c), True, ref.NORMAL)
+            result = runner.run(layer, [x], weights, bias)
+            ref.assert_matches(result.output, ref.conv2d(layer, x, weights, bias), case_id)
+
+
 # Outputs taller than wide and narrower than a pixel tile, which the nest walks by columns (KWS's
 # 25 x 5; at most 2 wide, narrower than any pixel tile (MVE: conv 3, depthwise 2)): asymmetric windows, strides, dilations and paddings, so that a swapped axis shows.
 TALL_NARROW: tuple[tuple[str, L.Conv2D, tuple[int, int, int]], ...] = (
