@@ -10,6 +10,8 @@
 #define SIMD_CW_PIXELS 6
 #define SIMD_CW_CHANNELS 64
 #define SIMD_PEAK_CHAINS 12
+/* Hold a depthwise row's input column in a register for its three FMAs (see avx512.c). */
+#define SIMD_KEEP_IN_REGISTER(v) __asm__("" : "+x"(v))
 
 typedef __m256 simd_v;
 typedef __m256i simd_tail;

@@ -21,6 +21,8 @@
  *   SIMD_CONV_SPLITS              interleaved partial sums of a lone pixel (its FMA chains in flight): 4
  *   SIMD_CW_PIXELS, SIMD_CW_CHANNELS      the channel-by-channel kinds' tile: conv's pixels, 32
  *   SIMD_DW_ROW_VECTORS           vectors per pass of the 3-wide depthwise row reuse (1 or 2; 0: off): 1
+ *   SIMD_KEEP_IN_REGISTER(v)      a statement that makes the compiler hold v in a register (an empty
+ *                                 asm), where it would fold v's load into each use instead: nothing
  *   SIMD_PEAK_CHAINS              independent FMA chains of the peak probe (> FMA latency x ports): 16
  *   SIMD_FC_CHANNELS, SIMD_FC_SPLITS  the fully connected tile (a literal, 1 to 4 whole vectors) and
  *                                 its interleaved partial sums over the inputs: 4 vectors, 2
@@ -59,6 +61,9 @@
 #endif
 #ifndef SIMD_CW_PIXELS
 #define SIMD_CW_PIXELS SIMD_CONV_PIXELS
+#endif
+#ifndef SIMD_KEEP_IN_REGISTER
+#define SIMD_KEEP_IN_REGISTER(v) ((void)0)
 #endif
 #ifndef SIMD_CW_CHANNELS
 #define SIMD_CW_CHANNELS 32 /* a literal: it is part of the kernels' names */
@@ -458,7 +463,8 @@ SIMD_INLINE void dw_row_chunk(const small_tile *t, int NP, int c, int V, int par
                 w[j][v] = load_vec(wt + j * t->w_col_step + v * SIMD_LANES, partial && v == V - 1, tail);
         SIMD_UNROLL for (int q = 0; q < NP + W - 1; ++q)
             SIMD_UNROLL for (int v = 0; v < V; ++v) {
-                const simd_v xv = load_vec(x + q * t->x_col_step + v * SIMD_LANES, partial && v == V - 1, tail);
+                simd_v xv = load_vec(x + q * t->x_col_step + v * SIMD_LANES, partial && v == V - 1, tail);
+                SIMD_KEEP_IN_REGISTER(xv);
                 SIMD_UNROLL for (int j = 0; j < W; ++j)
                     if (q - j >= 0 && q - j < NP) acc[q - j][v] = simd_fma(acc[q - j][v], xv, w[j][v]);
             }
