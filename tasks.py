@@ -22,13 +22,16 @@ from small_harness.bench import format_table as format_bench_table
 from small_harness.bench_against import format_table as format_against_table
 from small_harness.bench_against import resolve_revision, run_against
 from small_harness.bench_against import write_json as write_against_json
-from small_harness.bench_charts import layers_chart, models_chart
+from small_harness.bench_charts import layers_chart, models_chart, scaling_chart
 from small_harness.bench_counts import count_choices, run_counts
 from small_harness.bench_counts import write_junit as write_counts_junit
 from small_harness.bench_layers import load_bench_layers
 from small_harness.bench_models import format_table as format_model_table
 from small_harness.bench_models import run_model_bench, thread_counts
 from small_harness.bench_models import write_json as write_model_json
+from small_harness.bench_scaling import EFFICIENCY_GOAL, run_scaling
+from small_harness.bench_scaling import format_table as format_scaling_table
+from small_harness.bench_scaling import write_json as write_scaling_json
 from small_harness.ci import CI_DIR, CLEAN_ROOM_ENV, ci_jobs, failed_cases, reproduce_hint, run_jobs, select_jobs
 from small_harness.ci import format_table as format_ci_table
 from small_harness.clean_room import run_clean_room
@@ -303,7 +306,9 @@ def port_size(c: Context) -> None:
             "toolchain": "host (default) or docker: where the benchmark is built and run",
             "only": "measure only layers whose name contains one of these comma-separated words",
             "models": "time the MLPerf Tiny float models beside LiteRT instead of the layers",
-            "threads": "with --models: thread counts, comma-separated (default: 1 and every CPU this process may use)",
+            "threads": "thread counts, comma-separated: with --models, the models' (default: 1 and every CPU this "
+                       "process may use); without, each layer at each count beside LiteRT, and its parallel "
+                       "efficiency (build/bench/scaling-<variant>.json)",
             "check": "emulated targets: compare the counts with tests/baselines/<target>.json; exit 1 on a regression",
             "update_baseline": "emulated targets: write the counts into tests/baselines/<target>.json",
             "junit_dir": "with --check: write counts.xml (one case per variant) here",
@@ -314,7 +319,9 @@ def bench(c: Context, arch: str = NATIVE, variant: str = "all", toolchain: str =
           junit_dir: str = "", against: str = "") -> None:
     """Time the bench layers (small_harness/bench_layers.toml) natively against the measured FMA peak,
     per kernel table; print a table and write build/bench/<variant>.json. With --models: the MLPerf
-    Tiny float models beside LiteRT, at 1 and N threads (build/bench/models-<variant>.json). For an
+    Tiny float models beside LiteRT, at 1 and N threads (build/bench/models-<variant>.json). With
+    --threads LIST and no --models: each layer at each count beside LiteRT, with its parallel efficiency
+    (build/bench/scaling-<variant>.json). For an
     emulated target: exact instruction counts per layer of ResNet-8 under QEMU (build/bench/counts-*.json),
     checked against tests/baselines/ with --check. With --models --against REV: this checkout's library
     against REV's, side by side (build/bench/against-<commit>-<variant>.json)."""
@@ -363,6 +370,15 @@ def bench(c: Context, arch: str = NATIVE, variant: str = "all", toolchain: str =
         layers = [layer for layer in load_bench_layers() if not words or any(w in layer.name for w in words)]
         if not layers:
             raise HarnessError(f"no bench layer name contains any of: {only}")
+        if threads:
+            counts = thread_counts(threads)
+            for target, chosen in _bench_choices(arch, variant, backend):
+                scalings = run_scaling(target, chosen, backend, layers, counts)
+                print(format_scaling_table(chosen, scalings))
+                written = write_scaling_json(chosen, scalings)
+                chart = scaling_chart(chosen.label, scalings, EFFICIENCY_GOAL, written.with_suffix(".png"))
+                print(f"wrote {_relative(written)} and {_relative(chart)}", flush=True)
+            return
         for target, chosen in _bench_choices(arch, variant, backend):
             report = run_bench(target, chosen, backend, layers)
             print(format_bench_table(report))

@@ -99,7 +99,7 @@ def measure_peak(target: Target, variant: Variant, backend: Backend, build_dir: 
     return Peak(float(words[1]), float(words[2]), words[4])
 
 
-def _operands(layer: BenchLayer, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def layer_operands(layer: BenchLayer, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     x = rng.uniform(-1.0, 1.0, layer.input).astype(np.float32)
     weights = rng.uniform(-1.0, 1.0, layer.weight_shape()).astype(np.float32)
@@ -111,7 +111,7 @@ def measure_layer(runner: Runner, layer: BenchLayer, seed: int, batches: int = B
                   litert: bool = False) -> Measurement:
     """Our median per run; with `litert`, LiteRT's too, its batches alternating with ours (who goes
     first alternates too), after checking that both compute the same output."""
-    x, weights, bias = _operands(layer, seed)
+    x, weights, bias = layer_operands(layer, seed)
     first = runner.run(layer.layer(), [x], weights, bias, repeat=1)  # warms up and sizes the batches
     repeat = batch_repeat(BATCH_SECONDS, first.elapsed_ns)
     peer = None
@@ -194,7 +194,7 @@ def write_json(report: BenchReport, directory: Path = RESULTS_DIR) -> Path:
     path = directory / f"{report.variant.label}.json"
     data = {
         "target": report.target.name, "variant": report.variant.label, "isa": report.isa, "backend": report.backend,
-        "machine": _cpu_model(), "peak_gflops": report.peak.gflops, "peak_best_gflops": report.peak.best_gflops,
+        "machine": cpu_model(), "peak_gflops": report.peak.gflops, "peak_best_gflops": report.peak.best_gflops,
         "peak_isa": report.peak.isa,
         "layers": [{
             "name": m.layer.name, "op": m.layer.op, "shape": m.layer.shape_text(), "source": m.layer.source,
@@ -209,7 +209,7 @@ def write_json(report: BenchReport, directory: Path = RESULTS_DIR) -> Path:
     return path
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
     for line in Path("/proc/cpuinfo").read_text().splitlines():
         if line.startswith("model name"):
             return line.split(":", 1)[1].strip()

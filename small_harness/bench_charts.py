@@ -1,6 +1,7 @@
 """The charts `invoke bench` writes beside its JSON (PNG, matplotlib's Agg backend, no display): per
 layer, GFLOP/s against the FMA peak of the same run; per model, our latency over LiteRT's at each
-thread count, and latency against threads for both."""
+thread count, and latency against threads for both; per layer (bench --threads), parallel efficiency
+against threads for both."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from .bench import BenchReport
     from .bench_models import ModelTiming
+    from .bench_scaling import LayerScaling
 
 
 def _pyplot():  # type: ignore[no-untyped-def]
@@ -68,6 +70,35 @@ def models_chart(label: str, timings: "list[ModelTiming]", path: Path) -> Path:
     scaling.set_yscale("log")
     scaling.set_title("thread scaling")
     scaling.legend(fontsize=6)
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+    plt.close(figure)
+    return path
+
+
+def scaling_chart(label: str, scalings: "list[LayerScaling]", goal: float, path: Path) -> Path:
+    """Ours and LiteRT's parallel efficiency per layer: conv layers in colour, the others in grey."""
+    plt = _pyplot()
+    figure, (ours, litert) = plt.subplots(1, 2, figsize=(11, 4.2), sharey=True)
+    for s in scalings:
+        threads = [p.threads for p in s.points]
+        conv = s.layer.op == "conv2d"
+        style = {"linewidth": 1.2 if conv else 0.6, "alpha": 1.0 if conv else 0.4}
+        if not conv:
+            style["color"] = "#9a9a9a"
+        line = ours.plot(threads, [s.efficiency(p) for p in s.points], marker="o", markersize=3,
+                         label=s.layer.name if conv else None, **style)
+        peer = [s.efficiency(p, litert=True) for p in s.points]
+        if all(e is not None for e in peer):
+            litert.plot(threads, peer, marker="x", markersize=3, color=line[0].get_color(),
+                        **{k: v for k, v in style.items() if k != "color"})
+    for axes, who in ((ours, "ours"), (litert, "LiteRT")):
+        axes.axhline(goal, color="#d83b3b", linestyle="--", linewidth=0.8)
+        axes.set_xticks(sorted({p.threads for s in scalings for p in s.points}))
+        axes.set_xlabel("threads")
+        axes.set_title(f"{label}: {who}, per layer (conv in colour)")
+    ours.set_ylabel(f"parallel efficiency (goal {goal:g}, dashed)")
+    ours.legend(fontsize=5, ncol=2)
     figure.tight_layout()
     figure.savefig(path, dpi=110)
     plt.close(figure)

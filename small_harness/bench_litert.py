@@ -1,6 +1,6 @@
 """LiteRT beside each bench layer: the layer as a one-operator .tflite file (CONV_2D, DEPTHWISE_CONV_2D
 or FULLY_CONNECTED with the same weights and bias as ours, written by tflite_writer.py), run by
-LiteRT's interpreter in this process at one thread (XNNPACK picks its kernels at run time), timed
+LiteRT's interpreter in this process at one thread (or at bench --threads' counts) (XNNPACK picks its kernels at run time), timed
 around a Python loop of invoke() calls whose own cost is subtracted (as bench --models does).
 
 Issue 11's goals per layer kind, as our GFLOP/s over LiteRT's in the same run: conv 3x3 and 1x1 at
@@ -123,13 +123,14 @@ def litert_layer(layer: BenchLayer, x: np.ndarray, weights: np.ndarray, bias: np
 
 
 class LiteRTLayer:
-    """One bench layer in LiteRT's interpreter (its one-operator file from layer_file), with our input set."""
+    """One bench layer in LiteRT's interpreter (its one-operator file from layer_file), with our input set,
+    at `threads` threads (its XNNPACK thread pool)."""
 
-    def __init__(self, layer: BenchLayer, data: bytes, x: np.ndarray) -> None:
+    def __init__(self, layer: BenchLayer, data: bytes, x: np.ndarray, threads: int = 1) -> None:
         with tempfile.TemporaryDirectory(prefix="small-bench-litert-") as folder:
             path = Path(folder) / f"{layer.name}.tflite"
             path.write_bytes(data)
-            self.interpreter: Any = _interpreter(path, 1)
+            self.interpreter: Any = _interpreter(path, threads)
         self.interpreter.set_tensor(self.interpreter.get_input_details()[0]["index"], x[np.newaxis])
 
     def output(self) -> np.ndarray:
