@@ -120,6 +120,13 @@ def thread_counts(requested: str) -> list[int]:
     return sorted({1, available})
 
 
+def pin_first_cpus(runner_pid: int, cpus: list[int], count: int) -> None:
+    """The runner and this process (where LiteRT runs) on the same first `count` of `cpus`."""
+    pinned = set(cpus[:count])
+    os.sched_setaffinity(0, pinned)
+    os.sched_setaffinity(runner_pid, pinned)
+
+
 def run_model_bench(target: Target, variant: Variant, backend: Backend, threads: list[int],
                     models: list[str] | None = None) -> list[ModelTiming]:
     if not target.is_native:
@@ -132,9 +139,7 @@ def run_model_bench(target: Target, variant: Variant, backend: Backend, threads:
     try:
         with start_runner(target, variant, backend, result.runner) as runner:
             for count in threads:
-                pinned = set(cpus[:count])
-                os.sched_setaffinity(0, pinned)  # LiteRT, in this process
-                os.sched_setaffinity(runner.pid, pinned)
+                pin_first_cpus(runner.pid, cpus, count)
                 for name in models or list(FLOAT_MODELS):
                     timings.append(time_model(runner, name, count))
     finally:

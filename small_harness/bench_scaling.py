@@ -17,6 +17,7 @@ from .batches import batch_repeat
 from .bench import BATCH_SECONDS, BATCHES, RESULTS_DIR, cpu_model, layer_operands
 from .bench_layers import BenchLayer
 from .bench_litert import LiteRTLayer, check_agreement, layer_file
+from .bench_models import pin_first_cpus
 from .build import build
 from .errors import HarnessError
 from .repro import start_runner
@@ -98,9 +99,7 @@ def run_scaling(target: Target, variant: Variant, backend: Backend, layers: list
     try:
         with start_runner(target, variant, backend, result.runner) as runner:
             for count in counts:
-                pinned = set(cpus[:count])
-                os.sched_setaffinity(0, pinned)  # LiteRT, in this process
-                os.sched_setaffinity(runner.pid, pinned)
+                pin_first_cpus(runner.pid, cpus, count)
                 for seed, layer in enumerate(layers):
                     kernels[layer.name], point = time_point(runner, layer, seed, count, batches)
                     points[layer.name].append(point)
