@@ -325,14 +325,15 @@ static small_model *model; /* the one loaded model, replaced by the next CMD_MOD
 static void *model_arena;   /* its arena when the request gave one (CMD_MODEL_LOAD_ARENA) */
 static unsigned char *model_file; /* its file: a pre-packed one's weights are read there */
 
-/* A request's model file (u32 size, bytes) in a fresh buffer; NULL, after the error reply, when the
- * stream is broken. */
+/* A request's model file (u32 size, bytes) in a fresh buffer, cache-line aligned (a pre-packed model's
+ * weights are read in place, at multiples of 64 bytes from its start); NULL, after the error reply,
+ * when the stream is broken. */
 static unsigned char *read_model_file(uint32_t *size) {
     if (!read_words(size, 1) || *size > MAX_ARRAY) {
         reply_header(SMALL_ERR_FORMAT, "malformed model request");
         return NULL;
     }
-    unsigned char *bytes = malloc(*size ? *size : 1);
+    unsigned char *bytes = aligned_alloc(64, ((size_t)*size + 64) / 64 * 64);
     if (!bytes || !read_exact(bytes, *size)) {
         free(bytes);
         reply_header(SMALL_ERR_FORMAT, "model request truncated");

@@ -27,8 +27,12 @@
 
 #include "small.h"
 
+/* ALIGN_FLOATS: every tensor's offset in the arena, and the arena itself (when the library allocates
+ * it), is a multiple of a 64-byte cache line, so that a vector of channels never straddles two lines
+ * (tensors at 16 bytes, as before, took DS-CNN and MobileNet 1.11x the time on AVX-512, whose loads
+ * and stores are a line wide, most of it in depthwise layers). */
 enum { HEADER_WORDS = 8, MAX_TENSORS = 1 << 16, MAX_TENSOR_FLOATS = 1 << 28, VERSION = 1, VERSION_PACKED = 2,
-       ALIGN_FLOATS = 4, SIG_NAME = 48, SIG_WORDS = SIG_NAME / 4 + 3, REGION_ALIGN_FLOATS = 16 };
+       ALIGN_FLOATS = 16, SIG_NAME = 48, SIG_WORDS = SIG_NAME / 4 + 3, REGION_ALIGN_FLOATS = 16 };
 enum { L_OP, L_N_INPUTS, L_INPUTS, L_OUTPUT = L_INPUTS + SMALL_MAX_INPUTS, L_OUT_CHANNELS, L_GROUPS, L_KERNEL_H,
        L_KERNEL_W, L_STRIDE_H, L_STRIDE_W, L_DILATION_H, L_DILATION_W, L_PADDING, L_PAD_TOP, L_PAD_BOTTOM,
        L_PAD_LEFT, L_PAD_RIGHT, L_ACTIVATION, L_ALPHA, L_WEIGHTS, L_BIAS, LAYER_WORDS };
@@ -318,7 +322,8 @@ static small_status plan_arena(small_model *m, small_message *why) {
         m->arena = m->caller_arena;
         return SMALL_OK;
     }
-    m->arena = malloc((m->arena_floats ? m->arena_floats : 1) * sizeof(float));
+    const size_t floats = (m->arena_floats ? m->arena_floats : 1) + ALIGN_FLOATS - 1;
+    m->arena = aligned_alloc(ALIGN_FLOATS * sizeof(float), floats / ALIGN_FLOATS * ALIGN_FLOATS * sizeof(float));
     return m->arena ? SMALL_OK : refuse(why, SMALL_ERR_NOMEM, "cannot allocate an arena of %zu bytes",
                                         m->arena_floats * sizeof(float));
 }
