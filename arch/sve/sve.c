@@ -34,11 +34,12 @@ typedef svuint32_t vla_group_index_t;
 /* Pixel groups: lane l of group l / c takes pixel l / c's input, x_pixel_step floats apart, and weight
  * (or bias) l % c; vla_group_shift moves a group's lanes to the front for its store. */
 #define vla_pixel_index(c, step) svmul_n_u32_x(svptrue_b32(), vla_group_index(c), (uint32_t)(step))
-#define vla_channel_index(c) svsub_u32_x(svptrue_b32(), svindex_u32(0, 1), svmul_n_u32_x(svptrue_b32(), vla_group_index(c), (uint32_t)(c)))
+#define vla_channel_index(c) \
+    svsub_u32_x(svptrue_b32(), svindex_u32(0, 1), svmul_n_u32_x(svptrue_b32(), vla_group_index(c), (uint32_t)(c)))
 #define vla_group_shift(a, first) svtbl_f32(a, svindex_u32((uint32_t)(first), 1))
 static inline svfloat32_t vla_group_sum(svfloat32_t a, int c, int groups) {
     svfloat32_t sum = a;
-    for (int i = 1; i < groups; ++i) sum = svadd_f32_x(svptrue_b32(), sum, svtbl_f32(a, svindex_u32((uint32_t)(i * c), 1)));
+    for (int i = 1; i < groups; ++i) sum = svadd_f32_x(svptrue_b32(), sum, vla_group_shift(a, i * c));
     return sum;
 }
 static int vla_supported(void) { return (getauxval(AT_HWCAP) & HWCAP_SVE) != 0; }

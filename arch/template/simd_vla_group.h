@@ -126,14 +126,15 @@ VLA_INLINE int VLA_G(pixel_groups_pay)(const small_tile *t) {
     const int c = t->channels, lanes = vla_lanes(), np = t->pixels, depth = t->depth;
     if (2 * c > lanes) return 0;
     const int groups = lanes / c;
-    /* Checked first, as the cheapest: depths in whole steps leave no lane idle either way. */
-    if (depth % groups == 0 || t->x_pixel_step > (lanes - 1) / (groups - 1)) return 0; /* a vector's pixels in one load */
+    /* Depths in whole steps leave no lane idle either way (checked first, as the cheapest); a vector's
+     * pixels must lie in one load's span. */
+    if (depth % groups == 0 || t->x_pixel_step > (lanes - 1) / (groups - 1)) return 0;
     /* Per tap: ceil(np / g) vectors x depth steps, against np pixels x ceil(depth / g) steps. */
     return (np + groups - 1) / groups * depth < np * ((depth + groups - 1) / groups);
 }
 
-/* Vector v's pixels: the first at v * g (clamped to the last vector, so that no pointer passes the
- * input), the count n of those that are real, and the span of a load holding them all. */
+/* The input of vector v's first pixel, v * g pixels on (clamped to the last vector's, so that no
+ * pointer passes the input). */
 VLA_INLINE const float *VLA_G(group_input)(const small_tile *t, int v, int nv, int groups) {
     return t->x + (ptrdiff_t)(v < nv ? v : nv - 1) * groups * t->x_pixel_step;
 }
@@ -151,7 +152,8 @@ VLA_INLINE void VLA_G(store_pixel_group)(const small_tile *t, vla_v a, int v, in
         vla_store(y, a, vla_tail_of(n * c)); /* the pixels are one run */
         return;
     }
-    for (int i = 0; i < n; ++i) vla_store(y + (ptrdiff_t)i * t->y_pixel_step, vla_group_shift(a, i * c), vla_tail_of(c));
+    for (int i = 0; i < n; ++i)
+        vla_store(y + (ptrdiff_t)i * t->y_pixel_step, vla_group_shift(a, i * c), vla_tail_of(c));
 }
 
 /* nv vectors (a constant) of g pixels each, the last holding the rest: t->pixels in ((nv - 1) g, nv g]. */
