@@ -70,7 +70,7 @@ void small_pack_weights(const small_kernel_choice *k, const float *ohwi, int out
  * input in its own cache. With few (a small image of many channels), a unit is a spatial unit of one
  * channel block, so that the blocks spread over the threads. Either way each (row, block) is computed
  * by the same kernel calls whoever runs it, so outputs are bit-identical for any number of threads. */
-enum { FLAT_CHUNK_TILES = 1, MIN_PARALLEL_MACS = 1 << 13, MIN_PARALLEL_MATVEC_MACS = 1 << 18 };
+enum { FLAT_CHUNK_TILES = 1, MIN_PARALLEL_MACS = 1 << 13, MIN_PARALLEL_MATVEC_MACS = 1 << 18, FLAT_MIN_TILES = 8 };
 
 typedef struct {
     const small_nest *n;
@@ -100,7 +100,7 @@ static block_span block_of(const nest_run *r, int gb) {
     b.g = gb / r->blocks_per_group;
     b.group_end = (b.g + 1) * r->group_out;
     b.b0 = b.g * r->group_out + gb % r->blocks_per_group * r->block;
-    b.b_end = r->mac ? min_int(b.b0 + r->block, b.group_end) : b.group_end;
+    b.b_end = r->blocks_per_group > 1 ? min_int(b.b0 + r->block, b.group_end) : b.group_end;
     return b;
 }
 
@@ -234,21 +234,21 @@ static void run_spatial(const nest_run *r, int gb, int s0, int s1) {
     }
 }
 
-/* run_units of a channelwise layer with borders (one channel block; units are rows, or chunk * rows
- * + row when chunk_major): a band per chunk. Channelwise kernels compute each pixel alone, the same
- * way in a tile of any size (small_kernel.h), so the border columns' tiles may follow the unit ranges
+/* run_units of a channelwise layer with borders (units are rows, or chunk * rows + row when
+ * chunk_major, over all channels; with split_blocks, block by block): a band per chunk. Channelwise
+ * kernels compute each pixel alone, the same way in a tile of any size and channel count
+ * (small_kernel.h), so the border columns' tiles may follow the unit ranges
  * (the thread count) and change no result; conv sums a lone pixel's products in another order than a
  * tile's, so it keeps its pixels in rows. Chosen per layer, so that the other layers' walk stays as it
  * was (one walk for both cost the conv layers of ResNet-8 4-13% more stores under QEMU, SVE). */
-static void run_units_columns(void *context, int s0, int s1) {
-    const nest_run *r = context;
+static void run_columns_spatial(const nest_run *r, int gb, int s0, int s1) {
     const small_nest *n = r->n;
     const int rows = n->out.h, width = n->out.w;
     /* Rows [oh_lo, oh_hi): the whole window column lies inside the input. Found per call, not kept in
      * nest_run: a larger nest_run cost every small layer stores (QEMU counts). */
     int oh_lo, oh_hi;
     inside_range(n->pad_top, n->stride_h, n->kernel_h, n->dilation_h, n->in.h, rows, &oh_lo, &oh_hi);
-    const block_span b = block_of(r, 0);
+    const block_span b = block_of(r, gb);
     small_tile t = r->proto;
     for (int s = s0; s < s1;) {
         const int chunk = r->chunk_major ? s / rows : 0, oh = r->chunk_major ? s % rows : s;
@@ -256,6 +256,17 @@ static void run_units_columns(void *context, int s0, int s1) {
         run_band(r, &t, &b, oh, oh + count, chunk * r->chunk, min_int(width, (chunk + 1) * r->chunk), oh_lo, oh_hi);
         s += count;
     }
+}
+
+static void run_units_columns(void *context, int u0, int u1) {
+    const nest_run *r = context;
+    const int spatial = r->spatial_units;
+    if (r->blocks_per_group == 1) {
+        run_columns_spatial(r, 0, u0, u1);
+        return;
+    }
+    for (int gb = u0 / spatial; gb < r->blocks_per_group && gb * spatial < u1; ++gb) /* split_blocks */
+        run_columns_spatial(r, gb, max_int(u0 - gb * spatial, 0), min_int(u1 - gb * spatial, spatial));
 }
 
 /* MAC kinds walk channel blocks outside the rows, so that a block's packed weights stay in cache
@@ -320,7 +331,14 @@ static __attribute__((noinline)) void run_parallel(const nest_run *r, int units,
     small_parallel_for(units, r->blocks_inside ? first : NULL, columns ? run_units_columns : run_units, (void *)r);
 }
 
-void small_nest_run(const small_nest *n, const small_kernel_choice *k, const float *x, const float *x2, float *y) {
+/* Whether a 1x1 layer is walked as one long row (see small_nest_run). Not by the thread count: the
+ * kernel calls, and so the results, must not depend on it. */
+static int flatten_pays(const small_nest *n, const small_kernel_choice *k) {
+    return n->out.h * n->out.w >= FLAT_MIN_TILES * k->pixel_tile || 2 * n->out.w < k->pixel_tile;
+}
+
+void small_nest_run(const small_nest *n, const small_kernel_choice *k, const float *x, const float *x2, float *y,
+                    int threads) {
     if (n->matvec) {
         nest_run r = {.n = n, .k = k, .x = x, .y = y, .depth = n->depth, .block = channel_block(k, n->out.c)};
         r.proto = (small_tile){.x = x, .taps_h = 1, .taps_w = 1, .depth = n->depth, .pixels = 1,
@@ -328,17 +346,20 @@ void small_nest_run(const small_nest *n, const small_kernel_choice *k, const flo
         const int units = (n->out.c + r.block - 1) / r.block;
         /* Each thread would read the whole input vector, which the threads wrote: ad01's 640 x 128
          * layers took 1.07x the time split at 2 threads. */
-        if ((double)n->out.c * n->depth < MIN_PARALLEL_MATVEC_MACS) run_matvec_units(&r, 0, units);
+        if (threads == 1 || (double)n->out.c * n->depth < MIN_PARALLEL_MATVEC_MACS) run_matvec_units(&r, 0, units);
         else small_parallel_for(units, NULL, run_matvec_units, &r);
         return;
     }
     /* A 1x1 window with stride 1 and no padding reads input pixel i for output pixel i, and both
      * tensors store their rows back to back: walk them as one long row, so that pixel tiles run on
-     * across row ends instead of leaving a partial tile at the end of every row. */
+     * across row ends instead of leaving a partial tile at the end of every row. But not a layer of
+     * few tiles whose rows are at least half a tile wide, which threads would share unevenly:
+     * MobileNet's 6x6 1x1 layers are 3 tiles, split 2:1 at 2 threads, where by rows each thread takes
+     * the 3 rows the depthwise beside it takes (5.5 -> 4.0 us at 2 threads; the same at 1). */
     small_nest flat;
     int flattened = 0;
     if (n->kernel_h == 1 && n->kernel_w == 1 && n->stride_h == 1 && n->stride_w == 1 && n->pad_top == 0 &&
-        n->pad_left == 0 && n->in.h == n->out.h && n->in.w == n->out.w && n->out.h > 1) {
+        n->pad_left == 0 && n->in.h == n->out.h && n->in.w == n->out.w && n->out.h > 1 && flatten_pays(n, k)) {
         flat = *n;
         flat.in.w = flat.out.w = n->out.h * n->out.w;
         flat.in.h = flat.out.h = 1;
@@ -373,7 +394,12 @@ void small_nest_run(const small_nest *n, const small_kernel_choice *k, const flo
      * the whole output. Channelwise kinds have no weights to keep (or a few): they walk blocks
      * innermost, so that each pixel's channels are read contiguously, which the prefetchers follow
      * far better than short runs a channel block apart. */
-    r.blocks_per_group = r.mac ? (r.group_out + r.block - 1) / r.block : 1;
+    /* A channelwise layer on an image of at most one pixel tile splits its channel blocks over the
+     * threads (split_blocks), as the conv layers around it do, whose one tile no two threads can
+     * share: so that each thread reads the channels it wrote (MobileNet's 3x3x256 depthwise took 2.2 us
+     * at 2 threads split by rows, 0.6 at 1). */
+    const int split_blocks = !r.mac && threads > 1 && n->out.h * n->out.w <= k->pixel_tile && k->channel_tile > 0;
+    r.blocks_per_group = r.mac || split_blocks ? (r.group_out + r.block - 1) / r.block : 1;
     r.depth = r.mac ? n->depth : 1;
     /* A conv's window row is one run of kernel_w * depth floats in the input (channels innermost, no
      * dilation, no groups, rows walked as stored) and in its packed weights ([tap][depth] per block):
@@ -399,8 +425,7 @@ void small_nest_run(const small_nest *n, const small_kernel_choice *k, const flo
     t->alpha = n->alpha;
 
     r.spatial_units = n->out.h * r.chunks;
-    const int threads = small_get_threads();
-    r.blocks_inside = r.spatial_units >= threads;
+    r.blocks_inside = r.spatial_units >= threads && !split_blocks;
     const int units = r.blocks_inside ? r.spatial_units : r.groups * r.blocks_per_group * r.spatial_units;
     /* Handing a layer to the pool costs about 0.7 us (measured on 2 cores), so the smallest layers stay
      * on the caller. Yet a layer on the caller alone reads and writes whole tensors whose halves the

@@ -21,9 +21,11 @@ typedef struct {
     ptrdiff_t y_pixel_step;         /* floats between output pixels: out.c, or more inside a concat */
 } small_nest;
 
-/* Runs the nest over the whole output with kernel k (its tile on this CPU). x2 is the second input of
- * ADD, else NULL. */
-void small_nest_run(const small_nest *n, const small_kernel_choice *k, const float *x, const float *x2, float *y);
+/* Runs the nest over the whole output with kernel k (its tile on this CPU), on `threads` threads:
+ * small_get_threads(), or 1 for a part of a layer already split across threads. x2 is the second
+ * input of ADD, else NULL. */
+void small_nest_run(const small_nest *n, const small_kernel_choice *k, const float *x, const float *x2, float *y,
+                    int threads);
 
 /* Packs OHWI weights [out][taps][depth] into the block layout the kernel k reads. */
 void small_pack_weights(const small_kernel_choice *k, const float *ohwi, int out_channels, int groups,

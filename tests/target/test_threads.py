@@ -37,6 +37,15 @@ LAYERS = {
         (20, 3, 3, 1),
     ),
     "avgpool": (L.AvgPool((3, 3), (1, 1), "same"), (50, 41, 12), None),
+    # A global average pool averages two halves of its rows apart (layer.c), here an odd count; the
+    # same as a window over the whole input; at one pixel tile or less, the nest takes it whole.
+    "global-avgpool-halves": (L.GlobalAvgPool(), (25, 5, 64), None),
+    "avgpool-whole-window": (L.AvgPool((7, 6), (1, 1), "valid"), (7, 6, 30), None),
+    "global-avgpool-small": (L.GlobalAvgPool(), (3, 3, 256), None),
+    # A 1x1 layer of few pixel tiles is walked by rows at 2 threads and more, as one long row at 1
+    # (nest.c); a channelwise layer of one pixel tile or less splits its channel blocks.
+    "conv-1x1-few-tiles": (L.Conv2D(40, (1, 1)), (6, 6, 32), (40, 1, 1, 32)),
+    "depthwise-3x3-tiny-image": (L.Conv2D(300, (3, 3), padding="same", groups=300), (3, 3, 300), (300, 3, 3, 1)),
     "fully-connected": (L.FullyConnected(1030), (1, 1, 1031), (1030, 1031)),
     "maxpool": (L.MaxPool((3, 3), (1, 1), "same"), (64, 64, 19), None),
     "add": (L.Add("relu6"), (90, 90, 19), None),
@@ -67,7 +76,7 @@ def test_layers_are_bit_identical_for_every_thread_count(threaded: Runner, name:
         np.testing.assert_array_equal(got.output, one.output, err_msg=f"{name} with {threads} threads")
 
 
-@pytest.mark.parametrize("name", ["pretrainedResnet", "kws_ref_model_float32"])
+@pytest.mark.parametrize("name", ["pretrainedResnet", "kws_ref_model_float32", "vww_96_float"])
 def test_a_model_is_bit_identical_for_every_thread_count(threaded: Runner, name: str) -> None:
     """Loaded at 1 thread (the compact arena) and at 2 (each tensor centred in a slot: model.c), run at
     every count."""
