@@ -107,17 +107,26 @@ def layer_operands(layer: BenchLayer, seed: int) -> tuple[np.ndarray, np.ndarray
     return x, weights, bias
 
 
-def measure_layer(runner: Runner, layer: BenchLayer, seed: int, batches: int = BATCHES,
-                  litert: bool = False) -> Measurement:
-    """Our median per run; with `litert`, LiteRT's too, its batches alternating with ours (who goes
-    first alternates too), after checking that both compute the same output."""
+@dataclass(frozen=True)
+class LayerTimes:
+    kernel: str  # the kernel that served the layer
+    repeat: int  # runs per batch of ours
+    ours_ns: tuple[float, ...]  # per run, one per batch
+    litert_ns: tuple[float, ...]  # per invoke(), one per batch (or none)
+
+
+def time_layer(runner: Runner, layer: BenchLayer, seed: int, batches: int, litert: bool,
+               threads: int = 1) -> LayerTimes:
+    """Our time per run; with `litert`, LiteRT's too (its interpreter at `threads`; the runner's are the
+    caller's to set), its batches alternating with ours (who goes first alternates too), after
+    checking that both compute the same output."""
     x, weights, bias = layer_operands(layer, seed)
     first = runner.run(layer.layer(), [x], weights, bias, repeat=1)  # warms up and sizes the batches
     repeat = batch_repeat(BATCH_SECONDS, first.elapsed_ns)
     peer = None
     data = layer_file(layer, weights, bias) if litert else None
     if data is not None:
-        peer = LiteRTLayer(layer, data, x)
+        peer = LiteRTLayer(layer, data, x, threads)
         check_agreement(layer, first.output, peer.output())
         peer_repeat = batch_repeat(BATCH_SECONDS, peer.batch_ns(3))
     per_run: list[float] = []
@@ -128,7 +137,14 @@ def measure_layer(runner: Runner, layer: BenchLayer, seed: int, batches: int = B
             steps.append(lambda: per_invoke.append(peer.batch_ns(peer_repeat)))
         for step in steps if batch % 2 == 0 else reversed(steps):
             step()
-    return Measurement(layer, first.kernel, repeat, tuple(per_run), tuple(per_invoke))
+    return LayerTimes(first.kernel, repeat, tuple(per_run), tuple(per_invoke))
+
+
+def measure_layer(runner: Runner, layer: BenchLayer, seed: int, batches: int = BATCHES,
+                  litert: bool = False) -> Measurement:
+    """Our median per run at one thread; with `litert`, LiteRT's too (time_layer)."""
+    times = time_layer(runner, layer, seed, batches, litert)
+    return Measurement(layer, times.kernel, times.repeat, times.ours_ns, times.litert_ns)
 
 
 def bench_variants(target: Target, spec: str = "all") -> list[Variant]:

@@ -13,10 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .backends import Backend
-from .batches import batch_repeat
-from .bench import BATCH_SECONDS, BATCHES, RESULTS_DIR, cpu_model, layer_operands
+from .bench import BATCHES, RESULTS_DIR, cpu_model, time_layer
 from .bench_layers import BenchLayer
-from .bench_litert import LiteRTLayer, check_agreement, layer_file
 from .bench_models import pin_first_cpus
 from .build import build
 from .errors import HarnessError
@@ -64,25 +62,9 @@ class LayerScaling:
 def time_point(runner: Runner, layer: BenchLayer, seed: int, threads: int, batches: int) -> tuple[str, ScalingPoint]:
     """The layer at `threads` (the runner's pool, LiteRT's interpreter), after checking that both compute
     the same output; the caller pins both. Returns the kernel that served it, and the timings."""
-    x, weights, bias = layer_operands(layer, seed)
     runner.set_threads(threads)
-    first = runner.run(layer.layer(), [x], weights, bias, repeat=1)  # warms the pool up, sizes the batches
-    repeat = batch_repeat(BATCH_SECONDS, first.elapsed_ns)
-    data = layer_file(layer, weights, bias)
-    peer = None
-    if data is not None:
-        peer = LiteRTLayer(layer, data, x, threads)
-        check_agreement(layer, first.output, peer.output())
-        peer_repeat = batch_repeat(BATCH_SECONDS, peer.batch_ns(3))
-    ours: list[float] = []
-    litert: list[float] = []
-    for batch in range(batches):
-        steps = [lambda: ours.append(runner.run(layer.layer(), [x], weights, bias, repeat=repeat).elapsed_ns / repeat)]
-        if peer is not None:
-            steps.append(lambda: litert.append(peer.batch_ns(peer_repeat)))
-        for step in steps if batch % 2 == 0 else reversed(steps):  # alternate who goes first
-            step()
-    return first.kernel, ScalingPoint(threads, tuple(ours), tuple(litert))
+    times = time_layer(runner, layer, seed, batches, litert=True, threads=threads)
+    return times.kernel, ScalingPoint(threads, times.ours_ns, times.litert_ns)
 
 
 def run_scaling(target: Target, variant: Variant, backend: Backend, layers: list[BenchLayer], counts: list[int],
