@@ -271,6 +271,8 @@ static int goes_before(const small_model *m, int a, int b, int by_first_use) {
 
 /* Greedy placement in two orders, keeping the smaller arena: largest first (near the lower bound for
  * chain-like graphs), and by first use (better when a large tensor, such as the input, dies early). */
+static size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
+
 static small_status plan_arena(small_model *m, small_message *why) {
     int *order = malloc((size_t)m->n_tensors * sizeof(int));
     int *placed = malloc((size_t)m->n_tensors * sizeof(int));
@@ -322,8 +324,8 @@ static small_status plan_arena(small_model *m, small_message *why) {
         m->arena = m->caller_arena;
         return SMALL_OK;
     }
-    const size_t floats = (m->arena_floats ? m->arena_floats : 1) + ALIGN_FLOATS - 1;
-    m->arena = aligned_alloc(ALIGN_FLOATS * sizeof(float), floats / ALIGN_FLOATS * ALIGN_FLOATS * sizeof(float));
+    const size_t floats = round_up(m->arena_floats ? m->arena_floats : 1, ALIGN_FLOATS);
+    m->arena = aligned_alloc(ALIGN_FLOATS * sizeof(float), floats * sizeof(float));
     return m->arena ? SMALL_OK : refuse(why, SMALL_ERR_NOMEM, "cannot allocate an arena of %zu bytes",
                                         m->arena_floats * sizeof(float));
 }
@@ -433,8 +435,6 @@ static void put_word(unsigned char *out, size_t index, int32_t value) {
     const uint32_t v = (uint32_t)value;
     b[0] = (unsigned char)v, b[1] = (unsigned char)(v >> 8), b[2] = (unsigned char)(v >> 16), b[3] = (unsigned char)(v >> 24);
 }
-
-static size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
 
 small_status small_model_write_packed(const small_model *m, const void *original, size_t size, void *out,
                                       size_t *out_size) {
