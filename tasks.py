@@ -37,6 +37,8 @@ from small_harness.ci import format_table as format_ci_table
 from small_harness.clean_room import run_clean_room
 from small_harness.clean_room import write_junit as write_clean_room_junit
 from small_harness.build import ARTIFACT_NAMES, LIBRARY_NAME, BuildResult, build_dir_for
+from small_harness.device_pack import PACK_DIR
+from small_harness.device_pack import pack as pack_device
 from small_harness.disasm import check_kernel_fmas
 from small_harness.build import build as build_target
 from small_harness.docker_bootstrap import bootstrap_base_image
@@ -387,6 +389,18 @@ def bench(c: Context, arch: str = NATIVE, variant: str = "all", toolchain: str =
             print(f"wrote {_relative(written)} and {_relative(chart)}", flush=True)
 
 
+@task(name="device-pack", help={"python": "the Python version of the machine that will run ci/device-bench.sh "
+                                           "(default 3.12)"})
+def device_pack(c: Context, python: str = "3.12") -> None:
+    """Write .device/ (ignored by git) for ci/device-bench.sh on a machine with no network: wheels of the
+    harness's packages it lacks, for its Python, and the MLPerf Tiny float models. Carry .device along."""
+    with reported_errors():
+        files = pack_device(python)
+        size = sum(path.stat().st_size for path in files)
+        print(f"wrote {len(files)} files, {size / 2**20:.1f} MiB, to {_relative(PACK_DIR)}/: carry it, then run "
+              "bash ci/device-bench.sh there")
+
+
 def _bench_choices(arch: str, variant: str, backend: Backend) -> list[tuple[Target, Variant]]:
     """Each target with each of its variants that bench times (the SIMD tables this CPU runs)."""
     choices = []
@@ -581,6 +595,7 @@ namespace.add_task(port_size)
 namespace.add_task(run)
 namespace.add_task(size)
 namespace.add_task(bench)
+namespace.add_task(device_pack)
 namespace.add_task(generate)
 namespace.add_task(kernels)
 namespace.add_task(new_arch)
