@@ -78,10 +78,8 @@ def test_layers_are_bit_identical_for_every_thread_count(threaded: Runner, name:
         np.testing.assert_array_equal(got.output, one.output, err_msg=f"{name} with {threads} threads")
 
 
-@pytest.mark.parametrize("name", ["pretrainedResnet", "kws_ref_model_float32", "vww_96_float"])
-def test_a_model_is_bit_identical_for_every_thread_count(threaded: Runner, name: str) -> None:
-    """Loaded at 1 thread (the compact arena) and at 2 (each tensor centred in a slot: model.c), run at
-    every count."""
+def _mlperf_model(name: str, seed: int) -> tuple[bytes, np.ndarray]:
+    """The MLPerf Tiny float model `name` in the library's format, and a random input (skips without it)."""
     from small_harness.mlperf_tiny import MODELS_DIR
     from small_harness.model_format import encode
     from small_harness.tflite_import import import_tflite
@@ -90,15 +88,22 @@ def test_a_model_is_bit_identical_for_every_thread_count(threaded: Runner, name:
     if not path.is_file():
         pytest.skip(f"no {path}")
     model = import_tflite(path)
-    x = np.random.default_rng(1).random(model.shapes[model.input], dtype=np.float32)
+    return encode(model), np.random.default_rng(seed).random(model.shapes[model.input], dtype=np.float32)
+
+
+@pytest.mark.parametrize("name", ["pretrainedResnet", "kws_ref_model_float32", "vww_96_float"])
+def test_a_model_is_bit_identical_for_every_thread_count(threaded: Runner, name: str) -> None:
+    """Loaded at 1 thread (the compact arena) and at 2 (each tensor centred in a slot: model.c), run at
+    every count."""
+    encoded, x = _mlperf_model(name, seed=1)
     threaded.set_threads(1)
-    compact = threaded.load_model(encode(model)).arena_bytes
+    compact = threaded.load_model(encoded).arena_bytes
     one = threaded.run_model(x).output
     for threads in THREAD_COUNTS:
         threaded.set_threads(threads)
         np.testing.assert_array_equal(threaded.run_model(x).output, one, err_msg=f"{threads} threads")
     threaded.set_threads(2)
-    centred = threaded.load_model(encode(model)).arena_bytes
+    centred = threaded.load_model(encoded).arena_bytes
     assert centred > compact, "a model loaded at 2 threads takes the centred layout"
     for threads in (1, *THREAD_COUNTS):
         threaded.set_threads(threads)
@@ -107,17 +112,9 @@ def test_a_model_is_bit_identical_for_every_thread_count(threaded: Runner, name:
 
 def test_the_most_threads_give_the_same_model_output(threaded: Runner) -> None:
     """SMALL_MAX_THREADS workers, most of them idle in every layer of DS-CNN (25 x 5 images)."""
-    from small_harness.mlperf_tiny import MODELS_DIR
-    from small_harness.model_format import encode
-    from small_harness.tflite_import import import_tflite
-
-    path = MODELS_DIR / "kws_ref_model_float32.tflite"
-    if not path.is_file():
-        pytest.skip(f"no {path}")
-    model = import_tflite(path)
-    x = np.random.default_rng(2).random(model.shapes[model.input], dtype=np.float32)
+    encoded, x = _mlperf_model("kws_ref_model_float32", seed=2)
     threaded.set_threads(1)
-    threaded.load_model(encode(model))
+    threaded.load_model(encoded)
     one = threaded.run_model(x).output
     threaded.set_threads(MOST_THREADS)
     np.testing.assert_array_equal(threaded.run_model(x).output, one)
