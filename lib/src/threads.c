@@ -1,7 +1,8 @@
 /* A small pool of worker threads (pthreads): small_set_threads(n) keeps n - 1 workers waiting. Each
  * parallel run gives every thread (the caller is thread 0) a contiguous share of the units; a thread
- * done with its own share then takes chunks from the far end of the shares not begun yet. Builds without pthreads (bare metal: SMALL_NO_THREADS) run everything on
- * the caller and accept only 1 thread. */
+ * done with its own share then takes chunks from the far end of the shares not begun yet. Builds
+ * without pthreads (bare metal: SMALL_NO_THREADS) run everything on the caller and accept only 1
+ * thread. */
 #include <stdint.h>
 
 #include "small.h"
@@ -111,7 +112,8 @@ static int claim(int s, int from_back, int *u0, int *u1) {
         if (begin >= end) return 0;
         if (from_back && begin != atomic_load_explicit(&pool.shares[s].first, memory_order_relaxed)) return 0;
         /* The owner takes all that is left: once it has begun, no one else takes from its share. */
-        const uint32_t chunk = from_back ? (uint32_t)atomic_load_explicit(&pool.chunk, memory_order_relaxed) : end - begin;
+        const uint32_t chunk =
+            from_back ? (uint32_t)atomic_load_explicit(&pool.chunk, memory_order_relaxed) : end - begin;
         const uint32_t n = end - begin < chunk ? end - begin : chunk;
         const uint64_t left = from_back ? (uint64_t)begin << 32 | (end - n) : (uint64_t)(begin + n) << 32 | end;
         if (atomic_compare_exchange_weak_explicit(&pool.shares[s].range, &r, left, memory_order_acq_rel,
