@@ -258,14 +258,11 @@ static void run_columns_spatial(const nest_run *r, int gb, int s0, int s1) {
     }
 }
 
+/* Units block by block, as run_units numbers them: one block, or those of split_blocks. */
 static void run_units_columns(void *context, int u0, int u1) {
     const nest_run *r = context;
     const int spatial = r->spatial_units;
-    if (r->blocks_per_group == 1) {
-        run_columns_spatial(r, 0, u0, u1);
-        return;
-    }
-    for (int gb = u0 / spatial; gb < r->blocks_per_group && gb * spatial < u1; ++gb) /* split_blocks */
+    for (int gb = u0 / spatial; gb < r->blocks_per_group && gb * spatial < u1; ++gb)
         run_columns_spatial(r, gb, max_int(u0 - gb * spatial, 0), min_int(u1 - gb * spatial, spatial));
 }
 
