@@ -18,9 +18,9 @@ if ! ls $pack/wheels/*.whl >/dev/null 2>&1 || [ ! -d $pack/models ]; then
   echo "error: no $pack/wheels or $pack/models: run 'invoke device-pack --python X.Y' where pip reaches PyPI, and carry $pack" >&2
   exit 2
 fi
-python=$(python3 -c 'import sys; print(f"{sys.version_info[0]}{sys.version_info[1]}")')
-if ! ls $pack/wheels/*-cp"$python"-*.whl >/dev/null 2>&1; then
-  echo "error: $pack/wheels is not for this Python (python3 is $(python3 -V 2>&1)): run 'invoke device-pack --python $(python3 -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')'" >&2
+python=$(python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])')
+if ! ls $pack/wheels/*-cp"${python/./}"-*.whl >/dev/null 2>&1; then
+  echo "error: $pack/wheels is not for this Python (python3 is $python): run 'invoke device-pack --python $python'" >&2
   exit 2
 fi
 if ! python3 -c 'import numpy, matplotlib' 2>/dev/null; then

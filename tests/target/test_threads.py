@@ -1,8 +1,9 @@
 """Threads (small_set_threads): every layer kind and a whole model give bit-identical outputs for 1,
 2, 3, 4 and 16 threads (16: the most the speed goals name, more than the units of many layers here
-and more than this machine's CPUs), and 64 (SMALL_MAX_THREADS) on a whole model, on every variant (QEMU user mode runs the threads too), and bad counts are
-refused. The nest's units depend on the layer alone, so this must hold exactly, not approximately.
-Bare-metal builds have no threads: they run 1 and refuse more."""
+and more than this machine's CPUs), and 64 (SMALL_MAX_THREADS) on a whole model, on every variant
+(QEMU user mode runs the threads too), and bad counts are refused. The nest's units depend on the
+layer alone, so this must hold exactly, not approximately. Bare-metal builds have no threads: they
+run 1 and refuse more."""
 
 from __future__ import annotations
 
@@ -123,7 +124,7 @@ def test_the_most_threads_give_the_same_model_output(threaded: Runner) -> None:
     np.testing.assert_array_equal(threaded.run_model(x).output, one, err_msg="a refused count changed the pool")
 
 
-@pytest.mark.parametrize("threads", [0, -1, 65])
+@pytest.mark.parametrize("threads", [0, -1, MOST_THREADS + 1])
 def test_bad_thread_counts_are_refused(threaded: Runner, threads: int) -> None:
     with pytest.raises(SmallError) as refused:
         threaded.set_threads(threads & 0xFFFFFFFF)
