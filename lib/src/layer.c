@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "nest.h"
+#include "prepared_layer.h"
 #include "threads.h"
 
 const char *small_status_name(small_status status) {
@@ -472,29 +473,43 @@ static __attribute__((noinline)) void run_global_average(const small_nest *n, co
     for (int c = 0; c < n->out.c; ++c) y[c] = y[c] * w0 + second[c] * w1;
 }
 
-small_status small_layer_run(const small_layer *layer, const float *const *inputs, float *output) {
-    if (!layer || !inputs || !output) return SMALL_ERR_NULL;
-    if (!layer->kernel) return SMALL_ERR_PARAM; /* not planned, or plan failed */
-    const small_layer_desc *d = &layer->desc;
-    for (int i = 0; i < d->n_inputs; ++i)
-        if (!inputs[i]) return SMALL_ERR_NULL;
-    small_nest n = nest_of(layer);
-    const small_kernel_choice k = choice_of(layer);
-    if (is_global_average(layer, &n)) {
-        run_global_average(&n, &k, inputs[0], output);
-        return SMALL_OK;
+void small_prepare_layer(const small_layer *layer, small_prepared_layer *p) {
+    p->nest = nest_of(layer);
+    p->kernel = choice_of(layer);
+    p->op = layer->desc.op;
+    p->global_average = is_global_average(layer, &p->nest);
+}
+
+void small_run_prepared(const small_layer *layer, const small_prepared_layer *p, const float *const *inputs,
+                        float *output) {
+    if (p->global_average) {
+        run_global_average(&p->nest, &p->kernel, inputs[0], output);
+        return;
     }
-    if (d->op != SMALL_OP_CONCAT) {
-        small_nest_run(&n, &k, inputs[0], d->op == SMALL_OP_ADD ? inputs[1] : 0, output, small_get_threads());
-        return SMALL_OK;
+    if (p->op != SMALL_OP_CONCAT) {
+        small_nest_run(&p->nest, &p->kernel, inputs[0], p->op == SMALL_OP_ADD ? inputs[1] : 0, output,
+                       small_get_threads());
+        return;
     }
     /* Concat: each input is copied into its channel slice of the wider output. */
+    const small_layer_desc *d = &layer->desc;
+    small_nest n = p->nest;
     n.y_pixel_step = layer->output.c;
     int offset = 0;
     for (int i = 0; i < d->n_inputs; ++i) {
         n.in = n.out = d->inputs[i];
-        small_nest_run(&n, &k, inputs[i], 0, output + offset, small_get_threads());
+        small_nest_run(&n, &p->kernel, inputs[i], 0, output + offset, small_get_threads());
         offset += d->inputs[i].c;
     }
+}
+
+small_status small_layer_run(const small_layer *layer, const float *const *inputs, float *output) {
+    if (!layer || !inputs || !output) return SMALL_ERR_NULL;
+    if (!layer->kernel) return SMALL_ERR_PARAM; /* not planned, or plan failed */
+    for (int i = 0; i < layer->desc.n_inputs; ++i)
+        if (!inputs[i]) return SMALL_ERR_NULL;
+    small_prepared_layer p;
+    small_prepare_layer(layer, &p);
+    small_run_prepared(layer, &p, inputs, output);
     return SMALL_OK;
 }

@@ -25,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "prepared_layer.h"
 #include "small.h"
 
 /* ALIGN_FLOATS: every tensor's offset in the arena, and the arena itself (when the library allocates
@@ -44,11 +45,22 @@ typedef struct {
     size_t offset;    /* in floats, into the arena */
 } tensor_plan;
 
+/* Layer i's run as small_model_run needs it, worked out at load (see prepared_layer.h). */
+typedef struct {
+    small_prepared_layer prepared;
+    const small_layer *layer;
+    int in_place;                          /* a reshape in place: nothing to run */
+    int n_inputs;
+    const float *inputs[SMALL_MAX_INPUTS]; /* in the arena, or NULL: the caller's input */
+    float *output;
+} layer_step;
+
 struct small_model {
     int n_tensors, n_layers, input, output;
     tensor_plan *tensors;
     small_layer *layers;
     int (*layer_io)[SMALL_MAX_INPUTS + 1]; /* per layer: input tensors, then the output tensor */
+    layer_step *steps;
     float *arena;
     size_t arena_floats;
     int packed_file;            /* version 2: layers read their packed weights in the file */
@@ -330,6 +342,24 @@ static small_status plan_arena(small_model *m, small_message *why) {
                                         m->arena_floats * sizeof(float));
 }
 
+static small_status prepare_steps(small_model *m, small_message *why) {
+    m->steps = calloc((size_t)m->n_layers, sizeof *m->steps);
+    if (!m->steps) return refuse(why, SMALL_ERR_NOMEM, "out of memory");
+    for (int i = 0; i < m->n_layers; ++i) {
+        layer_step *s = &m->steps[i];
+        s->layer = &m->layers[i];
+        s->in_place = m->tensors[m->layer_io[i][SMALL_MAX_INPUTS]].alias >= 0;
+        s->n_inputs = s->layer->desc.n_inputs;
+        for (int k = 0; k < s->n_inputs; ++k) {
+            const int t = m->layer_io[i][k];
+            s->inputs[k] = t == m->input ? NULL : m->arena + m->tensors[t].offset;
+        }
+        s->output = m->arena + m->tensors[m->layer_io[i][SMALL_MAX_INPUTS]].offset;
+        if (!s->in_place) small_prepare_layer(s->layer, &s->prepared);
+    }
+    return SMALL_OK;
+}
+
 static small_status load(small_model *m, const unsigned char *data, size_t size, small_message *why) {
     if (size < HEADER_WORDS * 4 || memcmp(data, "SMLM", 4))
         return refuse(why, SMALL_ERR_FORMAT, "not a SMaLL model (no SMLM header; %zu bytes)", size);
@@ -398,7 +428,8 @@ static small_status load(small_model *m, const unsigned char *data, size_t size,
     if (weight_bytes > small_get_limits().max_weight_bytes)
         return refuse(why, SMALL_ERR_NOMEM, "%zu bytes of packed weights: more than the limit of %zu (small_set_limits)",
                       weight_bytes, small_get_limits().max_weight_bytes);
-    return plan_arena(m, why);
+    const small_status s = plan_arena(m, why);
+    return s == SMALL_OK ? prepare_steps(m, why) : s;
 }
 
 small_status small_model_load(small_model **model, const void *data, size_t size, small_message *why) {
@@ -490,18 +521,11 @@ small_status small_model_run(small_model *m, const float *input, float *output) 
     if (!m || !input || !output) return SMALL_ERR_NULL;
     for (int i = 0; i < m->n_layers; ++i) {
         small_count_layer(); /* every layer, a reshape in place too: count i belongs to layer i */
-        if (m->tensors[m->layer_io[i][SMALL_MAX_INPUTS]].alias >= 0) continue; /* a reshape in place */
+        const layer_step *s = &m->steps[i];
+        if (s->in_place) continue;
         const float *inputs[SMALL_MAX_INPUTS];
-        for (int k = 0; k < m->layers[i].desc.n_inputs; ++k) {
-            const int t = m->layer_io[i][k];
-            inputs[k] = t == m->input ? input : m->arena + m->tensors[t].offset;
-        }
-        small_status s = small_layer_run(&m->layers[i], inputs,
-                                         m->arena + m->tensors[m->layer_io[i][SMALL_MAX_INPUTS]].offset);
-        if (s != SMALL_OK) {
-            small_count_end();
-            return s;
-        }
+        for (int k = 0; k < s->n_inputs; ++k) inputs[k] = s->inputs[k] ? s->inputs[k] : input;
+        small_run_prepared(s->layer, &s->prepared, inputs, s->output);
     }
     small_count_end(); /* the output copy below is the caller's, not a layer's */
     const tensor_plan *out = &m->tensors[m->output];
@@ -528,5 +552,5 @@ void small_model_free(small_model *m) {
     if (!m) return;
     for (int i = 0; m->layers && i < m->n_layers; ++i) small_layer_release(&m->layers[i]);
     if (m->arena != m->caller_arena) free(m->arena);
-    free(m->tensors), free(m->layers), free(m->layer_io), free(m);
+    free(m->tensors), free(m->layers), free(m->layer_io), free(m->steps), free(m);
 }

@@ -280,18 +280,27 @@ static void run_units(void *context, int u0, int u1) {
 }
 
 /* Fully connected (the nest's degenerate case: one pixel, one tap): a unit is one channel block, one
- * kernel call, with no window to clip. */
+ * kernel call, with no window to clip. Apart from nest_run, whose set-up a layer of a few calls felt. */
+typedef struct {
+    const small_nest *n;
+    small_tile_fn run;
+    int block;
+    const float *x;
+    float *y;
+} matvec_run;
+
 static void run_matvec_units(void *context, int u0, int u1) {
-    const nest_run *r = context;
+    const matvec_run *r = context;
     const small_nest *n = r->n;
-    small_tile t = r->proto;
+    small_tile t = {.x = r->x, .taps_h = 1, .taps_w = 1, .depth = n->depth, .pixels = 1,
+                    .activation = n->activation, .alpha = n->alpha};
     for (int u = u0; u < u1; ++u) {
         const int c0 = u * r->block;
         t.channels = min_int(r->block, n->out.c - c0);
         t.bias = n->bias ? n->bias + c0 : 0;
-        t.w = n->weights + (size_t)c0 * r->depth;
+        t.w = n->weights + (size_t)c0 * n->depth;
         t.y = r->y + c0;
-        r->k->info->run(&t);
+        r->run(&t);
     }
 }
 
@@ -337,14 +346,12 @@ static int flatten_pays(const small_nest *n, const small_kernel_choice *k) {
 void small_nest_run(const small_nest *n, const small_kernel_choice *k, const float *x, const float *x2, float *y,
                     int threads) {
     if (n->matvec) {
-        nest_run r = {.n = n, .k = k, .x = x, .y = y, .depth = n->depth, .block = channel_block(k, n->out.c)};
-        r.proto = (small_tile){.x = x, .taps_h = 1, .taps_w = 1, .depth = n->depth, .pixels = 1,
-                               .activation = n->activation, .alpha = n->alpha};
+        const matvec_run r = {.n = n, .run = k->info->run, .block = channel_block(k, n->out.c), .x = x, .y = y};
         const int units = (n->out.c + r.block - 1) / r.block;
         /* Each thread would read the whole input vector, which the threads wrote: ad01's 640 x 128
          * layers took 1.07x the time split at 2 threads. */
-        if (threads == 1 || (double)n->out.c * n->depth < MIN_PARALLEL_MATVEC_MACS) run_matvec_units(&r, 0, units);
-        else small_parallel_for(units, NULL, run_matvec_units, &r);
+        if (threads == 1 || (double)n->out.c * n->depth < MIN_PARALLEL_MATVEC_MACS) run_matvec_units((void *)&r, 0, units);
+        else small_parallel_for(units, NULL, run_matvec_units, (void *)&r);
         return;
     }
     /* A 1x1 window with stride 1 and no padding reads input pixel i for output pixel i, and both
