@@ -17,7 +17,7 @@ from invoke.exceptions import Exit
 from invoke.tasks import task
 
 from small_harness.backends import Backend, select_backend
-from small_harness.bench import bench_variants, run_bench, write_json
+from small_harness.bench import RESULTS_DIR, bench_variants, run_bench, write_json
 from small_harness.bench import format_table as format_bench_table
 from small_harness.bench_against import format_table as format_against_table
 from small_harness.bench_against import resolve_revision, run_against
@@ -39,6 +39,7 @@ from small_harness.clean_room import write_junit as write_clean_room_junit
 from small_harness.build import ARTIFACT_NAMES, LIBRARY_NAME, BuildResult, build_dir_for
 from small_harness.device_pack import PACK_DIR
 from small_harness.device_pack import pack as pack_device
+from small_harness.peer_isa import RESULTS_SUBDIR, check_peer_isa, hide_avx512_from_litert
 from small_harness.disasm import check_kernel_fmas
 from small_harness.build import build as build_target
 from small_harness.docker_bootstrap import bootstrap_base_image
@@ -315,10 +316,12 @@ def port_size(c: Context) -> None:
             "update_baseline": "emulated targets: write the counts into tests/baselines/<target>.json",
             "junit_dir": "with --check: write counts.xml (one case per variant) here",
             "against": "with --models: against the library of this commit (any git revision) instead of LiteRT, "
-                       "in alternating rounds: to measure a change"})
+                       "in alternating rounds: to measure a change",
+            "peer_isa": "LiteRT's kernels: native (default), or avx2: AVX-512 hidden from it (CPUID faulting), as "
+                        "on a CPU without AVX-512; pair with --variant avx2 (results in build/bench/litert-avx2/)"})
 def bench(c: Context, arch: str = NATIVE, variant: str = "all", toolchain: str = "host", only: str = "",
           models: bool = False, threads: str = "", check: bool = False, update_baseline: bool = False,
-          junit_dir: str = "", against: str = "") -> None:
+          junit_dir: str = "", against: str = "", peer_isa: str = "native") -> None:
     """Time the bench layers (small_harness/bench_layers.toml) natively against the measured FMA peak,
     per kernel table; print a table and write build/bench/<variant>.json. With --models: the MLPerf
     Tiny float models beside LiteRT, at 1 and N threads (build/bench/models-<variant>.json). With
@@ -326,13 +329,21 @@ def bench(c: Context, arch: str = NATIVE, variant: str = "all", toolchain: str =
     (build/bench/scaling-<variant>.json). For an
     emulated target: exact instruction counts per layer of ResNet-8 under QEMU (build/bench/counts-*.json),
     checked against tests/baselines/ with --check. With --models --against REV: this checkout's library
-    against REV's, side by side (build/bench/against-<commit>-<variant>.json)."""
+    against REV's, side by side (build/bench/against-<commit>-<variant>.json). --peer-isa avx2: LiteRT
+    as on a CPU without AVX-512."""
     with reported_errors():
         if against and not models:
             raise HarnessError("--against compares whole models: add --models")
+        check_peer_isa(peer_isa)
         backend = _chosen_backend(toolchain)
         targets = resolve_targets(arch, backend=backend.name)
         emulated = [target for target in targets if not target.is_native]
+        results = RESULTS_DIR
+        if peer_isa != "native":
+            if against or emulated:
+                raise HarnessError("--peer-isa chooses LiteRT's kernels: not with --against or instruction counts")
+            print(hide_avx512_from_litert(), flush=True)
+            results = RESULTS_DIR / RESULTS_SUBDIR
         if (check or update_baseline or junit_dir) and (models or len(emulated) != len(targets)):
             raise HarnessError("--check, --update-baseline and --junit-dir are for instruction counts: give --arch "
                                "emulated targets only, without --models")
@@ -364,7 +375,7 @@ def bench(c: Context, arch: str = NATIVE, variant: str = "all", toolchain: str =
             for target, chosen in _bench_choices(arch, variant, backend):
                 timings = run_model_bench(target, chosen, backend, counts)
                 print(format_model_table(chosen, timings))
-                written = write_model_json(chosen, timings)
+                written = write_model_json(chosen, timings, results)
                 chart = models_chart(chosen.label, timings, written.with_suffix(".png"))
                 print(f"wrote {_relative(written)} and {_relative(chart)}", flush=True)
             return
@@ -377,14 +388,14 @@ def bench(c: Context, arch: str = NATIVE, variant: str = "all", toolchain: str =
             for target, chosen in _bench_choices(arch, variant, backend):
                 scalings = run_scaling(target, chosen, backend, layers, counts)
                 print(format_scaling_table(chosen, scalings))
-                written = write_scaling_json(chosen, scalings)
+                written = write_scaling_json(chosen, scalings, results)
                 chart = scaling_chart(chosen.label, scalings, EFFICIENCY_GOAL, written.with_suffix(".png"))
                 print(f"wrote {_relative(written)} and {_relative(chart)}", flush=True)
             return
         for target, chosen in _bench_choices(arch, variant, backend):
             report = run_bench(target, chosen, backend, layers)
             print(format_bench_table(report))
-            written = write_json(report)
+            written = write_json(report, results)
             chart = layers_chart(report, written.with_suffix(".png"))
             print(f"wrote {_relative(written)} and {_relative(chart)}", flush=True)
 
