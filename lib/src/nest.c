@@ -280,7 +280,7 @@ static void run_units(void *context, int u0, int u1) {
 }
 
 /* Fully connected (the nest's degenerate case: one pixel, one tap): a unit is one channel block, one
- * kernel call, with no window to clip. Apart from nest_run, whose set-up a layer of a few calls felt. */
+ * kernel call, with no window to clip: none of nest_run's set-up. */
 typedef struct {
     const small_nest *n;
     small_tile_fn run;
@@ -350,8 +350,10 @@ void small_nest_run(const small_nest *n, const small_kernel_choice *k, const flo
         const int units = (n->out.c + r.block - 1) / r.block;
         /* Each thread would read the whole input vector, which the threads wrote: ad01's 640 x 128
          * layers took 1.07x the time split at 2 threads. */
-        if (threads == 1 || (double)n->out.c * n->depth < MIN_PARALLEL_MATVEC_MACS) run_matvec_units((void *)&r, 0, units);
-        else small_parallel_for(units, NULL, run_matvec_units, (void *)&r);
+        if (threads == 1 || (double)n->out.c * n->depth < MIN_PARALLEL_MATVEC_MACS)
+            run_matvec_units((void *)&r, 0, units);
+        else
+            small_parallel_for(units, NULL, run_matvec_units, (void *)&r);
         return;
     }
     /* A 1x1 window with stride 1 and no padding reads input pixel i for output pixel i, and both
