@@ -317,8 +317,9 @@ def port_size(c: Context) -> None:
             "junit_dir": "with --check: write counts.xml (one case per variant) here",
             "against": "with --models: against the library of this commit (any git revision) instead of LiteRT, "
                        "in alternating rounds: to measure a change",
-            "peer_isa": "LiteRT's kernels: native (default), or avx2: AVX-512 hidden from it (CPUID faulting), as "
-                        "on a CPU without AVX-512; pair with --variant avx2 (results in build/bench/litert-avx2/)"})
+            "peer_isa": "LiteRT's kernels: native (default), or avx2: AVX-512, AMX and AVX-VNNI hidden from it (CPUID "
+                        "faulting), as on a CPU with AVX2 and nothing newer; pair with --variant avx2 (results in "
+                        "build/bench/litert-avx2/)"})
 def bench(c: Context, arch: str = NATIVE, variant: str = "all", toolchain: str = "host", only: str = "",
           models: bool = False, threads: str = "", check: bool = False, update_baseline: bool = False,
           junit_dir: str = "", against: str = "", peer_isa: str = "native") -> None:
@@ -330,7 +331,7 @@ def bench(c: Context, arch: str = NATIVE, variant: str = "all", toolchain: str =
     emulated target: exact instruction counts per layer of ResNet-8 under QEMU (build/bench/counts-*.json),
     checked against tests/baselines/ with --check. With --models --against REV: this checkout's library
     against REV's, side by side (build/bench/against-<commit>-<variant>.json). --peer-isa avx2: LiteRT
-    as on a CPU without AVX-512."""
+    as on a CPU with AVX2 and nothing newer."""
     with reported_errors():
         if against and not models:
             raise HarnessError("--against compares whole models: add --models")

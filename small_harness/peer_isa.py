@@ -3,7 +3,8 @@
 XNNPACK chooses its kernels from CPUID when LiteRT makes its first interpreter. On Linux, a CPU that
 can fault CPUID (`cpuid_fault` in /proc/cpuinfo) lets a process trap its own CPUID instructions:
 cpuid_shim/hide_avx512.c, built here with the host's gcc and loaded into this process, answers them
-with the AVX-512 and AMX bits cleared, so LiteRT runs its AVX2 kernels. Our library runs in the
+with the bits of AVX-512, AMX and the extensions after AVX2 (AVX-VNNI ...) cleared, so LiteRT runs
+its AVX2 kernels, as on a CPU with AVX2 and nothing newer. Our library runs in the
 runner, another process, on the kernel table that --variant chooses. Must run before this process
 makes any LiteRT interpreter."""
 
@@ -73,4 +74,5 @@ def hide_avx512_from_litert(flags: set[str] | None = None) -> str:
         if library.small_cpuid_avx512f():
             raise HarnessError("--peer-isa avx2: CPUID still reports AVX-512 after the shim loaded")
         _loaded = library
-    return "LiteRT: AVX-512 and AMX hidden from its CPUID (--peer-isa avx2), as on a CPU without them"
+    return ("LiteRT: AVX-512, AMX and AVX-VNNI hidden from its CPUID (--peer-isa avx2), as on a CPU with AVX2 and "
+            "nothing newer")

@@ -1,9 +1,11 @@
 /* Loaded into the bench's own process (ctypes) by `invoke bench --peer-isa avx2`: from then on every
  * CPUID this thread and the threads it starts execute traps (Linux CPUID faulting, arch_prctl
- * ARCH_SET_CPUID), and the handler below answers it as the CPU would, less the AVX-512 and AMX
- * feature bits. XNNPACK (LiteRT) reads CPUID once, when its first interpreter is made, and then runs
- * its AVX2 kernels: LiteRT as on a CPU without AVX-512. Our library runs in the runner, another
- * process (execve clears the setting), and keeps its own choice. */
+ * ARCH_SET_CPUID), and the handler below answers it as the CPU would, less AVX-512, AMX and the
+ * 256-bit extensions that came after AVX2 (AVX-VNNI and its kin, AVX10): a CPU with AVX2 and FMA and
+ * nothing newer (Haswell to Skylake clients, Zen 2 and 3). XNNPACK (LiteRT) reads CPUID once, when
+ * its first interpreter is made, and then runs its AVX2 kernels. AVX-VNNI matters: LiteRT runs the
+ * int8 weights of DS-CNN (KWS) as dynamically quantized int8 GEMMs, twice as fast with it. Our
+ * library runs in the runner, another process (execve clears the setting), and keeps its own choice. */
 #define _GNU_SOURCE
 #include <asm/prctl.h>
 #include <cpuid.h>
@@ -40,7 +42,10 @@ static void answer_cpuid(int sig, siginfo_t *info, void *context) {
         ecx &= ~(1u << 1 | 1u << 6 | 1u << 11 | 1u << 12 | 1u << 14);
         edx &= ~(1u << 2 | 1u << 3 | 1u << 8 | 1u << 22 | 1u << 23 | 1u << 24 | 1u << 25);
     }
-    if (leaf == 7 && subleaf == 1) eax &= ~(1u << 5); /* AVX512-BF16 */
+    if (leaf == 7 && subleaf == 1) {
+        eax &= ~(1u << 4 | 1u << 5 | 1u << 23); /* AVX-VNNI, AVX512-BF16, AVX-IFMA */
+        edx &= ~(1u << 4 | 1u << 5 | 1u << 10 | 1u << 19); /* AVX-VNNI-INT8, AVX-NE-CONVERT, AVX-VNNI-INT16, AVX10 */
+    }
     r[REG_RAX] = eax, r[REG_RBX] = ebx, r[REG_RCX] = ecx, r[REG_RDX] = edx;
     r[REG_RIP] += 2; /* past the 2-byte instruction */
 }
@@ -66,4 +71,11 @@ EXPORT int small_cpuid_avx512f(void) {
     unsigned eax, ebx, ecx, edx;
     __cpuid_count(7, 0, eax, ebx, ecx, edx);
     return (int)(ebx >> 16 & 1u);
+}
+
+/* ... and of AVX-VNNI. */
+EXPORT int small_cpuid_avx_vnni(void) {
+    unsigned eax, ebx, ecx, edx;
+    __cpuid_count(7, 1, eax, ebx, ecx, edx);
+    return (int)(eax >> 4 & 1u);
 }

@@ -51,13 +51,14 @@ def test_cpuid_hides_avx512_in_this_thread_and_in_threads_started_after() -> Non
         seen = []
         thread = threading.Thread(target=lambda: seen.append(peer_isa._loaded.small_cpuid_avx512f()))
         thread.start(); thread.join()
-        print("main", peer_isa._loaded.small_cpuid_avx512f(), "thread", seen[0])
+        print("main", peer_isa._loaded.small_cpuid_avx512f(), peer_isa._loaded.small_cpuid_avx_vnni(),
+              "thread", seen[0])
         print(peer_isa.hide_avx512_from_litert())  # a second call loads nothing again
     """)
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
-    assert "AVX-512 and AMX hidden" in lines[0]
-    assert lines[1] == "main 0 thread 0"
+    assert "AVX-512, AMX and AVX-VNNI hidden" in lines[0]
+    assert lines[1] == "main 0 0 thread 0"
 
 
 @needs_hiding
