@@ -41,8 +41,13 @@ trap 'kill $qemu $input_relay $output_relay 2>/dev/null; rm -rf "$dir"; exit 143
 wait $qemu
 status=$?
 # A relay still waiting to open its FIFO (the program never opened it) is released by opening the
-# FIFO read-write, which never blocks; the output relay then sees the end of its data.
-: <>"$dir/out"
+# FIFO read-write, which never blocks; the output relay then sees the end of its data. Again until
+# it has gone: a relay not yet started when QEMU is quick (a probe) would open it after a one-time
+# release and wait for a writer for ever (1 run in 50 on 2 busy cores).
+while kill -0 $output_relay 2>/dev/null; do
+    : <>"$dir/out"
+    sleep 0.01
+done
 wait $output_relay
 kill $input_relay 2>/dev/null
 : <>"$dir/in"
