@@ -15,7 +15,7 @@ from .errors import HarnessError
 from .repro import runner_argv
 from .target_types import Target, Variant
 from .targets import REPO_ROOT
-from .tools import program
+from .tools import build_shared_object
 
 SOURCE_DIR = Path(__file__).with_name("qemu_plugin")
 SOURCES = (SOURCE_DIR / "small_counts.c", SOURCE_DIR / "qemu_plugin_v1.h")
@@ -77,15 +77,7 @@ def parse_output(text: str, where: str) -> list[LayerCounts]:
 
 def build_plugin() -> Path:
     """build/count_plugin/small_counts.so, compiled again when a source is newer."""
-    newest = max(path.stat().st_mtime for path in SOURCES)
-    if PLUGIN.is_file() and PLUGIN.stat().st_mtime >= newest:
-        return PLUGIN
-    PLUGIN.parent.mkdir(parents=True, exist_ok=True)
-    command = [program("gcc"), *CFLAGS, "-o", str(PLUGIN), str(SOURCES[0])]
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise HarnessError(f"the counting plugin does not compile: {' '.join(command)}", result.stderr.strip())
-    return PLUGIN
+    return build_shared_object(SOURCES[0], PLUGIN, CFLAGS, "the counting plugin", depends=SOURCES[1:])
 
 
 def plugin_args(target: Target, variant: Variant, plugin: Path) -> str:

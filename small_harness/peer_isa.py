@@ -13,12 +13,11 @@ from __future__ import annotations
 import ctypes
 import os
 import platform
-import subprocess
 from pathlib import Path
 
 from .errors import HarnessError
-from .targets import REPO_ROOT
-from .tools import program
+from .targets import REPO_ROOT, cpu_flags
+from .tools import build_shared_object
 
 PEER_ISAS = ("native", "avx2")
 SOURCE = Path(__file__).with_name("cpuid_shim") / "hide_avx512.c"
@@ -29,25 +28,9 @@ RESULTS_SUBDIR = "litert-avx2"  # under build/bench/: results against LiteRT wit
 _loaded: ctypes.CDLL | None = None  # kept: its handler must stay mapped
 
 
-def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
-    for line in cpuinfo.read_text().splitlines():
-        if line.startswith("flags"):
-            return set(line.split(":", 1)[1].split())
-    return set()
-
-
 def build_shim() -> Path:
     """build/cpuid_shim/hide_avx512.so, compiled again when the source is newer."""
-    if LIBRARY.is_file() and LIBRARY.stat().st_mtime >= SOURCE.stat().st_mtime:
-        return LIBRARY
-    LIBRARY.parent.mkdir(parents=True, exist_ok=True)
-    partial = LIBRARY.with_name(f"{LIBRARY.name}.{os.getpid()}")  # then renamed: another process may load it
-    command = [program("gcc"), *CFLAGS, "-o", str(partial), str(SOURCE)]
-    result = subprocess.run(command, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise HarnessError(f"the CPUID shim does not compile: {' '.join(command)}", result.stderr.strip())
-    os.replace(partial, LIBRARY)
-    return LIBRARY
+    return build_shared_object(SOURCE, LIBRARY, CFLAGS, "the CPUID shim")
 
 
 def check_peer_isa(peer_isa: str) -> None:

@@ -12,7 +12,8 @@ from .target_types import REF_ISA, VLEN_PLACEHOLDER, KernelIsa, Target, Variant
 
 __all__ = ["DEFAULT_BACKEND", "KNOWN_BACKENDS", "NATIVE", "REF_ISA", "REPO_ROOT", "THIS_RELEASE", "TOOLCHAINS_DIR",
            "VLEN_PLACEHOLDER", "KernelIsa", "Target", "Variant", "host_release", "known_names", "load_target",
-           "load_targets", "check_variant_spec", "missing_cpu_flags", "native_target", "resolve_targets", "select_variants", "variant_named"]
+           "load_targets", "check_variant_spec", "cpu_flags", "missing_cpu_flags", "native_target", "resolve_targets",
+           "select_variants", "variant_named"]
 
 TOOLCHAINS_DIR = REPO_ROOT / "toolchains"
 NATIVE = "native"  # the default --arch: the first target that runs on this machine without an emulator
@@ -53,12 +54,16 @@ def missing_cpu_flags(target: Target, variant: Variant | None = None, cpuinfo: P
     needed = target.isa(variant.isa).cpu_flags if variant else ()
     if not needed:
         return []
-    have: set[str] = set()
+    have = cpu_flags(cpuinfo)
+    return [flag for flag in needed if flag not in have]
+
+
+def cpu_flags(cpuinfo: Path = Path("/proc/cpuinfo")) -> set[str]:
+    """This machine's CPU feature flags, as /proc/cpuinfo lists them (its first CPU)."""
     for line in cpuinfo.read_text().splitlines():
         if line.startswith("flags"):
-            have = set(line.split(":", 1)[1].split())
-            break
-    return [flag for flag in needed if flag not in have]
+            return set(line.split(":", 1)[1].split())
+    return set()
 
 
 def native_target(targets: dict[str, Target]) -> Target:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import os
 import shutil
+import subprocess
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,3 +60,21 @@ def missing_tool_packages(names: list[str] | None = None) -> list[str]:
         if shutil.which(tool.program) is None and tool.package not in packages:
             packages.append(tool.package)
     return packages
+
+
+def build_shared_object(source: Path, output: Path, flags: tuple[str, ...], what: str,
+                        depends: tuple[Path, ...] = ()) -> Path:
+    """`output`, compiled from `source` with the host's gcc when it is missing or older than the
+    source or `depends`. Written under another name and renamed, so that a process loading it (another
+    CI job) never sees it half written. `what` names it in the error."""
+    newest = max(path.stat().st_mtime for path in (source, *depends))
+    if output.is_file() and output.stat().st_mtime >= newest:
+        return output
+    output.parent.mkdir(parents=True, exist_ok=True)
+    partial = output.with_name(f"{output.name}.{os.getpid()}")
+    command = [program("gcc"), *flags, "-o", str(partial), str(source)]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise HarnessError(f"{what} does not compile: {' '.join(command)}", result.stderr.strip())
+    os.replace(partial, output)
+    return output

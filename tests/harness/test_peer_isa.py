@@ -12,8 +12,8 @@ import textwrap
 import pytest
 
 from small_harness.errors import HarnessError
-from small_harness.peer_isa import check_peer_isa, cpu_flags, hide_avx512_from_litert
-from small_harness.targets import REPO_ROOT
+from small_harness.peer_isa import check_peer_isa, hide_avx512_from_litert
+from small_harness.targets import REPO_ROOT, cpu_flags
 
 FLAGS = cpu_flags()
 CAN_HIDE = "avx512f" in FLAGS and "cpuid_fault" in FLAGS
