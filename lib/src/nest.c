@@ -346,14 +346,14 @@ static int flatten_pays(const small_nest *n, const small_kernel_choice *k) {
 void small_nest_run(const small_nest *n, const small_kernel_choice *k, const float *x, const float *x2, float *y,
                     int threads) {
     if (n->matvec) {
-        const matvec_run r = {.n = n, .run = k->info->run, .block = channel_block(k, n->out.c), .x = x, .y = y};
+        matvec_run r = {.n = n, .run = k->info->run, .block = channel_block(k, n->out.c), .x = x, .y = y};
         const int units = (n->out.c + r.block - 1) / r.block;
         /* Each thread would read the whole input vector, which the threads wrote: ad01's 640 x 128
          * layers took 1.07x the time split at 2 threads. */
         if (threads == 1 || (double)n->out.c * n->depth < MIN_PARALLEL_MATVEC_MACS)
-            run_matvec_units((void *)&r, 0, units);
+            run_matvec_units(&r, 0, units);
         else
-            small_parallel_for(units, NULL, run_matvec_units, (void *)&r);
+            small_parallel_for(units, NULL, run_matvec_units, &r);
         return;
     }
     /* A 1x1 window with stride 1 and no padding reads input pixel i for output pixel i, and both
