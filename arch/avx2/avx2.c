@@ -28,6 +28,9 @@ static inline simd_tail simd_tail_of(int n) {
 #define simd_fma(acc, a, b) _mm256_fmadd_ps(a, b, acc)
 #define simd_add(a, b) _mm256_add_ps(a, b)
 #define simd_mul(a, b) _mm256_mul_ps(a, b)
+#define simd_sub(a, b) _mm256_sub_ps(a, b)
+/* 3x3 stride-1 convs through Winograd F(2x2, 3x3) (lib/src/winograd.c). */
+#define SIMD_WINOGRAD
 /* maxps and minps return the second operand when either is NaN: keep a NaN first operand too; with
  * a constant first, the second is all it takes. */
 static inline simd_v simd_keep_nan(simd_v r, simd_v a) { return _mm256_blendv_ps(r, a, _mm256_cmp_ps(a, a, _CMP_UNORD_Q)); }

@@ -30,6 +30,9 @@ typedef __mmask16 simd_tail;
 #define simd_fma(acc, a, b) _mm512_fmadd_ps(a, b, acc)
 #define simd_add(a, b) _mm512_add_ps(a, b)
 #define simd_mul(a, b) _mm512_mul_ps(a, b)
+#define simd_sub(a, b) _mm512_sub_ps(a, b)
+/* 3x3 stride-1 convs through Winograd F(2x2, 3x3) (lib/src/winograd.c). */
+#define SIMD_WINOGRAD
 /* maxps and minps return the second operand when either is NaN: keep a NaN first operand too; with
  * a constant first, the second is all it takes. */
 static inline simd_v simd_keep_nan(simd_v r, simd_v a) { return _mm512_mask_mov_ps(r, _mm512_cmp_ps_mask(a, a, _CMP_UNORD_Q), a); }

@@ -614,6 +614,88 @@ void SIMD_FN(avgpool)(const small_tile *t) { cw_row(t, OP_AVG); }
 void SIMD_FN(add)(const small_tile *t) { cw_row(t, OP_ADD); }
 void SIMD_FN(copy)(const small_tile *t) { cw_row(t, OP_COPY); }
 
+/* ---- Winograd F(2x2, 3x3) transforms (small_kernel.h), for ISAs that define SIMD_WINOGRAD: channel
+ * vectors of one tile at a time, its 16 points in registers. */
+#ifdef SIMD_WINOGRAD
+#ifndef simd_sub
+#define simd_sub(a, b) simd_fma(a, b, simd_dup(-1.0f)) /* exact: the product by -1 is */
+#endif
+
+/* B^T d B along one axis: (d0 - d2, d1 + d2, d2 - d1, d1 - d3). */
+SIMD_INLINE void winograd_in4(simd_v *a, simd_v *b, simd_v *c, simd_v *d) {
+    const simd_v t0 = simd_sub(*a, *c), t1 = simd_add(*b, *c), t2 = simd_sub(*c, *b), t3 = simd_sub(*b, *d);
+    *a = t0, *b = t1, *c = t2, *d = t3;
+}
+
+static void SIMD_FN(winograd_input)(const small_winograd_input *a) {
+    for (int t = 0; t < a->tiles; ++t) {
+        const float *p[16]; /* the tile's pixels, NULL in padding */
+        const int col0 = a->col_first + 2 * t;
+        for (int i = 0; i < 4; ++i)
+            for (int j = 0; j < 4; ++j) {
+                const int col = col0 + j;
+                p[4 * i + j] = i >= a->row_lo && i < a->row_hi && col >= 0 && col < a->width
+                                   ? a->x + (i - a->row_lo) * a->x_row_step + col * a->x_col_step
+                                   : 0;
+            }
+        float *v = a->v + t * a->v_tile_step;
+        for (int c = 0; c < a->channels; c += SIMD_LANES) {
+            const int partial = a->channels - c < SIMD_LANES;
+            const simd_tail tail = simd_tail_of(partial ? a->channels - c : 1);
+            simd_v d[16];
+            SIMD_UNROLL for (int k = 0; k < 16; ++k) d[k] = p[k] ? load_vec(p[k] + c, partial, tail) : simd_zero();
+            SIMD_UNROLL for (int j = 0; j < 4; ++j) winograd_in4(&d[j], &d[4 + j], &d[8 + j], &d[12 + j]);
+            SIMD_UNROLL for (int i = 0; i < 4; ++i) winograd_in4(&d[4 * i], &d[4 * i + 1], &d[4 * i + 2], &d[4 * i + 3]);
+            SIMD_UNROLL for (int k = 0; k < 16; ++k) store_vec(v + k * a->v_point_step + c, d[k], partial, tail);
+        }
+    }
+}
+
+static int SIMD_FN(winograd_output)(const small_winograd_output *a) {
+    const small_tile act = {.activation = a->activation, .alpha = a->alpha};
+    const epilogue e = epilogue_of(&act);
+    const simd_v zero = simd_zero();
+    simd_v finite = simd_zero(); /* stays 0 while every result is finite: x * 0 is NaN for Inf and NaN */
+    for (int t = 0; t < a->tiles; ++t) {
+        const float *m = a->m + t * a->m_tile_step;
+        const int cols = a->cols - 2 * t < 2 ? 1 : 2;
+        float *y = a->y + 2 * t * a->y_col_step;
+        for (int c = 0; c < a->channels; c += SIMD_LANES) {
+            const int partial = a->channels - c < SIMD_LANES;
+            const simd_tail tail = simd_tail_of(partial ? a->channels - c : 1);
+            simd_v s[2][4]; /* A^T M: (m0 + m1 + m2, m1 - m2 - m3) down each column */
+            SIMD_UNROLL for (int j = 0; j < 4; ++j) {
+                const simd_v m0 = load_vec(m + j * a->m_point_step + c, partial, tail);
+                const simd_v m1 = load_vec(m + (4 + j) * a->m_point_step + c, partial, tail);
+                const simd_v m2 = load_vec(m + (8 + j) * a->m_point_step + c, partial, tail);
+                const simd_v m3 = load_vec(m + (12 + j) * a->m_point_step + c, partial, tail);
+                s[0][j] = simd_add(simd_add(m0, m1), m2);
+                s[1][j] = simd_sub(simd_sub(m1, m2), m3);
+            }
+            const simd_v b = a->bias ? load_vec(a->bias + c, partial, tail) : simd_zero();
+            for (int r = 0; r < a->rows; ++r) {
+                const simd_v y0 = simd_add(b, simd_add(simd_add(s[r][0], s[r][1]), s[r][2]));
+                const simd_v y1 = simd_add(b, simd_sub(simd_sub(s[r][1], s[r][2]), s[r][3]));
+                finite = simd_fma(finite, y0, zero);
+                store_vec(y + r * a->y_row_step + c, activate(y0, &e), partial, tail);
+                if (cols == 2) {
+                    finite = simd_fma(finite, y1, zero);
+                    store_vec(y + r * a->y_row_step + a->y_col_step + c, activate(y1, &e), partial, tail);
+                }
+            }
+        }
+    }
+    float lanes[SIMD_LANES];
+    simd_store(lanes, finite);
+    for (int l = 0; l < SIMD_LANES; ++l)
+        if (lanes[l] != 0.0f) return 1;
+    return 0;
+}
+#define SIMD_WINOGRAD_FNS , SIMD_FN(winograd_input), SIMD_FN(winograd_output), SIMD_NAME(winograd, SIMD_CONV_PIXELS, SIMD_CONV_CHANNELS)
+#else
+#define SIMD_WINOGRAD_FNS
+#endif
+
 /* ---- The FMA-peak probe (`small_peak`, the yardstick of `invoke bench`): independent chains, so
  * that throughput, not latency, bounds the loop. Returns the floating-point operations done. */
 static double SIMD_FN(peak)(long iterations, float *sink) {
@@ -630,10 +712,11 @@ static double SIMD_FN(peak)(long iterations, float *sink) {
 }
 
 #define SIMD_NAME(kind, pixels, channels) "f32-" #kind "-" SIMD_STR(pixels) "x" SIMD_STR(channels) "-" SIMD_STR(SIMD_ISA)
-#define SIMD_CW_KERNEL(kind) {SIMD_NAME(kind, SIMD_CW_PIXELS, SIMD_CW_CHANNELS), SIMD_FN(kind), SIMD_CW_PIXELS, SIMD_CW_CHANNELS, 0, 0, SIMD_WHOLE_ROWS}
+#define SIMD_CW_KERNEL(kind) {SIMD_NAME(kind, SIMD_CW_PIXELS, SIMD_CW_CHANNELS), SIMD_FN(kind), SIMD_CW_PIXELS, SIMD_CW_CHANNELS, 0, 0, SIMD_WHOLE_ROWS, 0, 0, 0}
 
 static const small_kernel_info SIMD_FN(kernels)[] = {
-    {SIMD_NAME(conv, SIMD_CONV_PIXELS, SIMD_CONV_CHANNELS), SIMD_FN(conv), SIMD_CONV_PIXELS, SIMD_CONV_CHANNELS, 0, 0, SIMD_WHOLE_ROWS},
+    {SIMD_NAME(conv, SIMD_CONV_PIXELS, SIMD_CONV_CHANNELS), SIMD_FN(conv), SIMD_CONV_PIXELS, SIMD_CONV_CHANNELS, 0, 0, SIMD_WHOLE_ROWS
+     SIMD_WINOGRAD_FNS},
     SIMD_CW_KERNEL(dwconv), SIMD_CW_KERNEL(maxpool), SIMD_CW_KERNEL(avgpool), SIMD_CW_KERNEL(add), SIMD_CW_KERNEL(copy),
     {SIMD_NAME(fc, 1, SIMD_FC_CHANNELS), SIMD_FN(fc), 1, SIMD_FC_CHANNELS, 0},
 };

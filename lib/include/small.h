@@ -108,6 +108,9 @@ typedef struct {
     float *packed;
     size_t packed_bytes;
     const float *bias; /* inside packed, or NULL */
+    /* inside packed, after the bias: the 3x3 weights transformed for Winograd F(2x2, 3x3), where the
+     * layer is computed so (README, "Winograd"); else NULL */
+    const float *winograd_weights;
     int packed_borrowed;
     const small_kernel_info *kernel;
     int pixel_tile, channel_tile; /* the kernel's tile on this CPU (weights are packed for it) */

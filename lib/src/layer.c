@@ -10,6 +10,7 @@
 #include "nest.h"
 #include "prepared_layer.h"
 #include "threads.h"
+#include "winograd.h"
 
 const char *small_status_name(small_status status) {
     switch (status) {
@@ -53,7 +54,8 @@ size_t small_shape_size(small_shape s) {
 }
 
 const char *small_layer_kernel_name(const small_layer *layer) {
-    return layer && layer->kernel ? layer->kernel->name : "";
+    if (!layer || !layer->kernel) return "";
+    return layer->winograd_weights ? layer->kernel->winograd_name : layer->kernel->name;
 }
 
 static small_status fail(small_layer *layer, small_status status, const char *fmt, ...) {
@@ -180,27 +182,48 @@ static size_t weight_floats(int out_channels, int64_t taps, int64_t depth) {
     return n;
 }
 
+/* Where the packed region's parts lie, in floats: the weights at 0, the bias at `weights`, a Winograd
+ * layer's transformed weights (16 per 9 weights) at winograd_at (a multiple of 16: 64-byte aligned),
+ * `floats` in all. 0 floats when that overflows. */
+typedef struct {
+    size_t weights, winograd_at, floats;
+} packed_layout;
+
+static packed_layout layout_of(int out_channels, int64_t taps, int64_t depth, int has_bias, int winograd) {
+    packed_layout l = {weight_floats(out_channels, taps, depth), 0, 0};
+    if (l.weights == 0) return l;
+    l.floats = l.weights + (has_bias ? (size_t)out_channels : 0);
+    if (winograd) {
+        l.winograd_at = (l.floats + 15) / 16 * 16;
+        if (l.weights > (SIZE_MAX / sizeof(float) - 64 - l.winograd_at) / 2) return (packed_layout){0, 0, 0};
+        l.floats = l.winograd_at + l.weights / 9 * 16;
+    }
+    return l;
+}
+
 /* A borrowed layer (small_layer_plan_packed): its region must be exactly what pack() would make. While
  * planning, layer->bias is non-NULL when the region ends with a bias. */
-static small_status borrow(small_layer *layer, int out_channels, int64_t taps, int64_t depth) {
-    const size_t n_weights = weight_floats(out_channels, taps, depth);
-    const size_t bytes = (n_weights + (layer->bias ? (size_t)out_channels : 0)) * sizeof(float);
-    if (n_weights == 0 || bytes != layer->packed_bytes)
+static small_status borrow(small_layer *layer, int out_channels, int64_t taps, int64_t depth, int winograd) {
+    const packed_layout l = layout_of(out_channels, taps, depth, layer->bias != NULL, winograd);
+    const size_t bytes = l.floats * sizeof(float);
+    if (l.floats == 0 || bytes != layer->packed_bytes)
         return fail(layer, SMALL_ERR_FORMAT, "pre-packed weights of %zu bytes; this build packs %zu", layer->packed_bytes,
                     bytes);
-    layer->bias = layer->bias ? layer->packed + n_weights : NULL;
+    layer->bias = layer->bias ? layer->packed + l.weights : NULL;
+    layer->winograd_weights = winograd ? layer->packed + l.winograd_at : NULL;
     return SMALL_OK;
 }
 
-/* Allocates and fills layer->packed with weights packed for the layer's kernel, then the bias. */
+/* Allocates and fills layer->packed with weights packed for the layer's kernel, then the bias, then for
+ * a Winograd layer the weights transformed. */
 static small_status pack(small_layer *layer, const float *weights, const float *bias, int out_channels, int groups,
-                         int64_t taps, int64_t depth) {
-    if (layer->packed_borrowed) return borrow(layer, out_channels, taps, depth);
+                         int64_t taps, int64_t depth, int winograd) {
+    if (layer->packed_borrowed) return borrow(layer, out_channels, taps, depth, winograd);
     if (!weights) return fail(layer, SMALL_ERR_NULL, "weights are NULL");
-    const size_t n_weights = weight_floats(out_channels, taps, depth);
-    const size_t n_floats = n_weights + (bias ? (size_t)out_channels : 0);
-    const size_t bytes = n_floats * sizeof(float);
-    if (n_weights == 0 || bytes > limits.max_weight_bytes)
+    const packed_layout l = layout_of(out_channels, taps, depth, bias != NULL, winograd);
+    const size_t n_weights = l.weights;
+    const size_t bytes = l.floats * sizeof(float);
+    if (l.floats == 0 || bytes > limits.max_weight_bytes)
         return fail(layer, SMALL_ERR_NOMEM, "%d x %lld x %lld weights: more than the limit of %zu bytes (small_set_limits)",
                     out_channels, (long long)taps, (long long)depth, limits.max_weight_bytes);
     /* Cache-line aligned, so that vector loads of a block's weight rows never straddle two lines. */
@@ -212,6 +235,11 @@ static small_status pack(small_layer *layer, const float *weights, const float *
     if (bias) {
         memcpy(layer->packed + n_weights, bias, (size_t)out_channels * sizeof(float));
         layer->bias = layer->packed + n_weights;
+    }
+    if (winograd) {
+        float *transformed = layer->packed + l.winograd_at;
+        small_pack_winograd(&k, weights, out_channels, (int)depth, transformed);
+        layer->winograd_weights = transformed;
     }
     return SMALL_OK;
 }
@@ -230,6 +258,8 @@ static int conv_is_matvec(const small_layer *layer) {
            (in.h == 1 || d->dilation_h == 1) && (in.w == 1 || d->dilation_w == 1);
 }
 
+static small_nest nest_of(const small_layer *layer);
+
 static small_status plan_conv(small_layer *layer, const float *weights, const float *bias) {
     const small_layer_desc *d = &layer->desc;
     const small_shape in = d->inputs[0];
@@ -243,14 +273,16 @@ static small_status plan_conv(small_layer *layer, const float *weights, const fl
     const int64_t taps = (int64_t)d->kernel_h * d->kernel_w;
     if (is_depthwise(d)) {
         if ((s = pick_kernel(layer, SMALL_KERNEL_DWCONV))) return s;
-        return pack(layer, weights, bias, d->out_channels, 1, taps, 1);
+        return pack(layer, weights, bias, d->out_channels, 1, taps, 1, 0);
     }
     if (conv_is_matvec(layer)) {
         if ((s = pick_kernel(layer, SMALL_KERNEL_FC))) return s;
-        return pack(layer, weights, bias, d->out_channels, 1, 1, taps * in.c);
+        return pack(layer, weights, bias, d->out_channels, 1, 1, taps * in.c, 0);
     }
     if ((s = pick_kernel_for(layer, SMALL_KERNEL_CONV, d->out_channels / d->groups))) return s;
-    return pack(layer, weights, bias, d->out_channels, d->groups, taps, in.c / d->groups);
+    const small_nest n = nest_of(layer);
+    const small_kernel_choice k = choice_of(layer);
+    return pack(layer, weights, bias, d->out_channels, d->groups, taps, in.c / d->groups, small_winograd_applies(&n, &k));
 }
 
 static small_status plan_op(small_layer *layer, const float *weights, const float *bias) {
@@ -271,7 +303,7 @@ static small_status plan_op(small_layer *layer, const float *weights, const floa
         if (d->out_channels < 1) return fail(layer, SMALL_ERR_SHAPE, "%d output channels", d->out_channels);
         layer->output = (small_shape){1, 1, d->out_channels};
         small_status s = pick_kernel(layer, SMALL_KERNEL_FC);
-        return s ? s : pack(layer, weights, bias, d->out_channels, 1, 1, (int64_t)small_shape_size(in));
+        return s ? s : pack(layer, weights, bias, d->out_channels, 1, 1, (int64_t)small_shape_size(in), 0);
     }
     case SMALL_OP_ADD:
         if (memcmp(&d->inputs[0], &d->inputs[1], sizeof(small_shape)))
@@ -386,6 +418,7 @@ static small_nest nest_of(const small_layer *layer) {
     n.alpha = d->alpha;
     n.weights = layer->packed;
     n.bias = layer->bias;
+    n.winograd_weights = layer->winograd_weights;
     switch (d->op) {
     case SMALL_OP_CONV2D:
         if (conv_is_matvec(layer)) {
@@ -486,6 +519,9 @@ void small_run_prepared(const small_layer *layer, const small_prepared_layer *p,
         run_global_average(&p->nest, &p->kernel, inputs[0], output);
         return;
     }
+    /* Computed directly after all where a Winograd result is not finite (an Inf input, an overflow). */
+    if (p->nest.winograd_weights && !small_winograd_run(&p->nest, &p->kernel, inputs[0], output, small_get_threads()))
+        return;
     if (p->op != SMALL_OP_CONCAT) {
         small_nest_run(&p->nest, &p->kernel, inputs[0], p->op == SMALL_OP_ADD ? inputs[1] : 0, output,
                        small_get_threads());

@@ -15,6 +15,7 @@ typedef struct {
     int depth;                      /* MAC ops broadcasting x: input channels per group; else 0 */
     int matvec;                     /* the FC kind: one output pixel reducing the whole input (depth) */
     const float *weights;           /* packed by small_pack_weights, or NULL */
+    const float *winograd_weights;  /* packed by small_pack_winograd where the layer runs so (winograd.h; small_run_prepared takes that way) */
     const float *bias;              /* out.c floats, or NULL */
     small_activation activation;
     float alpha;

@@ -62,6 +62,40 @@ typedef struct {
 
 typedef void (*small_tile_fn)(const small_tile *tile);
 
+/* Winograd F(2x2, 3x3) (lib/src/winograd.c): a 3x3 stride-1 conv computed per 4x4 input tile, 2x2
+ * outputs each, as 16 products of a 1x1 conv (one per point of the tile: the conv kernel, on
+ * transformed weights) between two transforms, which a conv kernel may offer. 2.25x fewer
+ * multiplications, for some more additions, loads and stores.
+ *
+ * The input transform V = B^T d B of `tiles` tiles two input columns apart: tile t's input row i
+ * (0..3) is at x + (i - row_lo) * x_row_step for row_lo <= i < row_hi and zero (padding) otherwise;
+ * its column j is input column col_first + 2 t + j, zero (padding) outside [0, width). Point p = 4 i + j
+ * of tile t, channel c, goes to v[t * v_tile_step + p * v_point_step + c]. */
+typedef struct {
+    const float *x;
+    ptrdiff_t x_row_step, x_col_step;
+    int row_lo, row_hi, col_first, width, tiles, channels;
+    float *v;
+    ptrdiff_t v_tile_step, v_point_step;
+} small_winograd_input;
+
+/* The output transform Y = A^T M A of `tiles` tiles, bias and activation included: tile t's point p,
+ * channel c is at m[t * m_tile_step + p * m_point_step + c]; its output (r, s) goes to
+ * y + r * y_row_step + (2 t + s) * y_col_step for r < rows and 2 t + s < cols (the last tile's columns
+ * may be cut by the output's edge). Returns nonzero when a result before the activation is not finite
+ * (an Inf or NaN input, or an overflow): the caller then computes the layer directly, so that Inf and
+ * NaN follow the direct conv's rules (an Inf input gives Inf where it does, not NaN). */
+typedef struct {
+    const float *m;
+    ptrdiff_t m_tile_step, m_point_step;
+    int tiles, channels, rows, cols;
+    const float *bias;
+    small_activation activation;
+    float alpha;
+    float *y;
+    ptrdiff_t y_row_step, y_col_step;
+} small_winograd_output;
+
 /* Steps a tile's input x and output past its first n pixels: a whole_rows kernel walking a row a tile
  * at a time (its pixel count is the caller's to keep, and so is x2, which only ADD has: stepping it
  * here too cost the conv kernels 2-5% more stores under QEMU). */
@@ -85,6 +119,11 @@ struct small_kernel_info {
      * as much as a small tile's arithmetic (30-50 ns on AVX-512, MobileNet's 48x48 layers of 8 and
      * 16 channels: 0.75-0.86x their time in one call per row). 0: pixel_tile at most. */
     int whole_rows;
+    /* CONV kernels: the Winograd transforms, and the name a layer computed through them reports
+     * (small_layer_kernel_name), or NULL: layers are then computed directly. */
+    void (*winograd_input)(const small_winograd_input *a);
+    int (*winograd_output)(const small_winograd_output *a);
+    const char *winograd_name;
 };
 
 /* One ISA's kernels. */

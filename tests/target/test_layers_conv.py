@@ -120,7 +120,9 @@ def check_conv(runner: Runner, runner_info: RunnerInfo, case: ConvCase) -> None:
     assert expected.value.shape[:2] == (case.out_h, resolved.out_w)
     result = runner.run(resolved.layer, [x], weights, bias)
     channels = resolved.layer.out_channels // resolved.layer.groups if resolved.kind == "conv" else None
-    ref.assert_kernel(result, runner_info, resolved.kind, channels)
+    winograd = channels is not None and ref.winograd_serves(resolved.layer, resolved.input_shape,
+                                                            runner_info.kernel_for("conv", channels))
+    ref.assert_kernel(result, runner_info, resolved.kind, channels, winograd)
     ref.assert_matches(result.output, expected, str(case))
 
 
