@@ -43,11 +43,20 @@ class LayerRow:
     shape: str
     macs: int
     counts: LayerCounts
+    kernel: str = ""  # the kernel that served it (small_layer_kernel_name)
+    # The multiplications its method does: macs, but for a Winograd layer its 16 per tile and channel
+    # pair (winograd_macs), which the lanes are measured against.
+    kernel_macs: int = 0
+
+    @property
+    def winograd(self) -> bool:
+        return self.kernel.startswith(WINOGRAD_PREFIX)
 
     @property
     def lane_utilisation(self) -> float | None:
-        """Useful MACs over the lanes of every FMA executed (None where no FMA ran)."""
-        return self.macs / self.counts.fma_lanes if self.counts.fma_lanes and self.macs else None
+        """Useful multiplications over the lanes of every FMA executed (None where no FMA ran)."""
+        macs = self.kernel_macs or self.macs
+        return macs / self.counts.fma_lanes if self.counts.fma_lanes and macs else None
 
     @property
     def insns_per_mac(self) -> float | None:
@@ -65,9 +74,9 @@ class CountsReport:
         return [row for row in self.rows if row.kind == "conv"]
 
     def conv_utilisation(self) -> float | None:
-        """Over all conv layers together: their MACs over their FMA lanes."""
+        """Over all conv layers together: their multiplications over their FMA lanes."""
         lanes = sum(row.counts.fma_lanes for row in self.conv_rows())
-        return sum(row.macs for row in self.conv_rows()) / lanes if lanes else None
+        return sum(row.kernel_macs or row.macs for row in self.conv_rows()) / lanes if lanes else None
 
     def goal_met(self) -> bool:
         """Every conv layer at or above the goal."""
@@ -105,6 +114,17 @@ def layer_macs(node: Node, model: Model) -> int:
     if isinstance(layer, L.FullyConnected):
         return in_h * in_w * in_c * layer.out_channels
     return 0
+
+
+WINOGRAD_PREFIX = "f32-winograd-"  # the names of layers computed through Winograd F(2x2, 3x3)
+
+
+def winograd_macs(node: Node, model: Model) -> int:
+    """The multiplications of a 3x3 conv through Winograd F(2x2, 3x3): 16 per 4x4 tile (2x2 outputs)
+    and pair of input and output channels."""
+    in_c = model.shapes[node.inputs[0]][2]
+    out_h, out_w, out_c = model.shapes[node.output]
+    return 16 * ((out_h + 1) // 2) * ((out_w + 1) // 2) * in_c * out_c
 
 
 def _kind(node: Node, model: Model) -> str:
@@ -147,15 +167,21 @@ def count_variant(target: Target, variant: Variant, backend: Backend) -> CountsR
             target, runner_argv(target, variant, result.runner, emulator_args(target, variant, plugin, log)))
         with Runner(command, deadline_s=exchange_deadline(emulated=True)) as runner:
             try:
-                runner.load_model(imported.file)
+                kernels = runner.load_model(imported.file).kernels
                 runner.run_model(x)
             except SmallError as error:
                 raise HarnessError(f"{MODEL_PATH.name} on {variant.label}: {error}") from None
         counted = parse_output(log.read_text(errors="replace"), f"{variant.label} counts")
     if len(counted) != len(model.nodes):
         raise HarnessError(f"{variant.label}: {len(counted)} counts for the {len(model.nodes)} layers of {MODEL_NAME}")
-    rows = [LayerRow(i, node.origin or f"layer {i}", _kind(node, model), _shape(node, model), layer_macs(node, model),
-                     counts) for i, (node, counts) in enumerate(zip(model.nodes, counted))]
+    if len(kernels) != len(model.nodes):
+        raise HarnessError(f"{variant.label}: {len(kernels)} kernel names for the {len(model.nodes)} layers of {MODEL_NAME}")
+    rows = []
+    for i, (node, counts, kernel) in enumerate(zip(model.nodes, counted, kernels)):
+        macs = layer_macs(node, model)
+        kernel_macs = winograd_macs(node, model) if kernel.startswith(WINOGRAD_PREFIX) else macs
+        rows.append(LayerRow(i, node.origin or f"layer {i}", _kind(node, model), _shape(node, model), macs, counts,
+                             kernel, kernel_macs))
     return CountsReport(target, variant, MODEL_NAME, rows)
 
 
@@ -178,6 +204,10 @@ def format_table(report: CountsReport) -> str:
     convs = report.conv_rows()
     worst = min((row.lane_utilisation or 0.0 for row in convs), default=None)
     verdict = "met" if report.goal_met() else "NOT met"
+    winograd = [row.name for row in report.rows if row.winograd]
+    if winograd:
+        lines.append(f"Winograd F(2x2, 3x3): {', '.join(winograd)} (lane use over its 16 multiplications per 2x2 "
+                     f"outputs and channel pair, 2.25x fewer than the MACs)")
     lines.append(f"conv layers: lane utilisation {_percent(report.conv_utilisation())} overall, lowest "
                  f"{_percent(worst)}; goal >= {GOAL_LANE_UTILISATION:.0%} on every conv layer: {verdict}")
     return "\n".join(lines)
@@ -189,6 +219,7 @@ def report_data(report: CountsReport) -> dict[str, object]:
         "vlen": report.variant.vlen, "model": report.model, "conv_lane_utilisation": report.conv_utilisation(),
         "goal_lane_utilisation": GOAL_LANE_UTILISATION, "goal_met": report.goal_met(),
         "layers": [{"index": row.index, "name": row.name, "kind": row.kind, "shape": row.shape, "macs": row.macs,
+                    "kernel": row.kernel, "kernel_macs": row.kernel_macs,
                     **{name: getattr(row.counts, name) for name in ("insns", "vfma", "vlanes", "sfma", "loads",
                                                                     "stores")},
                     "lane_utilisation": row.lane_utilisation, "insns_per_mac": row.insns_per_mac}

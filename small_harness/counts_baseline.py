@@ -25,7 +25,8 @@ def baseline_path(target: str, directory: Path = BASELINE_DIR) -> Path:
 
 def _variant_entry(report: CountsReport) -> dict[str, Any]:
     return {"model": report.model, "layers": [
-        {"name": row.name, "kind": row.kind, "macs": row.macs, "insns": row.counts.insns, "loads": row.counts.loads,
+        {"name": row.name, "kind": row.kind, "macs": row.macs, "kernel_macs": row.kernel_macs or row.macs,
+         "insns": row.counts.insns, "loads": row.counts.loads,
          "stores": row.counts.stores, "fma_lanes": row.counts.fma_lanes} for row in report.rows]}
 
 
@@ -93,8 +94,10 @@ def compare(report: CountsReport, baseline: dict[str, Any], source: str) -> list
             if now > before * (1 + TOLERANCE):
                 found.append(Regression(label, row.name, what, before, now))
         lanes = _number(old, "fma_lanes", source)
-        if row.kind == "conv" and lanes and row.counts.fma_lanes and row.macs:
-            before_use, now_use = _number(old, "macs", source) / lanes, row.macs / row.counts.fma_lanes
+        if row.kind == "conv" and lanes and row.counts.fma_lanes and row.lane_utilisation:
+            # a baseline before Winograd has no kernel_macs: its conv layers all did their MACs
+            old_macs = _number(old, "kernel_macs" if isinstance(old, dict) and "kernel_macs" in old else "macs", source)
+            before_use, now_use = old_macs / lanes, row.lane_utilisation
             if now_use < before_use - UTILISATION_TOLERANCE:
                 found.append(Regression(label, row.name, "lane utilisation", before_use, now_use))
     return found

@@ -101,8 +101,8 @@ def conv_kind(layer: L.Conv2D, shape: tuple[int, int, int]) -> str:
 
 # Winograd F(2x2, 3x3) (lib/src/winograd.c): which conv layers the library computes that way. The
 # tables whose conv kernel offers the transforms (arch/*/*.c define SIMD_WINOGRAD), and the library's
-# limits: channels in and out, the workspace in floats and the fewest tiles per chunk.
-WINOGRAD_ISAS = ("avx2", "avx512")
+# limits: channels in and out, the workspace in floats and the fewest tiles it must hold.
+WINOGRAD_ISAS = ("avx2", "avx512", "asimd", "neon", "vsx", "zvector")
 WINOGRAD_MIN_CHANNELS, WINOGRAD_WORKSPACE_FLOATS, WINOGRAD_MIN_CHUNK = 16, 24576, 4
 
 
@@ -119,10 +119,8 @@ def winograd_serves(layer: L.Conv2D, shape: tuple[int, int, int], conv_kernel: K
     if min(shape[2], layer.out_channels) < WINOGRAD_MIN_CHANNELS or min(out) < 2:
         return False
     tiles = -(-out[0] // 2) * -(-out[1] // 2)
-    chunk = WINOGRAD_WORKSPACE_FLOATS // (16 * (shape[2] + layer.out_channels))
-    if chunk >= conv_kernel.pixel_tile:
-        chunk = chunk // conv_kernel.pixel_tile * conv_kernel.pixel_tile
-    return min(chunk, tiles) >= min(WINOGRAD_MIN_CHUNK, tiles)
+    most = min(WINOGRAD_WORKSPACE_FLOATS // (16 * (shape[2] + layer.out_channels)), tiles)
+    return most >= min(WINOGRAD_MIN_CHUNK, tiles)
 
 
 def winograd_name(conv_name: str) -> str:

@@ -10,6 +10,7 @@
 #define SIMD_CW_PIXELS 8
 #define SIMD_DW_ROW_VECTORS 2
 #define SIMD_LANE_FMA 1
+#define SIMD_WINOGRAD /* 3x3 stride-1 convs through Winograd F(2x2, 3x3) (lib/src/winograd.c) */
 #define simd_fma_lane(acc, w, x, lane) vfmaq_laneq_f32(acc, w, x, lane)
 
 static int simd_supported(void) { return 1; } /* Advanced SIMD is part of every AArch64 Linux CPU */

@@ -11,6 +11,7 @@
 #define SIMD_CONV_SPLITS 2
 #define SIMD_CW_PIXELS 4
 #define SIMD_PEAK_CHAINS 8
+#define SIMD_WINOGRAD /* 3x3 stride-1 convs through Winograd F(2x2, 3x3) (lib/src/winograd.c) */
 
 static int simd_supported(void) {
     return (getauxval(AT_HWCAP) & (HWCAP_ARM_NEON | HWCAP_ARM_VFPv4)) == (HWCAP_ARM_NEON | HWCAP_ARM_VFPv4);

@@ -36,6 +36,7 @@ static inline void simd_store_tail(float *p, simd_v v, simd_tail lanes) {
 #define simd_fma(acc, a, b) vfmaq_f32(acc, a, b)
 #define simd_add(a, b) vaddq_f32(a, b)
 #define simd_mul(a, b) vmulq_f32(a, b)
+#define simd_sub(a, b) vsubq_f32(a, b)
 #define simd_max(a, b) vmaxq_f32(a, b)
 #define simd_min(a, b) vminq_f32(a, b)
 #define simd_neg_select(v, a) vbslq_f32(vcltq_f32(v, vdupq_n_f32(0.0f)), a, v)

@@ -40,6 +40,10 @@
  *   SIMD_WHOLE_ROWS               1 (default): kernels take a row's whole interior per call (whole_rows in
  *                                 small_kernel.h); 0: a tile per call, where the row's loop costs the
  *                                 tile registers (MVE: 5% more instructions on ResNet-8)
+ *   SIMD_WINOGRAD                 the conv kernel offers the Winograd F(2x2, 3x3) transforms (small_kernel.h),
+ *                                 and 3x3 stride-1 convs go through them (lib/src/winograd.c); they keep a
+ *                                 workspace of up to 96 KiB on the stack (not for microcontrollers)
+ *   simd_sub(a, b)                a - b: an FMA with -1 by default
  *   SIMD_LOAD_REPEAT, simd_load_repeat(p, n)  the n floats at p repeated across the vector (n = LANES / 2
  *                                 or LANES / 4, a constant): depthwise then computes a layer of that few
  *                                 channels LANES / n pixels per vector instead of idling lanes
@@ -627,64 +631,95 @@ SIMD_INLINE void winograd_in4(simd_v *a, simd_v *b, simd_v *c, simd_v *d) {
     *a = t0, *b = t1, *c = t2, *d = t3;
 }
 
-static void SIMD_FN(winograd_input)(const small_winograd_input *a) {
-    for (int t = 0; t < a->tiles; ++t) {
-        const float *p[16]; /* the tile's pixels, NULL in padding */
-        const int col0 = a->col_first + 2 * t;
-        for (int i = 0; i < 4; ++i)
-            for (int j = 0; j < 4; ++j) {
-                const int col = col0 + j;
-                p[4 * i + j] = i >= a->row_lo && i < a->row_hi && col >= 0 && col < a->width
-                                   ? a->x + (i - a->row_lo) * a->x_row_step + col * a->x_col_step
-                                   : 0;
+/* B^T down input column `col` of the tiles (rows row_lo..row_hi of the 4, zeros elsewhere; all 4 when
+ * `full`, a constant), channel vector c. */
+SIMD_INLINE void winograd_column(const small_winograd_input *a, int full, int col, int c, int partial,
+                                 simd_tail tail, simd_v d[4]) {
+    const int inside = col >= 0 && col < a->width;
+    const float *x = a->x + (inside ? col * a->x_col_step : 0) + c;
+    SIMD_UNROLL for (int i = 0; i < 4; ++i)
+        d[i] = inside && (full || (i >= a->row_lo && i < a->row_hi))
+                   ? load_vec(x + (full ? i : i - a->row_lo) * a->x_row_step, partial, tail)
+                   : simd_zero();
+    winograd_in4(&d[0], &d[1], &d[2], &d[3]);
+}
+
+/* Channel vector by channel vector along the row of tiles: neighbouring tiles share two input columns,
+ * whose B^T is kept from one tile to the next (8 loads and 24 additions a tile instead of 16 and 32). */
+SIMD_INLINE void winograd_input_vector(const small_winograd_input *a, int full, int c, int partial, simd_tail tail) {
+    {
+        simd_v col[4][4]; /* col[j][i]: B^T down the tile's column j */
+        winograd_column(a, full, a->col_first, c, partial, tail, col[0]);
+        winograd_column(a, full, a->col_first + 1, c, partial, tail, col[1]);
+        float *v = a->v + c;
+        for (int t = 0; t < a->tiles; ++t, v += a->v_tile_step) {
+            winograd_column(a, full, a->col_first + 2 * t + 2, c, partial, tail, col[2]);
+            winograd_column(a, full, a->col_first + 2 * t + 3, c, partial, tail, col[3]);
+            float *point = v;
+            SIMD_UNROLL for (int i = 0; i < 4; ++i) {
+                simd_v r[4] = {col[0][i], col[1][i], col[2][i], col[3][i]};
+                winograd_in4(&r[0], &r[1], &r[2], &r[3]);
+                SIMD_UNROLL for (int j = 0; j < 4; ++j, point += a->v_point_step) store_vec(point, r[j], partial, tail);
             }
-        float *v = a->v + t * a->v_tile_step;
-        for (int c = 0; c < a->channels; c += SIMD_LANES) {
-            const int partial = a->channels - c < SIMD_LANES;
-            const simd_tail tail = simd_tail_of(partial ? a->channels - c : 1);
-            simd_v d[16];
-            SIMD_UNROLL for (int k = 0; k < 16; ++k) d[k] = p[k] ? load_vec(p[k] + c, partial, tail) : simd_zero();
-            SIMD_UNROLL for (int j = 0; j < 4; ++j) winograd_in4(&d[j], &d[4 + j], &d[8 + j], &d[12 + j]);
-            SIMD_UNROLL for (int i = 0; i < 4; ++i) winograd_in4(&d[4 * i], &d[4 * i + 1], &d[4 * i + 2], &d[4 * i + 3]);
-            SIMD_UNROLL for (int k = 0; k < 16; ++k) store_vec(v + k * a->v_point_step + c, d[k], partial, tail);
+            SIMD_UNROLL for (int i = 0; i < 4; ++i) col[0][i] = col[2][i], col[1][i] = col[3][i];
         }
     }
 }
 
-static int SIMD_FN(winograd_output)(const small_winograd_output *a) {
-    const small_tile act = {.activation = a->activation, .alpha = a->alpha};
-    const epilogue e = epilogue_of(&act);
+/* Whole vectors, then the tail: `partial` a constant in each body. */
+SIMD_INLINE void winograd_input_rows(const small_winograd_input *a, int full) {
+    int c = 0;
+    for (; c + SIMD_LANES <= a->channels; c += SIMD_LANES) winograd_input_vector(a, full, c, 0, simd_tail_of(1));
+    if (c < a->channels) winograd_input_vector(a, full, c, 1, simd_tail_of(a->channels - c));
+}
+
+/* By value: a copy of its own, which no store through v can alias (a pointer's fields would be reloaded
+ * after each store), and which the caller's stores fill field by field (copying *args to a local reads
+ * them with one 64-byte load, which waits for those stores to retire: a quarter of the transform's time). */
+static void SIMD_FN(winograd_input)(small_winograd_input a) {
+    if (a.row_lo == 0 && a.row_hi == 4)
+        winograd_input_rows(&a, 1);
+    else
+        winograd_input_rows(&a, 0);
+}
+
+/* One channel vector of the tiles; *finite stays 0 while every result is (x * 0 is NaN for Inf and NaN). */
+SIMD_INLINE void winograd_output_vector(const small_winograd_output *a, const epilogue *e, int c, int partial,
+                                        simd_tail tail, simd_v *finite) {
     const simd_v zero = simd_zero();
-    simd_v finite = simd_zero(); /* stays 0 while every result is finite: x * 0 is NaN for Inf and NaN */
-    for (int t = 0; t < a->tiles; ++t) {
-        const float *m = a->m + t * a->m_tile_step;
+    const simd_v b = a->bias ? load_vec(a->bias + c, partial, tail) : simd_zero();
+    const float *m = a->m + c;
+    float *y = a->y + c;
+    for (int t = 0; t < a->tiles; ++t, m += a->m_tile_step, y += 2 * a->y_col_step) {
+        simd_v p[16]; /* loaded through one stepped pointer (see winograd_input_vector) */
+        const float *point = m;
+        SIMD_UNROLL for (int k = 0; k < 16; ++k, point += a->m_point_step) p[k] = load_vec(point, partial, tail);
+        simd_v s[2][4]; /* A^T M: (m0 + m1 + m2, m1 - m2 - m3) down each column */
+        SIMD_UNROLL for (int j = 0; j < 4; ++j) {
+            s[0][j] = simd_add(simd_add(p[j], p[4 + j]), p[8 + j]);
+            s[1][j] = simd_sub(simd_sub(p[4 + j], p[8 + j]), p[12 + j]);
+        }
         const int cols = a->cols - 2 * t < 2 ? 1 : 2;
-        float *y = a->y + 2 * t * a->y_col_step;
-        for (int c = 0; c < a->channels; c += SIMD_LANES) {
-            const int partial = a->channels - c < SIMD_LANES;
-            const simd_tail tail = simd_tail_of(partial ? a->channels - c : 1);
-            simd_v s[2][4]; /* A^T M: (m0 + m1 + m2, m1 - m2 - m3) down each column */
-            SIMD_UNROLL for (int j = 0; j < 4; ++j) {
-                const simd_v m0 = load_vec(m + j * a->m_point_step + c, partial, tail);
-                const simd_v m1 = load_vec(m + (4 + j) * a->m_point_step + c, partial, tail);
-                const simd_v m2 = load_vec(m + (8 + j) * a->m_point_step + c, partial, tail);
-                const simd_v m3 = load_vec(m + (12 + j) * a->m_point_step + c, partial, tail);
-                s[0][j] = simd_add(simd_add(m0, m1), m2);
-                s[1][j] = simd_sub(simd_sub(m1, m2), m3);
-            }
-            const simd_v b = a->bias ? load_vec(a->bias + c, partial, tail) : simd_zero();
-            for (int r = 0; r < a->rows; ++r) {
-                const simd_v y0 = simd_add(b, simd_add(simd_add(s[r][0], s[r][1]), s[r][2]));
-                const simd_v y1 = simd_add(b, simd_sub(simd_sub(s[r][1], s[r][2]), s[r][3]));
-                finite = simd_fma(finite, y0, zero);
-                store_vec(y + r * a->y_row_step + c, activate(y0, &e), partial, tail);
-                if (cols == 2) {
-                    finite = simd_fma(finite, y1, zero);
-                    store_vec(y + r * a->y_row_step + a->y_col_step + c, activate(y1, &e), partial, tail);
-                }
+        for (int r = 0; r < a->rows; ++r) {
+            const simd_v y0 = simd_add(b, simd_add(simd_add(s[r][0], s[r][1]), s[r][2]));
+            const simd_v y1 = simd_add(b, simd_sub(simd_sub(s[r][1], s[r][2]), s[r][3]));
+            *finite = simd_fma(*finite, y0, zero);
+            store_vec(y + r * a->y_row_step, activate(y0, e), partial, tail);
+            if (cols == 2) {
+                *finite = simd_fma(*finite, y1, zero);
+                store_vec(y + r * a->y_row_step + a->y_col_step, activate(y1, e), partial, tail);
             }
         }
     }
+}
+
+static int SIMD_FN(winograd_output)(small_winograd_output local) { /* by value: see winograd_input */
+    const small_tile act = {.activation = local.activation, .alpha = local.alpha};
+    const epilogue e = epilogue_of(&act);
+    simd_v finite = simd_zero();
+    int c = 0;
+    for (; c + SIMD_LANES <= local.channels; c += SIMD_LANES) winograd_output_vector(&local, &e, c, 0, simd_tail_of(1), &finite);
+    if (c < local.channels) winograd_output_vector(&local, &e, c, 1, simd_tail_of(local.channels - c), &finite);
     float lanes[SIMD_LANES];
     simd_store(lanes, finite);
     for (int l = 0; l < SIMD_LANES; ++l)

@@ -27,6 +27,8 @@ static inline simd_v simd_dup(float x) { return vec_splats(x); } /* a function: 
 #define simd_fma(acc, a, b) vec_madd(a, b, acc)
 #define simd_add(a, b) vec_add(a, b)
 #define simd_mul(a, b) vec_mul(a, b)
+#define simd_sub(a, b) vec_sub(a, b)
+#define SIMD_WINOGRAD /* 3x3 stride-1 convs through Winograd F(2x2, 3x3) */
 static inline simd_v simd_keep_nan(simd_v r, simd_v a, simd_v b) {
     return vec_sel(b, vec_sel(a, r, vec_cmpeq(a, a)), vec_cmpeq(b, b)); /* x == x fails only for NaN */
 }

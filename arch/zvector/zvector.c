@@ -25,6 +25,8 @@ static inline simd_v simd_dup(float x) { return vec_splats(x); }
 #define simd_fma(acc, a, b) vec_madd(a, b, acc)
 #define simd_add(a, b) ((a) + (b)) /* GCC vector arithmetic: vecintrin.h has no float vec_add */
 #define simd_mul(a, b) ((a) * (b))
+#define simd_sub(a, b) ((a) - (b))
+#define SIMD_WINOGRAD /* 3x3 stride-1 convs through Winograd F(2x2, 3x3) */
 #define simd_max(a, b) __builtin_s390_vfmaxsb(a, b, 1)
 #define simd_min(a, b) __builtin_s390_vfminsb(a, b, 1)
 #define simd_neg_select(v, a) vec_sel(v, a, vec_cmplt(v, vec_splats(0.0f)))

@@ -121,8 +121,8 @@ struct small_kernel_info {
     int whole_rows;
     /* CONV kernels: the Winograd transforms, and the name a layer computed through them reports
      * (small_layer_kernel_name), or NULL: layers are then computed directly. */
-    void (*winograd_input)(const small_winograd_input *a);
-    int (*winograd_output)(const small_winograd_output *a);
+    void (*winograd_input)(small_winograd_input a);
+    int (*winograd_output)(small_winograd_output a);
     const char *winograd_name;
 };
 

@@ -15,6 +15,8 @@ enum {
     WINOGRAD_WORKSPACE_FLOATS = 24576, /* 96 KiB of stack: V and M of a chunk */
     WINOGRAD_MIN_CHANNELS = 16,        /* fewer: the 1x1 products are too short to pay for the transforms */
     WINOGRAD_MIN_CHUNK = 4,            /* fewer tiles per 1x1 product: the kernel idles */
+    CHUNK_FLOATS = 4096,               /* V and M of a chunk in 16 KiB, half an L1 (chunk_tiles) */
+    FEW_CHUNKS = 4,                    /* fewer chunks than this are made an even number (chunk_tiles) */
     POINTS = 16,
     MIN_PARALLEL_MACS = 1 << 13,
 };
@@ -23,11 +25,33 @@ static int min_int(int a, int b) { return a < b ? a : b; }
 
 static int tile_count(const small_nest *n) { return ((n->out.h + 1) / 2) * ((n->out.w + 1) / 2); }
 
-/* Tiles per chunk: as many as the workspace holds, in whole pixel tiles of the kernel. */
+/* The most tiles a chunk may hold: as many as the workspace holds V and M for. */
+static int most_tiles(const small_nest *n) {
+    return min_int(WINOGRAD_WORKSPACE_FLOATS / (POINTS * (n->in.c + n->out.c)), tile_count(n));
+}
+
+/* Tiles per chunk: whole pixel tiles of the kernel, as many as keep V and M in half an L1, at least
+ * one (32x32x16 on AVX-512 took 0.9x the time of the workspace's 48 tiles; AVX2 0.95x that of 12 rather
+ * than 6 tiles, though more tiles make fewer kernel calls); but where that leaves 2 or 3 chunks, an even
+ * number of about equal ones, so that 2 threads take equal shares (a thread keeps its share: 16 tiles
+ * as 12 + 4 took 0.75x the time of 1 thread, as 8 + 8 0.57x). It depends on the layer and the kernel
+ * alone. */
 static int chunk_tiles(const small_nest *n, const small_kernel_choice *k) {
-    int chunk = WINOGRAD_WORKSPACE_FLOATS / (POINTS * (n->in.c + n->out.c));
-    if (chunk >= k->pixel_tile) chunk = chunk / k->pixel_tile * k->pixel_tile;
-    return min_int(chunk, tile_count(n));
+    const int tiles = tile_count(n), most = most_tiles(n);
+    const int fit = CHUNK_FLOATS / (POINTS * (n->in.c + n->out.c)) / k->pixel_tile; /* pixel tiles in L1 */
+    const int chunk = min_int(most, (fit > 1 ? fit : 1) * k->pixel_tile), units = (tiles + chunk - 1) / chunk;
+    if (units <= 1 || units >= FEW_CHUNKS) return chunk;
+    for (int u = units + (units & 1); u >= 2; u -= 2) { /* fewer, larger chunks first */
+        const int c = (tiles + u - 1) / u;
+        if (c > most) break;
+        if ((tiles + c - 1) / c % 2 == 0) return c;
+    }
+    for (int u = units + 1 + (units & 1); u < 2 * FEW_CHUNKS; u += 2) {
+        const int c = (tiles + u - 1) / u;
+        if (c < WINOGRAD_MIN_CHUNK) break;
+        if ((tiles + c - 1) / c % 2 == 0) return c;
+    }
+    return chunk;
 }
 
 int small_winograd_applies(const small_nest *n, const small_kernel_choice *k) {
@@ -36,7 +60,7 @@ int small_winograd_applies(const small_nest *n, const small_kernel_choice *k) {
         n->dilation_w != 1 || n->groups != 1 || n->depth != n->in.c)
         return 0;
     if (n->in.c < WINOGRAD_MIN_CHANNELS || n->out.c < WINOGRAD_MIN_CHANNELS || n->out.h < 2 || n->out.w < 2) return 0;
-    return chunk_tiles(n, k) >= min_int(WINOGRAD_MIN_CHUNK, tile_count(n));
+    return most_tiles(n) >= min_int(WINOGRAD_MIN_CHUNK, tile_count(n));
 }
 
 static int channel_block(const small_kernel_choice *k, int channels) {
@@ -87,7 +111,7 @@ static void input_segment(const winograd_run *r, int t, int ty, int tx, int coun
         .row_lo = lo, .row_hi = hi < lo ? lo : hi, .col_first = 2 * tx - n->pad_left, .width = n->in.w,
         .tiles = count, .channels = cin, .v = work + (ptrdiff_t)t * cin, .v_tile_step = cin,
         .v_point_step = (ptrdiff_t)r->chunk * cin};
-    r->k->info->winograd_input(&a);
+    r->k->info->winograd_input(a);
 }
 
 static void run_chunks(void *context, int u0, int u1) {
@@ -129,7 +153,7 @@ static void run_chunks(void *context, int u0, int u1) {
                 .bias = n->bias, .activation = n->activation, .alpha = n->alpha,
                 .y = r->y + 2 * ty * out_row + (ptrdiff_t)2 * tx * n->y_pixel_step, .y_row_step = out_row,
                 .y_col_step = n->y_pixel_step};
-            if (k->info->winograd_output(&o)) __atomic_store_n(&r->not_finite, 1, __ATOMIC_RELAXED);
+            if (k->info->winograd_output(o)) __atomic_store_n(&r->not_finite, 1, __ATOMIC_RELAXED);
             t += seg;
         }
     }

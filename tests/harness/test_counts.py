@@ -13,7 +13,7 @@ import pytest
 from small_harness import layers as L
 from small_harness.bench_counts import VariantOutcome, write_junit
 from small_harness.count_plugin import LayerCounts, parse_output, plugin_args
-from small_harness.counts import CountsReport, LayerRow, layer_macs
+from small_harness.counts import CountsReport, LayerRow, format_table, layer_macs, winograd_macs
 from small_harness.counts_baseline import TOLERANCE, compare, load_baseline, write_baseline
 from small_harness.errors import HarnessError
 from small_harness.model_format import Model, Node
@@ -93,6 +93,29 @@ def test_the_check_passes_within_tolerance_and_names_each_regression(tmp_path: P
     assert [(r.layer, r.what) for r in found] == [("CONV_2D #0", "insns"), ("CONV_2D #0", "lane utilisation")]
     assert found[0].line() == "riscv64@vlen128 CONV_2D #0: insns 1,100, baseline 1,000 (+10.0%, tolerance 2%)"
     assert "lane utilisation 88.2%, baseline 93.8%" in found[1].line()
+
+
+def test_a_winograd_layer_is_measured_against_its_own_multiplications(tmp_path: Path) -> None:
+    """A 3x3 conv through Winograd F(2x2, 3x3) multiplies 16 times per 2x2 outputs and channel pair
+    (36 direct): its lane use is over those, not over the MACs, which would read 2.25x too high; and a
+    baseline recorded before it (no kernel_macs) still compares."""
+    target = TARGETS["riscv64"]
+    node = Node(L.Conv2D(16, (3, 3), padding="same"), [0], 1)
+    model = Model("m", [(8, 8, 16), (8, 8, 16)], [node], 0, 1)
+    assert winograd_macs(node, model) == 16 * 16 * 16 * 16
+    counts = LayerCounts(5000, 1024, 16384, 0, 300, 50)  # 1,024 FMAs of 16 lanes
+    row = LayerRow(0, "CONV_2D #0", "conv", "3x3 16->16 8x8", layer_macs(node, model), counts,
+                   "f32-winograd-12x32-avx512", winograd_macs(node, model))
+    assert row.winograd and row.lane_utilisation == 65536 / 16384
+    direct = LayerRow(0, "CONV_2D #0", "conv", "3x3 16->16 8x8", 1500, LayerCounts(5000, 100, 1600, 0, 300, 50))
+    report = CountsReport(target, target.variants()[0], "pretrainedResnet", [row])
+    (path,) = write_baseline([CountsReport(target, target.variants()[0], "pretrainedResnet", [direct])], tmp_path)
+    data = json.loads(path.read_text())
+    for layer in data["variants"]["riscv64@vlen128"]["layers"]:
+        del layer["kernel_macs"]
+    path.write_text(json.dumps(data))
+    assert compare(report, load_baseline(path), "b") == []  # 100% now against 93.8% then
+    assert "Winograd F(2x2, 3x3): CONV_2D #0" in format_table(report)
 
 
 def test_a_stale_or_missing_baseline_is_one_error(tmp_path: Path) -> None:

@@ -69,8 +69,12 @@ def test_fma_lanes_cover_the_macs_of_each_conv_and_fc(report: CountsReport, targ
             continue
         counts = row.counts
         assert counts.vfma > 0, f"{row.name}: no vector FMA counted ({counts})"
-        # Every MAC is one lane of an FMA: fewer lanes than MACs would mean FMAs went uncounted.
-        assert counts.fma_lanes >= row.macs, f"{row.name}: {counts.fma_lanes} FMA lanes for {row.macs} MACs"
+        # Every multiplication is one lane of an FMA: fewer lanes would mean FMAs went uncounted (a
+        # Winograd layer's are its 16 per tile and channel pair, kernel_macs, fewer than its MACs).
+        needed = row.kernel_macs or row.macs
+        assert counts.fma_lanes >= needed, f"{row.name}: {counts.fma_lanes} FMA lanes for {needed} multiplications"
+        if row.winograd:
+            assert row.kernel_macs < row.macs, row
         assert counts.vlanes % counts.vfma == 0 or variant.isa == "rvv", row.name
         assert counts.vlanes >= counts.vfma * min(allowed) and counts.vlanes <= counts.vfma * max(allowed), row.name
         if row.kind == "conv":  # the SIMD kernels spend about one instruction per FMA's worth of MACs or less

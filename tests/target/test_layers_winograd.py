@@ -67,18 +67,16 @@ def test_every_edge_of_the_tile_grid(runner: Runner, runner_info: RunnerInfo) ->
 
 
 def test_tile_counts_around_the_chunk_and_the_pixel_tile(runner: Runner, runner_info: RunnerInfo) -> None:
-    """A chunk is as many tiles as the workspace holds, in whole pixel tiles of the kernel; these
-    outputs give tile counts one under, at and over a chunk and a pixel tile (one row of tiles, and
-    chunks that begin mid-row)."""
-    conv = runner_info.kernels["conv"]
-    in_c = out_c = 64
-    chunk = ref.WINOGRAD_WORKSPACE_FLOATS // (16 * (in_c + out_c))
-    chunk = chunk // conv.pixel_tile * conv.pixel_tile if chunk >= conv.pixel_tile else chunk
-    for tiles_w in sorted({max(2, n) for n in (conv.pixel_tile - 1, conv.pixel_tile, conv.pixel_tile + 1,
-                                               chunk - 1, chunk, chunk + 1)}):
+    """A chunk (a thread's unit) is a pixel tile of tiles, or, where that makes 2 or 3 chunks, an even
+    number of about equal ones, which need not be whole pixel tiles: tile counts around 1, 2, 3 and 4
+    pixel tiles, as one row of tiles (the last column cut by the output's edge) and as 3 rows (chunks
+    that begin mid-row); 64 channels, more than the workspace holds at the pixel tile on no table."""
+    pixels = runner_info.kernels["conv"].pixel_tile
+    counts = sorted({n for k in (1, 2, 3, 4) for n in (k * pixels - 1, k * pixels, k * pixels + 1) if n >= 2})
+    for tiles_w in counts:
         for tiles_h in (1, 3):
-            shape = (2 * tiles_h, 2 * tiles_w - 1, in_c)  # the last column of tiles cut by the edge
-            layer = L.Conv2D(out_c, (3, 3), padding="same", activation="relu")
+            shape = (2 * tiles_h, 2 * tiles_w - 1, 64)
+            layer = L.Conv2D(64, (3, 3), padding="same", activation="relu")
             _check(runner, runner_info, layer, shape, f"wino-tiles-{tiles_h}x{tiles_w}")
 
 
