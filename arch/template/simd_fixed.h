@@ -647,22 +647,20 @@ SIMD_INLINE void winograd_column(const small_winograd_input *a, int full, int co
 /* Channel vector by channel vector along the row of tiles: neighbouring tiles share two input columns,
  * whose B^T is kept from one tile to the next (8 loads and 24 additions a tile instead of 16 and 32). */
 SIMD_INLINE void winograd_input_vector(const small_winograd_input *a, int full, int c, int partial, simd_tail tail) {
-    {
-        simd_v col[4][4]; /* col[j][i]: B^T down the tile's column j */
-        winograd_column(a, full, a->col_first, c, partial, tail, col[0]);
-        winograd_column(a, full, a->col_first + 1, c, partial, tail, col[1]);
-        float *v = a->v + c;
-        for (int t = 0; t < a->tiles; ++t, v += a->v_tile_step) {
-            winograd_column(a, full, a->col_first + 2 * t + 2, c, partial, tail, col[2]);
-            winograd_column(a, full, a->col_first + 2 * t + 3, c, partial, tail, col[3]);
-            float *point = v;
-            SIMD_UNROLL for (int i = 0; i < 4; ++i) {
-                simd_v r[4] = {col[0][i], col[1][i], col[2][i], col[3][i]};
-                winograd_in4(&r[0], &r[1], &r[2], &r[3]);
-                SIMD_UNROLL for (int j = 0; j < 4; ++j, point += a->v_point_step) store_vec(point, r[j], partial, tail);
-            }
-            SIMD_UNROLL for (int i = 0; i < 4; ++i) col[0][i] = col[2][i], col[1][i] = col[3][i];
+    simd_v col[4][4]; /* col[j][i]: B^T down the tile's column j */
+    winograd_column(a, full, a->col_first, c, partial, tail, col[0]);
+    winograd_column(a, full, a->col_first + 1, c, partial, tail, col[1]);
+    float *v = a->v + c;
+    for (int t = 0; t < a->tiles; ++t, v += a->v_tile_step) {
+        winograd_column(a, full, a->col_first + 2 * t + 2, c, partial, tail, col[2]);
+        winograd_column(a, full, a->col_first + 2 * t + 3, c, partial, tail, col[3]);
+        float *point = v; /* point p of the tile at v + p * v_point_step */
+        SIMD_UNROLL for (int i = 0; i < 4; ++i) {
+            simd_v r[4] = {col[0][i], col[1][i], col[2][i], col[3][i]};
+            winograd_in4(&r[0], &r[1], &r[2], &r[3]);
+            SIMD_UNROLL for (int j = 0; j < 4; ++j, point += a->v_point_step) store_vec(point, r[j], partial, tail);
         }
+        SIMD_UNROLL for (int i = 0; i < 4; ++i) col[0][i] = col[2][i], col[1][i] = col[3][i];
     }
 }
 
@@ -691,7 +689,7 @@ SIMD_INLINE void winograd_output_vector(const small_winograd_output *a, const ep
     const float *m = a->m + c;
     float *y = a->y + c;
     for (int t = 0; t < a->tiles; ++t, m += a->m_tile_step, y += 2 * a->y_col_step) {
-        simd_v p[16]; /* loaded through one stepped pointer (see winograd_input_vector) */
+        simd_v p[16]; /* the tile's 16 points */
         const float *point = m;
         SIMD_UNROLL for (int k = 0; k < 16; ++k, point += a->m_point_step) p[k] = load_vec(point, partial, tail);
         simd_v s[2][4]; /* A^T M: (m0 + m1 + m2, m1 - m2 - m3) down each column */
@@ -728,7 +726,7 @@ static int SIMD_FN(winograd_output)(small_winograd_output local) { /* by value: 
 }
 #define SIMD_WINOGRAD_FNS , SIMD_FN(winograd_input), SIMD_FN(winograd_output), SIMD_NAME(winograd, SIMD_CONV_PIXELS, SIMD_CONV_CHANNELS)
 #else
-#define SIMD_WINOGRAD_FNS
+#define SIMD_WINOGRAD_FNS , 0, 0, 0
 #endif
 
 /* ---- The FMA-peak probe (`small_peak`, the yardstick of `invoke bench`): independent chains, so
