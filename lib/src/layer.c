@@ -418,7 +418,6 @@ static small_nest nest_of(const small_layer *layer) {
     n.alpha = d->alpha;
     n.weights = layer->packed;
     n.bias = layer->bias;
-    n.winograd_weights = layer->winograd_weights;
     switch (d->op) {
     case SMALL_OP_CONV2D:
         if (conv_is_matvec(layer)) {
@@ -506,9 +505,16 @@ static __attribute__((noinline)) void run_global_average(const small_nest *n, co
     for (int c = 0; c < n->out.c; ++c) y[c] = y[c] * w0 + second[c] * w1;
 }
 
+/* Apart from small_run_prepared, so that a call of six arguments does not grow every layer's frame (one
+ * more store per layer under QEMU, RISC-V). */
+static __attribute__((noinline)) int run_winograd(const small_prepared_layer *p, const float *x, float *y) {
+    return small_winograd_run(&p->nest, &p->kernel, p->winograd_weights, x, y, small_get_threads());
+}
+
 void small_prepare_layer(const small_layer *layer, small_prepared_layer *p) {
     p->nest = nest_of(layer);
     p->kernel = choice_of(layer);
+    p->winograd_weights = layer->winograd_weights;
     p->op = layer->desc.op;
     p->global_average = is_global_average(layer, &p->nest);
 }
@@ -520,8 +526,7 @@ void small_run_prepared(const small_layer *layer, const small_prepared_layer *p,
         return;
     }
     /* Computed directly after all where a Winograd result is not finite (an Inf input, an overflow). */
-    if (p->nest.winograd_weights && !small_winograd_run(&p->nest, &p->kernel, inputs[0], output, small_get_threads()))
-        return;
+    if (p->winograd_weights && !run_winograd(p, inputs[0], output)) return;
     if (p->op != SMALL_OP_CONCAT) {
         small_nest_run(&p->nest, &p->kernel, inputs[0], p->op == SMALL_OP_ADD ? inputs[1] : 0, output,
                        small_get_threads());

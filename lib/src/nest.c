@@ -37,10 +37,6 @@ static inline __attribute__((always_inline)) void inside_range(int pad, int stri
     *hi = max_int(*lo, min_int(out_size, floor_div(in_size - 1 - reach + pad, stride) + 1));
 }
 
-static int channel_block(const small_kernel_choice *k, int group_channels) {
-    return k->channel_tile > 0 ? k->channel_tile : group_channels;
-}
-
 /* A plain reshuffle whose loop compares dominated the fuzzer's time (libFuzzer traces every compare)
  * while teaching it nothing; AddressSanitizer still checks every access. */
 #if defined(__clang__)
@@ -49,7 +45,7 @@ __attribute__((no_sanitize("coverage")))
 void small_pack_weights(const small_kernel_choice *k, const float *ohwi, int out_channels, int groups,
                         int taps, int depth, float *packed) {
     const int group_out = out_channels / groups;
-    const int block = channel_block(k, group_out);
+    const int block = small_channel_block(k, group_out);
     for (int g = 0; g < groups; ++g) {
         const int group_end = (g + 1) * group_out;
         for (int c0 = g * group_out; c0 < group_end; c0 += block) {
@@ -70,7 +66,7 @@ void small_pack_weights(const small_kernel_choice *k, const float *ohwi, int out
  * input in its own cache. With few (a small image of many channels), a unit is a spatial unit of one
  * channel block, so that the blocks spread over the threads. Either way each (row, block) is computed
  * by the same kernel calls whoever runs it, so outputs are bit-identical for any number of threads. */
-enum { FLAT_CHUNK_TILES = 1, MIN_PARALLEL_MACS = 1 << 13, MIN_PARALLEL_MATVEC_MACS = 1 << 18, FLAT_MIN_TILES = 8 };
+enum { FLAT_CHUNK_TILES = 1, MIN_PARALLEL_MATVEC_MACS = 1 << 18, FLAT_MIN_TILES = 8 };
 
 typedef struct {
     const small_nest *n;
@@ -346,7 +342,7 @@ static int flatten_pays(const small_nest *n, const small_kernel_choice *k) {
 void small_nest_run(const small_nest *n, const small_kernel_choice *k, const float *x, const float *x2, float *y,
                     int threads) {
     if (n->matvec) {
-        matvec_run r = {.n = n, .run = k->info->run, .block = channel_block(k, n->out.c), .x = x, .y = y};
+        matvec_run r = {.n = n, .run = k->info->run, .block = small_channel_block(k, n->out.c), .x = x, .y = y};
         const int units = (n->out.c + r.block - 1) / r.block;
         /* Each thread would read the whole input vector, which the threads wrote: ad01's 640 x 128
          * layers took 1.07x the time split at 2 threads. */
@@ -395,7 +391,7 @@ void small_nest_run(const small_nest *n, const small_kernel_choice *k, const flo
     r.mac = n->depth > 0; /* broadcast-MAC ops reduce over a group's input channels */
     r.groups = r.mac ? n->groups : 1;
     r.group_out = n->out.c / r.groups;
-    r.block = channel_block(k, r.group_out);
+    r.block = small_channel_block(k, r.group_out);
     /* MAC kinds walk channel blocks outermost, so that a block's packed weights stay in cache over
      * the whole output. Channelwise kinds have no weights to keep (or a few): they walk blocks
      * innermost, so that each pixel's channels are read contiguously, which the prefetchers follow
@@ -440,7 +436,7 @@ void small_nest_run(const small_nest *n, const small_kernel_choice *k, const flo
      * were unchanged, and raising it (keeping depthwise layers whole) took them up to 2x. */
     const double macs = (double)n->out.h * n->out.w * n->out.c * n->kernel_h * n->kernel_w * r.depth;
     const int columns = !r.mac && (r.ow_lo > 0 || r.ow_hi < n->out.w); /* channelwise, with borders */
-    if (threads > 1 && macs >= MIN_PARALLEL_MACS) {
+    if (threads > 1 && macs >= SMALL_MIN_PARALLEL_MACS) {
         run_parallel(&r, units, columns, flattened, threads);
     } else if (columns) {
         run_units_columns(&r, 0, units);

@@ -15,12 +15,21 @@ typedef struct {
     int depth;                      /* MAC ops broadcasting x: input channels per group; else 0 */
     int matvec;                     /* the FC kind: one output pixel reducing the whole input (depth) */
     const float *weights;           /* packed by small_pack_weights, or NULL */
-    const float *winograd_weights;  /* packed by small_pack_winograd where the layer runs so (winograd.h; small_run_prepared takes that way) */
     const float *bias;              /* out.c floats, or NULL */
     small_activation activation;
     float alpha;
     ptrdiff_t y_pixel_step;         /* floats between output pixels: out.c, or more inside a concat */
 } small_nest;
+
+/* Output channels per kernel call: the kernel's channel tile, or all of a group's (channel_tile 0).
+ * Packing and running must agree on it (small_pack_weights, small_pack_winograd). */
+static inline int small_channel_block(const small_kernel_choice *k, int group_channels) {
+    return k->channel_tile > 0 ? k->channel_tile : group_channels;
+}
+
+/* Handing a layer to the thread pool costs about 0.7 us (2 cores): layers of fewer MACs stay on the
+ * caller (see small_nest_run). */
+enum { SMALL_MIN_PARALLEL_MACS = 1 << 13 };
 
 /* Runs the nest over the whole output with kernel k (its tile on this CPU), on `threads` threads:
  * small_get_threads(), or 1 for a part of a layer already split across threads. x2 is the second

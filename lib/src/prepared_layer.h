@@ -11,6 +11,7 @@
 typedef struct {
     small_nest nest;
     small_kernel_choice kernel;
+    const float *winograd_weights; /* the layer's, where it runs through Winograd (winograd.h); else NULL */
     small_op op;
     int global_average; /* averaged in two halves of rows (layer.c: is_global_average) */
 } small_prepared_layer;

@@ -18,7 +18,6 @@ enum {
     CHUNK_FLOATS = 4096,               /* V and M of a chunk in 16 KiB, half an L1 (chunk_tiles) */
     FEW_CHUNKS = 4,                    /* fewer chunks than this are made an even number (chunk_tiles) */
     POINTS = 16,
-    MIN_PARALLEL_MACS = 1 << 13,
 };
 
 static int min_int(int a, int b) { return a < b ? a : b; }
@@ -63,12 +62,8 @@ int small_winograd_applies(const small_nest *n, const small_kernel_choice *k) {
     return most_tiles(n) >= min_int(WINOGRAD_MIN_CHUNK, tile_count(n));
 }
 
-static int channel_block(const small_kernel_choice *k, int channels) {
-    return k->channel_tile > 0 ? k->channel_tile : channels;
-}
-
 void small_pack_winograd(const small_kernel_choice *k, const float *ohwi, int out_channels, int depth, float *packed) {
-    const int block = channel_block(k, out_channels);
+    const int block = small_channel_block(k, out_channels);
     for (int o = 0; o < out_channels; ++o) {
         const int c0 = o / block * block, nc = min_int(block, out_channels - c0), c = o - c0;
         float *dst = packed + (size_t)c0 * POINTS * depth;
@@ -94,6 +89,7 @@ void small_pack_winograd(const small_kernel_choice *k, const float *ohwi, int ou
 typedef struct {
     const small_nest *n;
     const small_kernel_choice *k;
+    const float *u; /* the transformed weights (small_pack_winograd) */
     const float *x;
     float *y;
     int tiles_w, tiles, chunk;
@@ -118,7 +114,7 @@ static void run_chunks(void *context, int u0, int u1) {
     winograd_run *r = context;
     const small_nest *n = r->n;
     const small_kernel_choice *k = r->k;
-    const int cin = n->in.c, cout = n->out.c, chunk = r->chunk, block = channel_block(k, cout);
+    const int cin = n->in.c, cout = n->out.c, chunk = r->chunk, block = small_channel_block(k, cout);
     const int step = k->info->whole_rows ? chunk : k->pixel_tile;
     _Alignas(64) float work[WINOGRAD_WORKSPACE_FLOATS];
     float *v = work, *m = work + (size_t)POINTS * chunk * cin;
@@ -137,7 +133,7 @@ static void run_chunks(void *context, int u0, int u1) {
             for (int c0 = 0; c0 < cout; c0 += block) {
                 const int nc = min_int(block, cout - c0);
                 tile.channels = nc;
-                tile.w = n->winograd_weights + (size_t)c0 * POINTS * cin + (size_t)p * cin * nc;
+                tile.w = r->u + (size_t)c0 * POINTS * cin + (size_t)p * cin * nc;
                 for (int q = 0; q < count; q += step) {
                     tile.pixels = min_int(step, count - q);
                     tile.x = v + ((ptrdiff_t)p * chunk + q) * cin;
@@ -159,12 +155,13 @@ static void run_chunks(void *context, int u0, int u1) {
     }
 }
 
-int small_winograd_run(const small_nest *n, const small_kernel_choice *k, const float *x, float *y, int threads) {
-    winograd_run r = {.n = n, .k = k, .x = x, .y = y, .tiles_w = (n->out.w + 1) / 2, .tiles = tile_count(n),
+int small_winograd_run(const small_nest *n, const small_kernel_choice *k, const float *transformed, const float *x,
+                       float *y, int threads) {
+    winograd_run r = {.n = n, .k = k, .u = transformed, .x = x, .y = y, .tiles_w = (n->out.w + 1) / 2, .tiles = tile_count(n),
                       .chunk = chunk_tiles(n, k)};
     const int units = (r.tiles + r.chunk - 1) / r.chunk;
     const double macs = (double)n->out.h * n->out.w * n->out.c * 9 * n->in.c;
-    if (threads > 1 && macs >= MIN_PARALLEL_MACS)
+    if (threads > 1 && macs >= SMALL_MIN_PARALLEL_MACS)
         small_parallel_for(units, 0, run_chunks, &r);
     else
         run_chunks(&r, 0, units);

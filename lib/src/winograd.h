@@ -14,8 +14,10 @@ int small_winograd_applies(const small_nest *n, const small_kernel_choice *k);
  * small_pack_weights packs a conv of 16 taps, so that point p of a channel block is a 1x1 conv's weights. */
 void small_pack_winograd(const small_kernel_choice *k, const float *ohwi, int out_channels, int depth, float *packed);
 
-/* Runs the layer (n->winograd_weights set) on `threads` threads. Returns nonzero when a result was not
- * finite: the caller then computes the layer directly, which overwrites the whole output. */
-int small_winograd_run(const small_nest *n, const small_kernel_choice *k, const float *x, float *y, int threads);
+/* Runs the layer on `threads` threads, with its weights as small_pack_winograd packed them. Returns
+ * nonzero when a result was not finite: the caller then computes the layer directly, which overwrites
+ * the whole output. */
+int small_winograd_run(const small_nest *n, const small_kernel_choice *k, const float *transformed, const float *x,
+                       float *y, int threads);
 
 #endif
