@@ -53,10 +53,14 @@ class LayerRow:
         return self.kernel.startswith(WINOGRAD_PREFIX)
 
     @property
+    def multiplications(self) -> int:
+        """What the lanes are measured against: kernel_macs where given, else the MACs."""
+        return self.kernel_macs or self.macs
+
+    @property
     def lane_utilisation(self) -> float | None:
         """Useful multiplications over the lanes of every FMA executed (None where no FMA ran)."""
-        macs = self.kernel_macs or self.macs
-        return macs / self.counts.fma_lanes if self.counts.fma_lanes and macs else None
+        return self.multiplications / self.counts.fma_lanes if self.counts.fma_lanes and self.multiplications else None
 
     @property
     def insns_per_mac(self) -> float | None:
@@ -76,7 +80,7 @@ class CountsReport:
     def conv_utilisation(self) -> float | None:
         """Over all conv layers together: their multiplications over their FMA lanes."""
         lanes = sum(row.counts.fma_lanes for row in self.conv_rows())
-        return sum(row.kernel_macs or row.macs for row in self.conv_rows()) / lanes if lanes else None
+        return sum(row.multiplications for row in self.conv_rows()) / lanes if lanes else None
 
     def goal_met(self) -> bool:
         """Every conv layer at or above the goal."""
@@ -219,7 +223,7 @@ def report_data(report: CountsReport) -> dict[str, object]:
         "vlen": report.variant.vlen, "model": report.model, "conv_lane_utilisation": report.conv_utilisation(),
         "goal_lane_utilisation": GOAL_LANE_UTILISATION, "goal_met": report.goal_met(),
         "layers": [{"index": row.index, "name": row.name, "kind": row.kind, "shape": row.shape, "macs": row.macs,
-                    "kernel": row.kernel, "kernel_macs": row.kernel_macs,
+                    "kernel": row.kernel, "kernel_macs": row.multiplications,
                     **{name: getattr(row.counts, name) for name in ("insns", "vfma", "vlanes", "sfma", "loads",
                                                                     "stores")},
                     "lane_utilisation": row.lane_utilisation, "insns_per_mac": row.insns_per_mac}
