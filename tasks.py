@@ -272,12 +272,12 @@ def debug(c: Context, file: str, arch: str = NATIVE, toolchain: str = "host", po
         print(f"the runner ended with {describe_exit(code)}")
 
 
-@task(help={"seconds": "how long each fuzzer runs (both run at once)", "arch": "the fuzzing target(s): "
+@task(help={"seconds": "how long each fuzzer runs (all run at once)", "arch": "the fuzzing target(s): "
             "default every target whose TOML says fuzzing = true", "toolchain": TOOLCHAIN_HELP,
             "junit-dir": "write fuzz.xml here (one case per fuzzer)"})
 def fuzz(c: Context, seconds: int = 60, arch: str = "all", toolchain: str = AUTO, junit_dir: str = "") -> None:
-    """Run the libFuzzer targets (model loader plus one inference; runner protocol) with ASan and
-    UBSan. Corpora grow in build/fuzz/; anything found is saved in tests/fuzz/regressions/, which the
+    """Run the libFuzzer targets (model loader plus one inference; pre-packed loader; layer descriptors;
+    runner protocol) with ASan and UBSan. Corpora grow in build/fuzz/; anything found is saved in tests/fuzz/regressions/, which the
     test suite replays on every target. Exits 1 on a finding."""
     with reported_errors():
         fuzz_targets(resolve_targets(arch))

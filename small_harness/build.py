@@ -17,7 +17,7 @@ LIBRARY_NAME = "libsmall.a"
 RUNNER_NAME = "small_runner"
 SELFTEST_NAME = "small_selftest"
 ARTIFACT_NAMES = (LIBRARY_NAME, RUNNER_NAME, SELFTEST_NAME)
-FUZZER_NAMES = ("fuzz_model", "fuzz_runner")  # tests/fuzz/, built with -DSMALL_FUZZ=ON
+FUZZER_NAMES = ("fuzz_model", "fuzz_packed", "fuzz_layer", "fuzz_runner")  # tests/fuzz/, built with -DSMALL_FUZZ=ON
 TOOLCHAIN_FILE_NAME = "toolchain.cmake"
 FAILURE_TAIL_LINES = 20
 

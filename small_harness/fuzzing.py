@@ -1,17 +1,20 @@
-"""`invoke fuzz`: the two libFuzzer targets (tests/fuzz/: the model loader plus one inference, and
-the runner protocol), built with ASan and UBSan by a target whose TOML says `fuzzing = true`, run for
-a bounded time each, in parallel.
+"""`invoke fuzz`: the libFuzzer targets (tests/fuzz/: the model loader plus one inference, the
+pre-packed loader, the layer API's descriptors, and the runner protocol), built with ASan and UBSan by a
+target whose TOML says `fuzzing = true`, run for a bounded time each, in parallel.
 
-Corpora live in build/fuzz/<fuzzer>/ and grow from run to run. They are seeded from the real MLPerf
-Tiny models (as the library's model files) and from protocol requests of every layer kind. Every
-input that ever crashed a fuzzer is kept in tests/fuzz/regressions/<fuzzer>/, which seeds each run
-and which the target test suite replays on every target (tests/target/test_fuzz_regressions.py)."""
+Corpora live in build/fuzz/<corpus>/ and grow from run to run. They are seeded from the real MLPerf
+Tiny models (as the library's model files, and pre-packed by the fuzzing build's own runner, whose
+kernels are those the fuzzer runs), from descriptors of every layer kind and from protocol requests.
+Every input that ever crashed a fuzzer is kept in tests/fuzz/regressions/<corpus>/, which seeds each run;
+the target test suite replays the model, packed and runner ones on every target
+(tests/target/test_fuzz_regressions.py); the layer ones are fuzz_layer's own encoding, replayed by it."""
 
 from __future__ import annotations
 
 import hashlib
 import re
 import shutil
+import struct
 import subprocess
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -28,13 +31,15 @@ from .build import FUZZER_NAMES, build
 from .errors import HarnessError
 from .mlperf_tiny import FLOAT_MODELS, MODELS_DIR
 from .model_format import Model, encode
+from .repro import start_runner
 from .run_model import import_cached
 from .target_types import Target
 from .targets import REPO_ROOT
 
 FUZZ_DIR = REPO_ROOT / "build" / "fuzz"
 REGRESSIONS_DIR = REPO_ROOT / "tests" / "fuzz" / "regressions"
-FUZZERS = {"fuzz_model": "model", "fuzz_runner": "runner"}  # binary -> corpus and regression folder
+# binary -> corpus and regression folder
+FUZZERS = {"fuzz_model": "model", "fuzz_packed": "packed", "fuzz_layer": "layer", "fuzz_runner": "runner"}
 INPUT_TIMEOUT_S = 10  # one input running longer is a finding (a hang), as a crash is
 RSS_LIMIT_MB = 2048
 MAX_INPUT_BYTES = 2 * 1024 * 1024  # above the largest seed (the 1 MB autoencoder)
@@ -95,20 +100,55 @@ def runner_seeds() -> list[bytes]:
 PREFIX_LAYERS = (1, 2, 4)
 
 
-def model_seeds() -> list[bytes]:
+def _mlperf_files() -> list[bytes]:
     """The MLPerf Tiny float models as the library's model files, whole and cut after their first
     1, 2 and 4 layers: small real models that keep the fuzzer fast, since a mutated whole model
     loads and packs up to a megabyte of weights on every execution."""
-    seeds = []
+    files = []
     for name in FLOAT_MODELS:
         imported = import_cached(MODELS_DIR / f"{name}.tflite")
-        seeds.append(imported.file)
+        files.append(imported.file)
         model = imported.model
         for count in PREFIX_LAYERS:
             if count < len(model.nodes):
                 nodes = model.nodes[:count]
-                seeds.append(encode(Model(f"{model.name}-first-{count}", model.shapes, nodes, model.input,
+                files.append(encode(Model(f"{model.name}-first-{count}", model.shapes, nodes, model.input,
                                           nodes[-1].output)))
+    return files
+
+
+def model_seeds() -> list[bytes]:
+    return _mlperf_files()
+
+
+def packed_seeds(target: Target, backend: Backend, runner: Path) -> list[bytes]:
+    """The same files pre-packed by the fuzzing build's own runner: the kernels and tiles the fuzzer's
+    build chooses on this CPU, so that mutations start from files it loads."""
+    with start_runner(target, None, backend, runner) as packer:
+        return [packer.pack_model(data) for data in _mlperf_files()]
+
+
+def _word(value: int) -> bytes:
+    """A word fuzz_layer takes as it is (the table, the op, flags)."""
+    return struct.pack("<I", value)
+
+
+def _small(value: int) -> bytes:
+    """A word fuzz_layer reads as a field's small value (fuzz_layer.c: value())."""
+    return struct.pack("<I", (value % 20) << 2)
+
+
+def layer_seeds() -> list[bytes]:
+    """A descriptor of each op, at 1 and 2 threads, in fuzz_layer.c's order: table, threads, op, inputs,
+    8 input shapes, equal shapes, out channels, depthwise, groups, kernel, stride, dilation, padding,
+    4 pads, activation, alpha, reshape, bias; then floats for the weights and inputs."""
+    seeds = []
+    for op in range(10):
+        for threads in (0, 1):
+            words = [_word(0), _word(threads), _word(op), _word(2 if op == 5 else 1), *[_small(d) for d in (6, 7, 4) * 8],
+                     _word(1), _small(8), _word(0), _small(1), *[_small(v) for v in (3, 3, 1, 1, 1, 1)], _word(1),
+                     *[_small(0)] * 4, _word(1), struct.pack("<f", 0.1), *[_small(v) for v in (7, 4, 6)], _word(1)]
+            seeds.append(b"".join(words) + bytes(range(256)) * 8)
     return seeds
 
 
@@ -121,7 +161,8 @@ def _stat(log: str, name: str) -> int:
     return int(found[-1]) if found else 0
 
 
-def _run_one(binary: Path, corpus: str, seconds: int, backend: Backend, target: Target) -> FuzzResult:
+def _run_one(binary: Path, corpus: str, seeds_made: list[bytes], seconds: int, backend: Backend,
+             target: Target) -> FuzzResult:
     work = FUZZ_DIR / corpus
     seeds, grown, artifacts = work / "seeds", work / "corpus", work / "findings"
     regressions = REGRESSIONS_DIR / corpus
@@ -129,7 +170,7 @@ def _run_one(binary: Path, corpus: str, seconds: int, backend: Backend, target: 
         folder.mkdir(parents=True, exist_ok=True)
     for stale in artifacts.iterdir():
         stale.unlink()
-    for data in (model_seeds() if corpus == "model" else runner_seeds()):
+    for data in seeds_made:
         _write_seed(seeds, data)
     # libFuzzer writes new inputs into the first folder and reads the others: the regression corpus
     # and the seeds start every run.
@@ -166,13 +207,16 @@ def fuzz_targets(targets: list[Target]) -> list[Target]:
 
 
 def run_fuzzers(target: Target, backend: Backend, seconds: int) -> list[FuzzResult]:
-    """Builds the fuzzers and runs both at once for `seconds` each; findings go to the regressions."""
+    """Builds the fuzzers and runs them all at once for `seconds` each; findings go to the regressions."""
     if seconds < 1:
         raise HarnessError(f"--seconds must be at least 1, not {seconds}")
     result = build(target, backend, fuzz=True)
+    seeds = {"model": model_seeds(), "packed": packed_seeds(target, backend, result.runner),
+             "layer": layer_seeds(), "runner": runner_seeds()}
     binaries = [result.build_dir / name for name in FUZZER_NAMES]
     with ThreadPoolExecutor(len(binaries)) as pool:
-        futures = [pool.submit(_run_one, binary, FUZZERS[binary.name], seconds, backend, target) for binary in binaries]
+        futures = [pool.submit(_run_one, binary, FUZZERS[binary.name], seeds[FUZZERS[binary.name]], seconds, backend,
+                               target) for binary in binaries]
         return [future.result() for future in futures]
 
 

@@ -5,6 +5,7 @@ its memory figures."""
 from __future__ import annotations
 
 import struct
+import zlib
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,8 +15,13 @@ from .protocol import MAX_INPUTS, layer_fields
 
 MAGIC = b"SMLM"
 VERSION = 1
-LAYER_WORDS = 28  # enum of layer words in lib/src/model.c
+LAYER_WORDS = 28  # enum of layer words in lib/src/model_file.h
 WEIGHTS_ALIGN = 16
+# The pre-packed format, which the library writes (small_model_write_packed; lib/src/model_file.h):
+# the version, the words of a layer's kernel signature, and the header's size in words.
+VERSION_PACKED = 3
+SIGNATURE_WORDS = 15
+HEADER_WORDS = 8
 Shape = tuple[int, int, int]
 
 
@@ -117,3 +123,20 @@ def memory_figures(model: Model) -> MemoryFigures:
                    if t in first and t not in aliases and first[t] <= i <= last_use.get(t, first[t]))
         peak = max(peak, live)
     return MemoryFigures(naive, peak)
+
+
+def packed_checksum_offset(data: bytes) -> int:
+    """Where a pre-packed file keeps its CRC-32: after the header, the tensors, the layers and the
+    layers' kernel signatures."""
+    n_tensors, n_layers = struct.unpack_from("<2i", data, 8)
+    return 4 * (HEADER_WORDS + 3 * n_tensors + (LAYER_WORDS + SIGNATURE_WORDS) * n_layers)
+
+
+def reseal_packed(data: bytes) -> bytes:
+    """A pre-packed file with its checksum made right again, as a file edited on purpose would be: so
+    that tests reach the checks behind the checksum (a tampered shape, a kernel name). The CRC-32 is
+    zlib's, over the file up to the end of its weights, with the checksum word taken as zero."""
+    at = packed_checksum_offset(data)
+    weights_offset, weights_count = struct.unpack_from("<2i", data, 24)
+    zeroed = data[:at] + bytes(4) + data[at + 4:weights_offset + 4 * weights_count]
+    return data[:at] + struct.pack("<I", zlib.crc32(zeroed)) + data[at + 4:]

@@ -312,8 +312,9 @@ class Runner:
         return reply
 
     def pack_model(self, model_file: bytes) -> bytes:
-        """The model file pre-packed for this runner's build (format version 2: the weights as its
-        kernels read them, loaded in place); the loaded model stays. SmallError if refused."""
+        """The model file pre-packed for this runner's build (format version 3: the weights as its
+        kernels read them, loaded in place, under a checksum); the loaded model stays. SmallError if
+        refused."""
         header, packed = self._exchange(protocol.encode_model_pack(model_file), protocol.read_bytes_reply, "model pack")
         if header.status != 0:
             raise SmallError(header.status_name, header.message)

@@ -9,6 +9,20 @@
  * Tensors are float32, batch 1, in one layout for every layer: HWC (NHWC with N = 1), channels
  * innermost and contiguous. No function aborts on bad input: each returns a small_status, and a
  * failed plan leaves a one-line reason in L.message.
+ *
+ * Threads (the contract; tests/c/concurrency.c checks it, under ThreadSanitizer in CI):
+ * - Different models, and different layers, may run from different threads at the same time, at any
+ *   small_set_threads count. At 1 thread each run stays on its caller and they run side by side; above
+ *   1 the worker pool serves one run at a time, and the others wait for it (small_model_run and
+ *   small_layer_run return when their own run is done).
+ * - One model runs one inference at a time: a second small_model_run of the same model while the first
+ *   is in flight returns SMALL_ERR_BUSY at once and touches nothing (its arena is the first run's).
+ *   One planned layer may be run by several threads at once (it is only read).
+ * - small_set_threads may be called at any time, from any thread: it waits for a run on the pool to end.
+ * - Loading and planning may happen in several threads at once. small_select_kernels and
+ *   small_set_limits configure what later loads and plans get: call them before those start.
+ * - A model must not be freed while it runs, nor a layer released; the caller's buffers are the
+ *   caller's to keep apart.
  */
 #ifndef SMALL_H
 #define SMALL_H
@@ -26,7 +40,8 @@ typedef enum {
     SMALL_ERR_PARAM = 3,       /* a parameter is out of range (stride 0, unknown padding ...) */
     SMALL_ERR_NOMEM = 4,       /* plan could not allocate the packed weights */
     SMALL_ERR_UNSUPPORTED = 5, /* valid, but not something this library does */
-    SMALL_ERR_FORMAT = 6       /* a serialized model or message is malformed */
+    SMALL_ERR_FORMAT = 6,      /* a serialized model or message is malformed */
+    SMALL_ERR_BUSY = 7         /* the model is running an inference for another caller */
 } small_status;
 
 /* A short stable name for a status, e.g. "SMALL_ERR_SHAPE". */
@@ -150,9 +165,10 @@ small_limits small_get_limits(void);
 
 /* Threads that run each layer: 1 (the default) to SMALL_MAX_THREADS. The nest cuts a layer's work
  * into units fixed by the layer alone (output rows, or channel blocks), so outputs are bit-identical
- * for every count; small layers run on the caller alone. Not for concurrent use: one run at a time.
- * SMALL_ERR_PARAM outside the range, or above 1 in builds without threads (SMALL_NO_THREADS, bare
- * metal); SMALL_ERR_NOMEM if a thread cannot be started (those started are kept). */
+ * for every count; small layers run on the caller alone. Safe at any time: waits for a run that uses
+ * the pool to end (see "Threads" at the top). SMALL_ERR_PARAM outside the range, or above 1 in builds
+ * without threads (SMALL_NO_THREADS, bare metal); SMALL_ERR_NOMEM if a thread cannot be started
+ * (those started are kept). */
 #define SMALL_MAX_THREADS 64
 small_status small_set_threads(int threads);
 int small_get_threads(void);
@@ -167,7 +183,7 @@ void small_layer_release(small_layer *layer);
 
 /* ---- Models -------------------------------------------------------------------------------------
  * A model is a graph of layers in the library's own format (written by small_harness/model_format.py
- * from a .tflite file; the layout is documented there and in lib/src/model.c). It is loaded from a
+ * from a .tflite file; the layout is documented there and in lib/src/model_file.h). It is loaded from a
  * memory buffer, so a file read on Linux and a const array in a microcontroller's flash work alike:
  * load validates everything, packs each layer's weights for this build once, and plans one activation
  * arena in which tensors whose lifetimes do not overlap share memory. Inference then allocates nothing.
@@ -194,15 +210,18 @@ small_status small_model_load_with_arena(small_model **model, const void *data, 
                                          size_t arena_bytes, small_message *why);
 
 /* Writes the loaded model, whose file was `original` (size bytes), as a pre-packed model file for this
- * build: the same graph, with each layer's weights as this build packed them (format version 2).
+ * build: the same graph, with each layer's weights as this build packed them (format version 3).
  * Loading that file (small_model_load or _with_arena) reads the weights in place instead of packing
  * a copy, so a model in a microcontroller's flash costs no RAM for its weights; a build whose kernels
- * or tiles differ refuses it, naming both. With out NULL, only sets *out_size to the size needed;
- * else out must hold *out_size bytes (SMALL_ERR_NOMEM if not), and *out_size is set to the size. */
+ * or tiles differ refuses it, naming both; a CRC-32 over the file refuses damaged weights. With out
+ * NULL, only sets *out_size to the size needed; else out must hold *out_size bytes (SMALL_ERR_NOMEM if
+ * not), and *out_size is set to the size. SMALL_ERR_PARAM when original (size bytes) is not the plain
+ * file the model was loaded from. */
 small_status small_model_write_packed(const small_model *model, const void *original, size_t size, void *out,
                                       size_t *out_size);
 
-/* Runs one inference: input of small_model_input_shape, output of small_model_output_shape. */
+/* Runs one inference: input of small_model_input_shape, output of small_model_output_shape.
+ * SMALL_ERR_BUSY, at once, while another thread runs the same model. */
 small_status small_model_run(small_model *model, const float *input, float *output);
 
 /* The input's and the output's places in the arena, for a caller short of memory: write the input

@@ -481,6 +481,16 @@ int small_runner_serve(FILE *in, FILE *out) {
 }
 
 #ifndef SMALL_RUNNER_FUZZ
+#if defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+/* Built with ThreadSanitizer (the x86_64-tsan target): the first race ends the runner, as a crash would,
+ * so that the request that caused it fails its test (by default the report is printed and the runner
+ * goes on, exiting non-zero only when the harness closes it). */
+const char *__tsan_default_options(void);
+const char *__tsan_default_options(void) { return "halt_on_error=1"; }
+#endif
+#endif
+
 int main(int argc, char **argv) {
     /* The kernel tables to use: SMALL_KERNELS, as the library would read it, but refused loudly. */
     const char *kernels = getenv("SMALL_KERNELS");

@@ -9,6 +9,8 @@
 
 #include "small_kernel.h"
 
+/* A chain holds each table once, ref's last, and at most MAX_TABLES (CMakeLists.txt refuses a build of
+ * more tables). */
 enum { MAX_TABLES = 16, TEXT = 128 };
 
 static const small_kernel_table *chain[MAX_TABLES + 1];
@@ -52,9 +54,12 @@ small_status small_select_kernels(const char *spec, small_message *why) {
     int n = 0;
     if (why) why->text[0] = '\0';
     if (!spec || !*spec || !strcmp(spec, "auto")) {
-        for (int i = 0; small_kernel_tables[i] && n < MAX_TABLES; ++i)
+        for (int i = 0; small_kernel_tables[i] && n < MAX_TABLES - 1; ++i)
             if (small_kernel_tables[i]->supported()) picked[n++] = small_kernel_tables[i];
     } else {
+        /* Any number of names: a table named again is already in the chain, and nothing after ref's
+         * (which provides every kind) would ever serve, so the chain holds each table once. */
+        int named = 0;
         for (const char *word = spec; *word;) {
             const size_t length = strcspn(word, ", ");
             if (length) {
@@ -62,11 +67,14 @@ small_status small_select_kernels(const char *spec, small_message *why) {
                 if (!table) return refuse(why, SMALL_ERR_PARAM, word, length, "no such kernel table");
                 if (!table->supported())
                     return refuse(why, SMALL_ERR_UNSUPPORTED, word, length, "this CPU does not run it");
-                if (n < MAX_TABLES) picked[n++] = table;
+                ++named;
+                int known = 0;
+                for (int i = 0; i < n; ++i) known |= picked[i] == table;
+                if (!known && n < MAX_TABLES - 1 && (n == 0 || picked[n - 1] != &small_table_ref)) picked[n++] = table;
             }
             word += length + (word[length] != '\0');
         }
-        if (n == 0) return refuse(why, SMALL_ERR_PARAM, spec, strlen(spec), "names no kernel table");
+        if (named == 0) return refuse(why, SMALL_ERR_PARAM, spec, strlen(spec), "names no kernel table");
     }
     if (n == 0 || picked[n - 1] != &small_table_ref) picked[n++] = &small_table_ref;
     memcpy(chain, picked, (size_t)n * sizeof picked[0]);

@@ -21,6 +21,7 @@ const char *small_status_name(small_status status) {
     case SMALL_ERR_NOMEM: return "SMALL_ERR_NOMEM";
     case SMALL_ERR_UNSUPPORTED: return "SMALL_ERR_UNSUPPORTED";
     case SMALL_ERR_FORMAT: return "SMALL_ERR_FORMAT";
+    case SMALL_ERR_BUSY: return "SMALL_ERR_BUSY";
     }
     return "SMALL_ERR_UNKNOWN";
 }
@@ -159,12 +160,19 @@ static small_status check_window(small_layer *layer, int is_pool) {
          d->pad_right >= d->kernel_w))
         return fail(layer, SMALL_ERR_PARAM, "pool padding must be smaller than the %dx%d kernel", d->kernel_h,
                     d->kernel_w);
-    /* The nest steps through the input by these products: they must fit a 32-bit ptrdiff_t too. */
+    /* Strides are bounded as the padded extent and the window are (resolve_axis), so that every index
+     * the nest forms from them (window starts, interior ranges, steps) stays below INT_MAX: a stride of
+     * INT_MAX once overflowed the interior's bound, and a pool read before its input. */
+    if (d->stride_h > SMALL_MAX_EXTENT || d->stride_w > SMALL_MAX_EXTENT)
+        return fail(layer, SMALL_ERR_PARAM, "stride %dx%d: more than %lld", d->stride_h, d->stride_w,
+                    (long long)SMALL_MAX_EXTENT);
+    /* The nest steps through the input by these products, along rows or (a transposed walk) along
+     * columns: they must fit a 32-bit ptrdiff_t too. */
     const int64_t row_step = (int64_t)d->dilation_h * in.w * in.c, col_step = (int64_t)d->dilation_w * in.c;
-    const int64_t pixel_step = (int64_t)d->stride_w * in.c;
-    if (row_step > INT_MAX || col_step > INT_MAX || pixel_step > INT_MAX)
-        return fail(layer, SMALL_ERR_SHAPE, "dilation %dx%d or stride %d over a %dx%dx%d input steps past 2^31 floats",
-                    d->dilation_h, d->dilation_w, d->stride_w, in.h, in.w, in.c);
+    const int64_t pixel_step = (int64_t)d->stride_w * in.c, row_pixel_step = (int64_t)d->stride_h * in.w * in.c;
+    if (row_step > INT_MAX || col_step > INT_MAX || pixel_step > INT_MAX || row_pixel_step > INT_MAX)
+        return fail(layer, SMALL_ERR_SHAPE, "dilation %dx%d or stride %dx%d over a %dx%dx%d input steps past 2^31 floats",
+                    d->dilation_h, d->dilation_w, d->stride_h, d->stride_w, in.h, in.w, in.c);
     small_status s;
     if ((s = resolve_axis(layer, "height", in.h, d->kernel_h, d->stride_h, d->dilation_h, d->pad_top,
                           d->pad_bottom, &layer->output.h, &layer->pad_top)))
@@ -490,7 +498,7 @@ static void run_halves(void *context, int u0, int u1) {
 
 /* Apart from small_layer_run, so that its buffers do not grow every layer's frame (QEMU counts). */
 static __attribute__((noinline)) void run_global_average(const small_nest *n, const small_kernel_choice *k,
-                                                         const float *x, float *y) {
+                                                         const float *x, float *y, int threads) {
     float second[HALVES_MAX_CHANNELS];
     const int rows = n->in.h, top = rows / 2;
     pool_halves h = {.k = k, .x = {x, x + (size_t)top * n->in.w * n->in.c}, .y = {y, second}};
@@ -499,16 +507,17 @@ static __attribute__((noinline)) void run_global_average(const small_nest *n, co
         h.half[u].in.h = h.half[u].kernel_h = u ? rows - top : top;
     }
     int first[SMALL_MAX_THREADS + 1]; /* thread 0 the first half, thread 1 the second, the others none */
-    for (int t = 0, threads = small_get_threads(); t <= threads; ++t) first[t] = t < 2 ? t : 2;
-    small_parallel_for(2, first, run_halves, &h);
+    for (int t = 0; t <= threads; ++t) first[t] = t < 2 ? t : 2;
+    small_parallel_for(threads, 2, first, run_halves, &h);
     const float w0 = (float)top / (float)rows, w1 = (float)(rows - top) / (float)rows;
     for (int c = 0; c < n->out.c; ++c) y[c] = y[c] * w0 + second[c] * w1;
 }
 
 /* Apart from small_run_prepared, so that a call of six arguments does not grow every layer's frame (one
  * more store per layer under QEMU, RISC-V). */
-static __attribute__((noinline)) int run_winograd(const small_prepared_layer *p, const float *x, float *y) {
-    return small_winograd_run(&p->nest, &p->kernel, p->winograd_weights, x, y, small_get_threads());
+static __attribute__((noinline)) int run_winograd(const small_prepared_layer *p, const float *x, float *y,
+                                                  int threads) {
+    return small_winograd_run(&p->nest, &p->kernel, p->winograd_weights, x, y, threads);
 }
 
 void small_prepare_layer(const small_layer *layer, small_prepared_layer *p) {
@@ -520,16 +529,15 @@ void small_prepare_layer(const small_layer *layer, small_prepared_layer *p) {
 }
 
 void small_run_prepared(const small_layer *layer, const small_prepared_layer *p, const float *const *inputs,
-                        float *output) {
+                        float *output, int threads) {
     if (p->global_average) {
-        run_global_average(&p->nest, &p->kernel, inputs[0], output);
+        run_global_average(&p->nest, &p->kernel, inputs[0], output, threads);
         return;
     }
     /* Computed directly after all where a Winograd result is not finite (an Inf input, an overflow). */
-    if (p->winograd_weights && !run_winograd(p, inputs[0], output)) return;
+    if (p->winograd_weights && !run_winograd(p, inputs[0], output, threads)) return;
     if (p->op != SMALL_OP_CONCAT) {
-        small_nest_run(&p->nest, &p->kernel, inputs[0], p->op == SMALL_OP_ADD ? inputs[1] : 0, output,
-                       small_get_threads());
+        small_nest_run(&p->nest, &p->kernel, inputs[0], p->op == SMALL_OP_ADD ? inputs[1] : 0, output, threads);
         return;
     }
     /* Concat: each input is copied into its channel slice of the wider output. */
@@ -539,7 +547,7 @@ void small_run_prepared(const small_layer *layer, const small_prepared_layer *p,
     int offset = 0;
     for (int i = 0; i < d->n_inputs; ++i) {
         n.in = n.out = d->inputs[i];
-        small_nest_run(&n, &p->kernel, inputs[i], 0, output + offset, small_get_threads());
+        small_nest_run(&n, &p->kernel, inputs[i], 0, output + offset, threads);
         offset += d->inputs[i].c;
     }
 }
@@ -551,6 +559,8 @@ small_status small_layer_run(const small_layer *layer, const float *const *input
         if (!inputs[i]) return SMALL_ERR_NULL;
     small_prepared_layer p;
     small_prepare_layer(layer, &p);
-    small_run_prepared(layer, &p, inputs, output);
+    const int threads = small_pool_enter();
+    small_run_prepared(layer, &p, inputs, output, threads);
+    small_pool_leave(threads);
     return SMALL_OK;
 }

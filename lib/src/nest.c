@@ -12,9 +12,10 @@
 static int min_int(int a, int b) { return a < b ? a : b; }
 static int max_int(int a, int b) { return a > b ? a : b; }
 
-/* Division rounding towards minus / plus infinity, for b > 0 and either sign of a. */
-static int floor_div(int a, int b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
-static int ceil_div(int a, int b) { return -floor_div(-a, b); }
+/* Division rounding towards minus / plus infinity, for b > 0 and either sign of a (a > INT_MIN), without
+ * an intermediate that can overflow (-a + b - 1 did, for a stride near INT_MAX). */
+static int floor_div(int a, int b) { return a >= 0 ? a / b : -1 - (-1 - a) / b; }
+static int ceil_div(int a, int b) { return a > 0 ? 1 + (a - 1) / b : -(-a / b); }
 
 /* Taps [lo, hi) of a window that starts at `start` and has `taps` taps `dilation` apart which
  * fall inside [0, size). hi == lo when none does. */
@@ -330,7 +331,7 @@ static __attribute__((noinline)) void run_parallel(const nest_run *r, int units,
                                                    int threads) {
     int first[SMALL_MAX_THREADS + 1]; /* row shares where a unit covers every channel block */
     if (r->blocks_inside) row_shares(r, flattened, threads, first);
-    small_parallel_for(units, r->blocks_inside ? first : NULL, columns ? run_units_columns : run_units, (void *)r);
+    small_parallel_for(threads, units, r->blocks_inside ? first : NULL, columns ? run_units_columns : run_units, (void *)r);
 }
 
 /* Whether a 1x1 layer is walked as one long row (see small_nest_run). Not by the thread count: the
@@ -349,7 +350,7 @@ void small_nest_run(const small_nest *n, const small_kernel_choice *k, const flo
         if (threads == 1 || (double)n->out.c * n->depth < MIN_PARALLEL_MATVEC_MACS)
             run_matvec_units(&r, 0, units);
         else
-            small_parallel_for(units, NULL, run_matvec_units, &r);
+            small_parallel_for(threads, units, NULL, run_matvec_units, &r);
         return;
     }
     /* A 1x1 window with stride 1 and no padding reads input pixel i for output pixel i, and both

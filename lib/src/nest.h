@@ -32,7 +32,8 @@ static inline int small_channel_block(const small_kernel_choice *k, int group_ch
 enum { SMALL_MIN_PARALLEL_MACS = 1 << 13 };
 
 /* Runs the nest over the whole output with kernel k (its tile on this CPU), on `threads` threads:
- * small_get_threads(), or 1 for a part of a layer already split across threads. x2 is the second
+ * what small_pool_enter gave the run (threads.h), or 1 for a part of a layer already split across
+ * threads. x2 is the second
  * input of ADD, else NULL. */
 void small_nest_run(const small_nest *n, const small_kernel_choice *k, const float *x, const float *x2, float *y,
                     int threads);

@@ -19,8 +19,9 @@ typedef struct {
 /* For a layer that small_layer_plan planned (layer->kernel is set). */
 void small_prepare_layer(const small_layer *layer, small_prepared_layer *p);
 
-/* small_layer_run after its checks: p prepared from layer, inputs[0 .. n_inputs) and output valid. */
+/* small_layer_run after its checks: p prepared from layer, inputs[0 .. n_inputs) and output valid, on
+ * `threads` threads (threads.h: small_pool_enter). */
 void small_run_prepared(const small_layer *layer, const small_prepared_layer *p, const float *const *inputs,
-                        float *output);
+                        float *output, int threads);
 
 #endif

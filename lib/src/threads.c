@@ -12,8 +12,10 @@
 
 small_status small_set_threads(int n) { return n == 1 ? SMALL_OK : SMALL_ERR_PARAM; }
 int small_get_threads(void) { return 1; }
-void small_parallel_for(int units, const int *first, void (*fn)(void *, int, int), void *context) {
-    (void)first;
+int small_pool_enter(void) { return 1; }
+void small_pool_leave(int threads) { (void)threads; }
+void small_parallel_for(int threads, int units, const int *first, void (*fn)(void *, int, int), void *context) {
+    (void)threads, (void)first;
     fn(context, 0, units);
 }
 
@@ -78,15 +80,27 @@ static struct {
     share shares[SMALL_MAX_THREADS];
     done_count done[SMALL_MAX_THREADS];
     _Alignas(LINE) pthread_t workers[SMALL_MAX_THREADS];
-    int count; /* threads that run the work, the caller included */
+    /* Threads that run the work, the caller included: written by small_set_threads holding `callers`,
+     * read without it only to see whether a run may skip the pool (small_pool_enter). */
+    atomic_int count;
+    /* Turns on the pool, first come first served: the one run that uses the pool (small_pool_enter ..
+     * small_pool_leave) or small_set_threads holds the turn `serving`; a caller takes the next ticket
+     * and waits for its turn. In order, so that a loop of runs cannot starve small_set_threads (a
+     * mutex would hand itself back to the thread that just released it). */
+    pthread_mutex_t callers;
+    pthread_cond_t turn;
+    unsigned next_ticket, serving;
     pthread_mutex_t lock;
     pthread_cond_t wake, finished;
     unsigned first_generation; /* when the current workers were started: none of them has seen it */
     atomic_int stopping;       /* read by workers that may be late for a run: a stop can come meanwhile */
     atomic_int sleepers;       /* workers asleep on `wake`, or about to be */
     atomic_int caller_waiting; /* the caller asleep on `finished`, or about to be */
-} pool = {.count = 1, .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER,
+} pool = {.count = 1, .callers = PTHREAD_MUTEX_INITIALIZER, .turn = PTHREAD_COND_INITIALIZER,
+          .lock = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER,
           .finished = PTHREAD_COND_INITIALIZER};
+
+static int count_now(void) { return atomic_load_explicit(&pool.count, memory_order_relaxed); }
 
 static unsigned next_generation(unsigned seen) {
     unsigned g = seen;
@@ -149,7 +163,7 @@ static void run_shares(int self, int count) {
 
 static unsigned units_done(void) {
     unsigned sum = 0;
-    for (int t = 0; t < pool.count; ++t) sum += atomic_load(&pool.done[t].units);
+    for (int t = 0, count = count_now(); t < count; ++t) sum += atomic_load(&pool.done[t].units);
     return sum;
 }
 
@@ -159,7 +173,7 @@ static void *worker(void *argument) {
     for (;;) {
         seen = next_generation(seen);
         if (atomic_load_explicit(&pool.stopping, memory_order_acquire)) break;
-        run_shares(self, pool.count);
+        run_shares(self, count_now());
     }
     return NULL;
 }
@@ -179,32 +193,61 @@ static void start_generation(void) {
 static void stop_workers(void) {
     atomic_store_explicit(&pool.stopping, 1, memory_order_release);
     start_generation();
-    for (int i = 1; i < pool.count; ++i) pthread_join(pool.workers[i], NULL);
+    for (int i = 1; i < count_now(); ++i) pthread_join(pool.workers[i], NULL);
     atomic_store_explicit(&pool.stopping, 0, memory_order_relaxed);
-    pool.count = 1;
+    atomic_store_explicit(&pool.count, 1, memory_order_relaxed);
+}
+
+static void take_turn(void) {
+    pthread_mutex_lock(&pool.callers);
+    const unsigned ticket = pool.next_ticket++;
+    while (pool.serving != ticket) pthread_cond_wait(&pool.turn, &pool.callers);
+    pthread_mutex_unlock(&pool.callers);
+}
+
+static void end_turn(void) {
+    pthread_mutex_lock(&pool.callers);
+    ++pool.serving;
+    pthread_cond_broadcast(&pool.turn);
+    pthread_mutex_unlock(&pool.callers);
 }
 
 small_status small_set_threads(int n) {
     if (n < 1 || n > SMALL_MAX_THREADS) return SMALL_ERR_PARAM;
-    if (n == pool.count) return SMALL_OK;
-    stop_workers();
-    pool.first_generation = atomic_load(&pool.generation);
+    take_turn(); /* after a run on the pool has ended */
     small_status status = SMALL_OK;
-    for (int i = 1; i < n; ++i) {
-        if (pthread_create(&pool.workers[i], NULL, worker, (void *)(intptr_t)i) != 0) {
-            status = SMALL_ERR_NOMEM;
-            break;
+    if (n != count_now()) {
+        stop_workers();
+        pool.first_generation = atomic_load(&pool.generation);
+        for (int i = 1; i < n; ++i) {
+            if (pthread_create(&pool.workers[i], NULL, worker, (void *)(intptr_t)i) != 0) {
+                status = SMALL_ERR_NOMEM;
+                break;
+            }
+            atomic_store_explicit(&pool.count, i + 1, memory_order_relaxed); /* those started keep working */
         }
-        pool.count = i + 1; /* the workers started so far keep working */
+        pool.expected = units_done();
     }
-    pool.expected = units_done();
+    end_turn();
     return status;
 }
 
-int small_get_threads(void) { return pool.count; }
+int small_get_threads(void) { return count_now(); }
 
-void small_parallel_for(int units, const int *first, void (*fn)(void *, int, int), void *context) {
-    const int count = first ? pool.count : pool.count < units ? pool.count : units;
+int small_pool_enter(void) {
+    if (count_now() == 1) return 1; /* nothing to hold: the run stays on the caller */
+    take_turn();
+    const int threads = count_now();
+    if (threads == 1) end_turn();
+    return threads;
+}
+
+void small_pool_leave(int threads) {
+    if (threads > 1) end_turn();
+}
+
+void small_parallel_for(int threads, int units, const int *first, void (*fn)(void *, int, int), void *context) {
+    const int count = first ? threads : threads < units ? threads : units;
     if (count <= 1 || units <= 1) {
         fn(context, 0, units);
         return;
@@ -214,7 +257,7 @@ void small_parallel_for(int units, const int *first, void (*fn)(void *, int, int
     const int chunk = units / (count * CHUNKS_PER_SHARE);
     atomic_store_explicit(&pool.chunk, chunk > 0 ? chunk : 1, memory_order_relaxed);
     pool.expected += (unsigned)units;
-    for (int t = 0; t < pool.count; ++t) { /* thread t's share; none for threads beyond `count` */
+    for (int t = 0; t < threads; ++t) { /* thread t's share; none for threads beyond `count` */
         uint64_t begin = 0, end = 0;
         if (t < count) {
             begin = first ? (uint64_t)first[t] : (uint64_t)units * t / count;
@@ -224,7 +267,7 @@ void small_parallel_for(int units, const int *first, void (*fn)(void *, int, int
         atomic_store_explicit(&pool.shares[t].range, begin << 32 | end, memory_order_release);
     }
     start_generation(); /* the job and the shares are published with it */
-    run_shares(0, pool.count);
+    run_shares(0, threads);
     for (int spin = 0; spin < SPIN_ROUNDS && units_done() != pool.expected; ++spin) relax(spin);
     if (units_done() != pool.expected) {
         pthread_mutex_lock(&pool.lock);

