@@ -34,7 +34,7 @@ SHORT_DEADLINE_S = 3.0
 # The crash switch is an environment variable, which a bare-metal program has none of, and a bad
 # store there is a HardFault in picolibc's handler, not a signal.
 BARE_METAL_CRASH = "bare metal: no environment for the crash switch, no signals (a fault is a HardFault)"
-CRASH_SIGNS = ("SIGSEGV", "AddressSanitizer: SEGV", "store to null pointer")
+CRASH_SIGNS = ("SIGSEGV", "AddressSanitizer: SEGV", "ThreadSanitizer: SEGV", "store to null pointer")
 
 
 def _conv_case(seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
