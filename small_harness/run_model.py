@@ -4,12 +4,16 @@ inference through the library's own runtime, and report the prediction, the aren
 from __future__ import annotations
 
 import hashlib
+import math
 import os
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from . import model_format
+from .atomic import save_array_atomically, write_bytes_atomically
 from .backends import Backend
 from .build import build
 from .errors import HarnessError
@@ -19,11 +23,15 @@ from .model_format import Model, encode, memory_figures
 from .repro import start_runner
 from .runner import SmallError
 from .targets import REPO_ROOT, Target
-from .tflite_import import import_tflite
+from .tflite_import import IMPORTER_VERSION, import_tflite
 
 CACHE_DIR = REPO_ROOT / "build" / "models"
 INPUT_SEED = 0
 TOP_CLASSES = 5
+# The most input values run makes or reads: the library's default arena limit (SMALL_DEFAULT_MAX_ARENA_BYTES
+# in lib/include/small.h, 256 MiB) in float32 values. A model whose input alone is larger cannot load, and
+# its random input would be allocated first (a crafted file declaring 2^33 values asked numpy for 32 GiB).
+MAX_INPUT_VALUES = (256 << 20) // 4
 
 
 @dataclass(frozen=True)
@@ -33,41 +41,117 @@ class ImportedModel:
     cache_path: Path
 
 
+def cache_path(path: Path, data: bytes) -> Path:
+    """Where the library's model file made of the .tflite file `path` (holding `data`) is kept: named by the
+    file's content and by the versions of the importer and of the model format, so that a file another
+    importer or format made is never taken for this one's."""
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    return CACHE_DIR / f"{path.stem}-{digest}-format{model_format.VERSION}-importer{IMPORTER_VERSION}.smlm"
+
+
 def import_cached(path: Path) -> ImportedModel:
-    """Imports a .tflite file, keeping the library's model file in build/models/ by content hash so
-    an unchanged model is not converted again."""
-    model = import_tflite(path)  # parsing is fast; the cache is the converted file for other tools
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()[:16]
-    cache_path = CACHE_DIR / f"{path.stem}-{digest}.smlm"
-    if cache_path.is_file():
-        return ImportedModel(model, cache_path.read_bytes(), cache_path)
+    """Imports a .tflite file, keeping the library's model file in build/models/ (for other tools, and the
+    firmware). The import runs every time (parsing is fast), so the kept file is checked against what it
+    makes: one that differs (truncated by a full disk, damaged, or made by another importer under the same
+    versions) is written again, saying so, rather than loaded and refused, or run with stale weights."""
+    model = import_tflite(path)
     data = encode(model)
-    CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    cache_path.write_bytes(data)
-    return ImportedModel(model, data, cache_path)
+    kept = cache_path(path, path.read_bytes())
+    why = _difference(kept, data)
+    if why is None:
+        return ImportedModel(model, data, kept)
+    try:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes_atomically(kept, data)
+    except OSError as error:
+        raise HarnessError(f"{_shown(kept)}: cannot write the imported model ({error.strerror}); free space in "
+                           f"{_shown(kept.parent)} or make it writable") from None
+    if why != ABSENT:
+        print(f"{_shown(kept)} was stale or damaged ({why}): written again", flush=True)
+    return ImportedModel(model, data, kept)
+
+
+def _shown(path: Path) -> str:
+    """A path as messages show it: relative to the checkout when inside it."""
+    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
+
+
+ABSENT = "absent"
+
+
+def _difference(kept: Path, data: bytes) -> str | None:
+    """How the kept model file differs from `data`, what the importer makes now, in a few words (ABSENT
+    where there is none); None where it is the same."""
+    try:
+        cached = kept.read_bytes()
+    except FileNotFoundError:
+        return ABSENT
+    except OSError as error:  # a folder in its place, no permission: written over if it can be
+        return f"unreadable: {error.strerror}"
+    if cached == data:
+        return None
+    if len(cached) < len(data) and data.startswith(cached):
+        return f"truncated: {len(cached)} of {len(data)} bytes"
+    if not cached.startswith(model_format.MAGIC):
+        return f"not a model file: {len(cached)} bytes without the {model_format.MAGIC.decode()} header"
+    return f"{len(cached)} bytes that differ from the {len(data)} this importer makes"
+
+
+def input_size(model: Model) -> int:
+    """The number of values of the model's input, from its declared shape; refused before anything is
+    allocated where no input can be made (a dimension below 1) or where it would be absurdly large."""
+    shape = model.shapes[model.input]
+    declared = model.input_layout or shape
+    if any(d < 1 for d in shape):
+        raise HarnessError(f"the model input has shape {declared}: every dimension must be at least 1; the model "
+                           "file is damaged")
+    size = math.prod(shape)
+    if size > MAX_INPUT_VALUES:
+        raise HarnessError(f"the model input {declared} has {size:,} values ({4 * size:,} bytes as float32), over the "
+                           f"library's default arena limit of {MAX_INPUT_VALUES:,} float32 values (256 MiB): the model "
+                           "cannot run; no input is made")
+    return size
 
 
 def model_input(model: Model, input_path: Path | None) -> np.ndarray:
     """The input from a .npy file (any shape with the model input's size), else a fixed-seed
-    uniform [0, 1) tensor."""
+    uniform [0, 1) tensor. Its size is checked against the model's declared shape before either is
+    made or read."""
     shape = model.shapes[model.input]
+    size = input_size(model)
     if input_path is None:
         return np.random.default_rng(INPUT_SEED).random(shape, dtype=np.float32)
-    try:
-        data = np.load(input_path)
-    except (OSError, ValueError) as error:
-        raise HarnessError(f"{input_path}: cannot read a .npy array ({error})") from None
+    data = _load_array(input_path)
     if data.dtype.kind not in "biuf":  # bool, signed, unsigned, float
         raise HarnessError(f"{input_path}: holds {data.dtype} values; the model takes real numbers (float32, or any "
                            "integer or float type, converted)")
-    if data.size != int(np.prod(shape)):
+    if data.size != size:
         raise HarnessError(f"{input_path}: {data.shape} has {data.size} values; the model input "
-                           f"{model.input_layout} needs {int(np.prod(shape))}")
-    return np.ascontiguousarray(data, dtype=np.float32).reshape(shape)
+                           f"{model.input_layout} needs {size}")
+    return np.array(data, dtype=np.float32, order="C").reshape(shape)  # a copy: the file's mapping is let go
+
+
+def _load_array(input_path: Path) -> np.ndarray:
+    """The array of a .npy file, memory-mapped: its size is checked before its data is read, so a header
+    that declares terabytes is not allocated. A .npz archive is refused, even of one array: run takes one
+    .npy file, the format np.save writes, and does not guess which array of an archive is meant."""
+    try:
+        data = np.load(input_path, mmap_mode="r")
+    except EOFError:
+        raise HarnessError(f"{input_path}: empty: not a .npy array; write the input with np.save") from None
+    except (OSError, ValueError, zipfile.BadZipFile) as error:
+        raise HarnessError(f"{input_path}: cannot read a .npy array ({error})") from None
+    if isinstance(data, np.lib.npyio.NpzFile):
+        with data:
+            names = ", ".join(data.files) or "none"
+        raise HarnessError(f"{input_path}: a .npz archive (arrays: {names}), not a single array; save the input "
+                           "with np.save to a .npy file")
+    return data
 
 
 def check_output_path(output_path: Path) -> Path:
-    """Where np.save will write (it adds .npy), refused before anything runs if it cannot be written."""
+    """The file the output goes to (the name np.save would use: it adds .npy), refused before anything runs
+    if it cannot be written."""
     target = output_path if output_path.suffix == ".npy" else output_path.with_name(output_path.name + ".npy")
     folder = target.parent
     if output_path.is_dir():
@@ -141,13 +225,13 @@ def _report_output(output: np.ndarray, x: np.ndarray, saved_to: Path | None, out
     if specials:
         inputs = _special_counts(x)
         print(f"warning: the output holds {specials} values"
-              + (f" (the input holds {inputs}: NaN propagates, see README)" if inputs else ""))
+              + (f" (the input holds {inputs}: NaN propagates, see docs/RELIABILITY.md)" if inputs else ""))
     elif scores.size <= 1000:
         top = np.argsort(-scores, kind="stable")[:TOP_CLASSES]
         print("top classes: " + ", ".join(f"{int(c)} ({scores[c]:.4f})" for c in top))
     if saved_to is not None:
         try:
-            np.save(saved_to, output)
+            save_array_atomically(saved_to, output)  # a full disk leaves the previous file, not a truncated one
         except OSError as error:
             raise HarnessError(f"--output {output_path}: cannot write ({error.strerror})") from None
         print(f"output: {output.shape} written to {saved_to}")

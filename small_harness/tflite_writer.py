@@ -1,6 +1,8 @@
-"""A minimal .tflite writer for tests: float32 tensors, builtin operators, constant buffers. It makes
-the small models that real files do not cover (element-wise ops with constant operands, broadcasting,
-NaN inputs), which the importer, the library and LiteRT then read like any other file."""
+"""A minimal .tflite writer for tests: float32 tensors (or another element type, for files the importer
+must refuse), builtin operators, constant buffers. It makes the small models that real files do not
+cover (element-wise ops with constant operands, broadcasting, NaN inputs, malformed files), which the
+importer, the library and LiteRT then read like any other file. It checks nothing: a tensor's shape and
+its data are written as given, so a test can declare a shape its data does not fill."""
 
 from __future__ import annotations
 
@@ -13,6 +15,9 @@ import tflite
 from tflite.BuiltinOptions import BuiltinOptions
 
 Options = Callable[[flatbuffers.Builder], tuple[int, int]]  # -> (BuiltinOptions type, table offset)
+# How a constant of each element type is stored in its buffer (little-endian, as TFLite's).
+STORED_AS = {tflite.TensorType.FLOAT32: "<f4", tflite.TensorType.INT8: "i1", tflite.TensorType.UINT8: "u1",
+             tflite.TensorType.INT16: "<i2", tflite.TensorType.INT32: "<i4"}
 
 
 @dataclass
@@ -20,6 +25,7 @@ class Tensor:
     name: str
     shape: tuple[int, ...]
     data: np.ndarray | None = None  # a constant; None for an activation
+    element_type: int = tflite.TensorType.FLOAT32  # tflite.TensorType, one of STORED_AS
 
 
 @dataclass
@@ -28,6 +34,7 @@ class Operator:
     inputs: list[int]
     outputs: list[int]
     options: Options | None = None
+    opcode_index: int | None = None  # its entry in the opcode table; None: the one of `code` (else a damaged file)
 
 
 @dataclass
@@ -37,8 +44,10 @@ class Graph:
     inputs: list[int] = field(default_factory=list)
     outputs: list[int] = field(default_factory=list)
 
-    def tensor(self, name: str, shape: tuple[int, ...], data: np.ndarray | None = None) -> int:
-        self.tensors.append(Tensor(name, shape, None if data is None else np.asarray(data, np.float32)))
+    def tensor(self, name: str, shape: tuple[int, ...], data: np.ndarray | None = None,
+               element_type: int = tflite.TensorType.FLOAT32) -> int:
+        stored = None if data is None else np.asarray(data, STORED_AS[element_type])
+        self.tensors.append(Tensor(name, shape, stored, element_type))
         return len(self.tensors) - 1
 
 
@@ -66,6 +75,28 @@ def sub_options(activation: int = tflite.ActivationFunctionType.NONE) -> Options
     return build
 
 
+def fully_connected_options(activation: int = tflite.ActivationFunctionType.NONE) -> Options:
+    def build(b: flatbuffers.Builder) -> tuple[int, int]:
+        tflite.FullyConnectedOptionsStart(b)
+        tflite.FullyConnectedOptionsAddFusedActivationFunction(b, activation)
+        return BuiltinOptions.FullyConnectedOptions, tflite.FullyConnectedOptionsEnd(b)
+    return build
+
+
+def conv_options(padding: int = tflite.Padding.VALID, activation: int = tflite.ActivationFunctionType.NONE) -> Options:
+    """CONV_2D with stride 1 and dilation 1."""
+    def build(b: flatbuffers.Builder) -> tuple[int, int]:
+        tflite.Conv2DOptionsStart(b)
+        tflite.Conv2DOptionsAddPadding(b, padding)
+        tflite.Conv2DOptionsAddStrideH(b, 1)
+        tflite.Conv2DOptionsAddStrideW(b, 1)
+        tflite.Conv2DOptionsAddFusedActivationFunction(b, activation)
+        tflite.Conv2DOptionsAddDilationHFactor(b, 1)
+        tflite.Conv2DOptionsAddDilationWFactor(b, 1)
+        return BuiltinOptions.Conv2DOptions, tflite.Conv2DOptionsEnd(b)
+    return build
+
+
 def _vector(b: flatbuffers.Builder, start: Callable[[flatbuffers.Builder, int], None], items: list[int],
             prepend: Callable[[int], None]) -> int:
     start(b, len(items))
@@ -78,9 +109,9 @@ def write(graph: Graph) -> bytes:
     """The graph as a .tflite file (schema version 3, one subgraph)."""
     b = flatbuffers.Builder(1024)
     buffers = []
-    for data in [None] + [t.data for t in graph.tensors]:  # buffer 0 is the empty one, by convention
-        data_vector = b.CreateNumpyVector(np.frombuffer(data.astype("<f4").tobytes(), np.uint8)) \
-            if data is not None else None
+    stored = [None if t.data is None else np.asarray(t.data, STORED_AS[t.element_type]) for t in graph.tensors]
+    for data in [None] + stored:  # buffer 0 is the empty one, by convention
+        data_vector = b.CreateNumpyVector(np.frombuffer(data.tobytes(), np.uint8)) if data is not None else None
         tflite.BufferStart(b)
         if data_vector is not None:
             tflite.BufferAddData(b, data_vector)
@@ -91,7 +122,7 @@ def write(graph: Graph) -> bytes:
         shape = b.CreateNumpyVector(np.asarray(t.shape, np.int32))
         tflite.TensorStart(b)
         tflite.TensorAddShape(b, shape)
-        tflite.TensorAddType(b, tflite.TensorType.FLOAT32)
+        tflite.TensorAddType(b, t.element_type)
         tflite.TensorAddBuffer(b, index + 1 if t.data is not None else 0)
         tflite.TensorAddName(b, name)
         tensors.append(tflite.TensorEnd(b))
@@ -109,7 +140,7 @@ def write(graph: Graph) -> bytes:
         inputs = b.CreateNumpyVector(np.asarray(op.inputs, np.int32))
         outputs = b.CreateNumpyVector(np.asarray(op.outputs, np.int32))
         tflite.OperatorStart(b)
-        tflite.OperatorAddOpcodeIndex(b, codes.index(op.code))
+        tflite.OperatorAddOpcodeIndex(b, codes.index(op.code) if op.opcode_index is None else op.opcode_index)
         tflite.OperatorAddInputs(b, inputs)
         tflite.OperatorAddOutputs(b, outputs)
         if options:

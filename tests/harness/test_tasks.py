@@ -7,9 +7,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import tflite
 
 from small_harness.mlperf_tiny import MODELS_DIR
 from small_harness.targets import REPO_ROOT, known_names, load_targets
+from small_harness.tflite_writer import Graph, Operator, write
+from test_tflite_malformed import fully_connected
 
 
 def run_invoke(*arguments: str) -> subprocess.CompletedProcess[str]:
@@ -64,6 +67,42 @@ def test_run_refuses_bad_paths_and_inputs_in_one_line_before_building(tmp_path: 
     }
     for arguments, expected in cases.items():
         _one_error_line(run_invoke("run", *arguments, "--toolchain", "host"), expected)
+
+
+def _huge_input_model() -> Graph:
+    """An input of 2^33 values (32 GiB of float32) reshaped: nothing in the file is large."""
+    g = Graph()
+    x, y = g.tensor("x", (1, 65536, 65536, 2)), g.tensor("y", (1, 65536, 131072))
+    g.operators = [Operator(tflite.BuiltinOperator.RESHAPE, [x], [y])]
+    g.inputs, g.outputs = [x], [y]
+    return g
+
+
+def test_run_refuses_malformed_models_and_inputs_in_one_line(tmp_path: Path) -> None:
+    """Issue 25: each of these was a traceback (ValueError, MemoryError, AttributeError, EOFError), or
+    was imported and run (an opcode past its table, int8 activations as float32)."""
+    negative, huge, past, int8 = (tmp_path / f"{name}.tflite" for name in ("negative", "huge", "past", "int8"))
+    negative.write_bytes(write(fully_connected(input_shape=(1, -4))))
+    huge.write_bytes(write(_huge_input_model()))
+    past_table = fully_connected()
+    past_table.operators[0].opcode_index = 2
+    past.write_bytes(write(past_table))
+    int8.write_bytes(write(fully_connected(bias_values=None, activation_type=tflite.TensorType.INT8)))
+    model = str(MODELS_DIR / "ad01_fp32.tflite")
+    np.savez(tmp_path / "x.npz", np.ones(640))
+    (tmp_path / "empty.npy").write_bytes(b"")
+    cases = {
+        ("--model", str(negative)): "tensor 0 'x' has shape (1, -4): every dimension must be at least 1",
+        ("--model", str(huge)): "the model input (1, 65536, 65536, 2) has 8,589,934,592 values",
+        ("--model", str(past)): "operator 0: opcode index 2 is past the opcode table (1 entry)",
+        ("--model", str(int8)): "tensor 0 'x' is int8 activations: full-integer (quantized) models are not supported",
+        ("--model", str(MODELS_DIR / "ad01_int8.tflite")): "tensor 0 'input_1' is int8 activations",
+        ("--model", model, "--input", str(tmp_path / "x.npz")): "x.npz: a .npz archive (arrays: arr_0), not a single",
+        ("--model", model, "--input", str(tmp_path / "empty.npy")): "empty.npy: empty: not a .npy array",
+        ("--model", model, "--input", "/dev/null"): "/dev/null: empty: not a .npy array",
+    }
+    for arguments, expected in cases.items():
+        _one_error_line(run_invoke("run", *arguments, "--arch", "x86_64", "--toolchain", "host"), expected)
 
 
 def test_repro_and_fuzz_refuse_bad_arguments_in_one_line(tmp_path: Path) -> None:

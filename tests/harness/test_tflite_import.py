@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from small_harness.mlperf_tiny import MODELS_DIR
+from small_harness.mlperf_tiny import INT8_MODELS, MODELS_DIR
 from small_harness.tflite_import import ModelImportError, import_tflite
 
 pytestmark = pytest.mark.skipif(not MODELS_DIR.is_dir(), reason=f"no MLPerf Tiny models at {MODELS_DIR}")
@@ -48,3 +48,21 @@ def test_truncated_tflite_is_refused_by_the_importer(tmp_path: Path, keep: float
     path.write_bytes(data[: int(len(data) * keep)])
     with pytest.raises(ModelImportError, match="truncated.tflite: not a"):
         import_tflite(path)
+
+
+@pytest.mark.parametrize("name", INT8_MODELS)
+def test_full_integer_models_are_refused_for_their_int8_activations(name: str) -> None:
+    """Not for the int32 bias met on the way, as "neither float32 nor quantized int8": the first
+    activation of the graph, its input, is int8."""
+    with pytest.raises(ModelImportError) as caught:
+        import_tflite(MODELS_DIR / f"{name}.tflite")
+    assert f"{name}.tflite: operator 0 " in str(caught.value)
+    assert "tensor 0 '" in str(caught.value)
+    assert "is int8 activations: full-integer (quantized) models are not supported yet" in str(caught.value)
+
+
+def test_a_float_model_with_int8_weights_keeps_importing() -> None:
+    """kws_ref_model_float32 has float32 activations and five int8 weight tensors with scales, folded
+    to float; its int32 constant (a reshape's shape) is not read as data."""
+    model = import_tflite(MODELS_DIR / "kws_ref_model_float32.tflite")
+    assert model.dequantized_constants == 5 and len(model.nodes) == 13
