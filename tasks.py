@@ -16,57 +16,59 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
-from small_harness.backends import Backend, select_backend
-from small_harness.bench import RESULTS_DIR, bench_variants, run_bench, write_json
-from small_harness.bench import format_table as format_bench_table
-from small_harness.bench_against import format_table as format_against_table
-from small_harness.bench_against import resolve_revision, run_against
-from small_harness.bench_against import write_json as write_against_json
-from small_harness.bench_charts import layers_chart, models_chart, scaling_chart
-from small_harness.bench_counts import count_choices, run_counts
-from small_harness.bench_counts import write_junit as write_counts_junit
-from small_harness.bench_layers import load_bench_layers
-from small_harness.bench_models import format_table as format_model_table
-from small_harness.bench_models import run_model_bench, thread_counts
-from small_harness.bench_models import write_json as write_model_json
-from small_harness.bench_scaling import EFFICIENCY_GOAL, run_scaling
-from small_harness.bench_scaling import format_table as format_scaling_table
-from small_harness.bench_scaling import write_json as write_scaling_json
-from small_harness.ci import CI_DIR, CLEAN_ROOM_ENV, ci_jobs, failed_cases, reproduce_hint, run_jobs, select_jobs
-from small_harness.ci import format_table as format_ci_table
-from small_harness.clean_room import run_clean_room
-from small_harness.clean_room import write_junit as write_clean_room_junit
-from small_harness.build import ARTIFACT_NAMES, LIBRARY_NAME, BuildResult, build_dir_for
-from small_harness.device_pack import PACK_DIR
-from small_harness.device_pack import pack as pack_device
-from small_harness.peer_isa import RESULTS_SUBDIR, check_peer_isa, hide_avx512_from_litert
-from small_harness.disasm import check_kernel_fmas
-from small_harness.build import build as build_target
-from small_harness.docker_bootstrap import bootstrap_base_image
-from small_harness.docker_engine import DockerUnavailable, connect, connect_working
-from small_harness.docker_images import load_images, save_images
-from small_harness.cmake_toolchain import write_committed_toolchains
-from small_harness.firmware import firmware_sizes, region_uses, size_table
-from small_harness.elfcheck import ElfReport, check_artifacts
-from small_harness.errors import HarnessError
-from small_harness.host_toolchain import check_host_toolchain, describe_toolchain, install_host_toolchain
-from small_harness.port_size import format_table, port_sizes, template_sizes
-from small_harness.repro import debug as debug_case
-from small_harness.repro import replay, target_and_variant
-from small_harness.run_model import run_model
-from small_harness.runner import describe_exit
-from small_harness.targets import NATIVE, REPO_ROOT, Target, Variant, load_targets, resolve_targets
-from small_harness.testing import run_harness_tests, run_tests
-from small_harness.conformance import collect as collect_conformance
-from small_harness.conformance import format_table as format_conformance
-from small_harness.generated import regenerate
-from small_harness.build import FUZZER_NAMES
-from small_harness.fuzzing import format_table as format_fuzz_table
-from small_harness.fuzzing import fuzz_targets, run_fuzzers
-from small_harness.fuzzing import write_junit as write_fuzz_junit
-from small_harness.new_arch import new_arch as new_arch_files
-from small_harness.new_arch import new_isa as new_isa_files
-from small_harness.workflow import WORKFLOW_FILE, write_workflow
+from small_harness.toolchain.backends import Backend, select_backend
+from small_harness.bench.layers import RESULTS_DIR, bench_variants, run_bench, write_json
+from small_harness.bench.layers import format_table as format_bench_table
+from small_harness.bench.against import format_table as format_against_table
+from small_harness.bench.against import resolve_revision, run_against
+from small_harness.bench.against import write_json as write_against_json
+from small_harness.bench.charts import layers_chart, models_chart, scaling_chart
+from small_harness.counts.report import count_choices, run_counts
+from small_harness.counts.report import write_junit as write_counts_junit
+from small_harness.bench.layer_list import load_bench_layers
+from small_harness.bench.models import format_table as format_model_table
+from small_harness.bench.models import run_model_bench, thread_counts
+from small_harness.bench.models import write_json as write_model_json
+from small_harness.bench.scaling import EFFICIENCY_GOAL, run_scaling
+from small_harness.bench.scaling import format_table as format_scaling_table
+from small_harness.bench.scaling import write_json as write_scaling_json
+from small_harness.ci.jobs import CI_DIR, CLEAN_ROOM_ENV, ci_jobs, failed_cases, reproduce_hint, run_jobs, select_jobs
+from small_harness.ci.jobs import format_table as format_ci_table
+from small_harness.ci.clean_room import run_clean_room
+from small_harness.ci.clean_room import write_junit as write_clean_room_junit
+from small_harness.build.cmake import ARTIFACT_NAMES, LIBRARY_NAME, BuildResult, build_dir_for
+from small_harness.ci.device_pack import PACK_DIR
+from small_harness.ci.device_pack import pack as pack_device
+from small_harness.bench.peer_isa import RESULTS_SUBDIR, check_peer_isa, hide_avx512_from_litert
+from small_harness.build.disasm import check_kernel_fmas
+from small_harness.build.cmake import build as build_target
+from small_harness.toolchain.docker.bootstrap import bootstrap_base_image
+from small_harness.toolchain.docker.engine import DockerUnavailable, connect, connect_working
+from small_harness.toolchain.docker.images import load_images, save_images
+from small_harness.generate.cmake_toolchain import write_committed_toolchains
+from small_harness.firmware.image import firmware_sizes, region_uses, size_table
+from small_harness.build.elf import ElfReport, check_artifacts
+from small_harness.core.errors import HarnessError
+from small_harness.toolchain.host import check_host_toolchain, describe_toolchain, install_host_toolchain
+from small_harness.build.port_size import format_table, port_sizes, template_sizes
+from small_harness.runner.repro import debug as debug_case
+from small_harness.runner.repro import replay, target_and_variant
+from small_harness.models.run import run_model
+from small_harness.runner.client import describe_exit
+from small_harness.targets.registry import NATIVE, load_targets, resolve_targets
+from small_harness.core.paths import REPO_ROOT
+from small_harness.targets.types import Target, Variant
+from small_harness.ci.testing import run_harness_tests, run_tests
+from small_harness.build.conformance import collect as collect_conformance
+from small_harness.build.conformance import format_table as format_conformance
+from small_harness.generate.files import regenerate
+from small_harness.build.cmake import FUZZER_NAMES
+from small_harness.ci.fuzzing import format_table as format_fuzz_table
+from small_harness.ci.fuzzing import fuzz_targets, run_fuzzers
+from small_harness.ci.fuzzing import write_junit as write_fuzz_junit
+from small_harness.targets.new_arch import new_arch as new_arch_files
+from small_harness.targets.new_arch import new_isa as new_isa_files
+from small_harness.generate.workflow import WORKFLOW_FILE, write_workflow
 
 ARCH_HELP = ("target name or alias, comma-separated list, 'all', or 'native' (the default: the first target "
              "that runs on this machine without an emulator)")
@@ -139,7 +141,7 @@ def elf_check(c: Context, arch: str = NATIVE, toolchain: str = AUTO) -> None:
 
 @task(help={"arch": ARCH_HELP + "; 'none' for the harness's own programs only"})
 def install(c: Context, arch: str = NATIVE) -> None:
-    """apt-get install the programs the harness runs (small_harness/tools.toml) and the cross
+    """apt-get install the programs the harness runs (small_harness/core/tools.toml) and the cross
     compilers, sysroots and QEMU the targets need (needs root)."""
     with reported_errors():
         targets = [] if arch == "none" else resolve_targets(arch)
@@ -323,7 +325,7 @@ def port_size(c: Context) -> None:
 def bench(c: Context, arch: str = NATIVE, variant: str = "all", toolchain: str = "host", only: str = "",
           models: bool = False, threads: str = "", check: bool = False, update_baseline: bool = False,
           junit_dir: str = "", against: str = "", peer_isa: str = "native") -> None:
-    """Time the bench layers (small_harness/bench_layers.toml) natively against the measured FMA peak,
+    """Time the bench layers (small_harness/bench/layers.toml) natively against the measured FMA peak,
     per kernel table; print a table and write build/bench/<variant>.json. With --models: the MLPerf
     Tiny float models beside LiteRT, at 1 and N threads (build/bench/models-<variant>.json). With
     --threads LIST and no --models: each layer at each count beside LiteRT, with its parallel efficiency
@@ -465,7 +467,7 @@ def _words(text: str) -> list[str]:
 
 @task(name="new-arch", help={
     "name": "the new target's name (toolchains/NAME.toml)",
-    "triple": "its GNU triple, e.g. powerpc64le-linux-gnu (small_harness/machines.toml has its facts)",
+    "triple": "its GNU triple, e.g. powerpc64le-linux-gnu (small_harness/targets/machines.toml has its facts)",
     "isa": "the kernel table's name: arch/ISA/ (not with --like ref)",
     "like": "fixed (fixed-width SIMD template), vla (vector-length agnostic template) or ref (portable C only)",
     "cflags": "compiler flags of the whole build, e.g. -mcpu=power9",
@@ -474,7 +476,7 @@ def _words(text: str) -> list[str]:
     "cpu": "QEMU's -cpu (default max; a board's own core for bare metal)",
     "description": "one line (default: derived from the triple)",
     "aliases": "other names for --arch, comma-separated",
-    "machine": "bare-metal triples (arm-none-eabi): the QEMU board, e.g. mps2-an386 (small_harness/boards.toml)",
+    "machine": "bare-metal triples (arm-none-eabi): the QEMU board, e.g. mps2-an386 (small_harness/targets/boards.toml)",
 })
 def new_arch(c: Context, name: str, triple: str, isa: str = "", like: str = "fixed", cflags: str = "",
              isa_flags: str = "", fma: str = "", cpu: str = "", description: str = "", aliases: str = "",

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Sets up a fresh Debian/Ubuntu machine for the harness: Python from apt, the harness in .venv, then
-# (through `invoke toolchain.install`) every program the harness runs (small_harness/tools.toml:
+# (through `invoke toolchain.install`) every program the harness runs (small_harness/core/tools.toml:
 # cmake, ninja, git, binutils, llvm, debootstrap, the Docker engine) and the cross compilers, sysroots
 # and QEMU of the targets for the host backend; finally starts the Docker engine if none runs.
 #

@@ -1,4 +1,4 @@
-# One toolchain image per target, parametrised by the harness (small_harness/docker_images.py) from
+# One toolchain image per target, parametrised by the harness (small_harness/toolchain/docker/images.py) from
 # the target's [docker.packages] in toolchains/<target>.toml. The image is tagged by a hash of this
 # file, the base image and the build arguments, so it is rebuilt only when one of them changes.
 #

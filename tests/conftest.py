@@ -17,11 +17,12 @@ from typing import Any, Iterator
 
 import pytest
 
-from small_harness.backends import Backend, select_backend
-from small_harness.build import BuildResult, build, build_dir_for
-from small_harness.repro import start_runner
-from small_harness.runner import Runner, RunnerCrashed, RunnerInfo, exchange_deadline
-from small_harness.targets import Target, Variant, missing_cpu_flags, resolve_targets, select_variants, variant_named
+from small_harness.toolchain.backends import Backend, select_backend
+from small_harness.build.cmake import BuildResult, build, build_dir_for
+from small_harness.runner.repro import start_runner
+from small_harness.runner.client import Runner, RunnerCrashed, RunnerInfo, exchange_deadline
+from small_harness.targets.types import Target, Variant
+from small_harness.targets.registry import missing_cpu_flags, resolve_targets, select_variants, variant_named
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

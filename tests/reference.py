@@ -18,8 +18,8 @@ from typing import Iterator, Literal, NamedTuple, Sequence, Union
 
 import numpy as np
 
-from small_harness import layers as L
-from small_harness.runner import KernelInfo, LayerResult, RunnerInfo
+from small_harness.runner import layers as L
+from small_harness.runner.client import KernelInfo, LayerResult, RunnerInfo
 
 EPS32 = float(np.finfo(np.float32).eps)  # 2**-23, one ulp at 1.0; the unit roundoff u is EPS32 / 2
 UNIT_ROUNDOFF32 = EPS32 / 2

@@ -14,7 +14,7 @@ set(CMAKE_EXE_LINKER_FLAGS_INIT "--oslib=semihost --crt0=semihost")
 set(CMAKE_SHARED_LINKER_FLAGS_INIT "--oslib=semihost --crt0=semihost")
 
 # ctest and add_test() boot target binaries in QEMU system mode, with semihosting.
-set(CMAKE_CROSSCOMPILING_EMULATOR "${CMAKE_SOURCE_DIR}/small_harness/semihost_run.sh;qemu-system-arm;-M;mps2-an386;-cpu;cortex-m4;-nographic")
+set(CMAKE_CROSSCOMPILING_EMULATOR "${CMAKE_SOURCE_DIR}/small_harness/toolchain/semihost_run.sh;qemu-system-arm;-M;mps2-an386;-cpu;cortex-m4;-nographic")
 
 # Kernel tables under arch/, best first (arch/ref's is always linked, last), and their flags;
 # -D on the command line overrides.

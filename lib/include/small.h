@@ -182,7 +182,7 @@ size_t small_layer_bias_count(const small_layer_desc *desc);
 void small_layer_release(small_layer *layer);
 
 /* ---- Models -------------------------------------------------------------------------------------
- * A model is a graph of layers in the library's own format (written by small_harness/model_format.py
+ * A model is a graph of layers in the library's own format (written by small_harness/models/format.py
  * from a .tflite file; the layout is documented there and in lib/src/model_file.h). It is loaded from a
  * memory buffer, so a file read on Linux and a const array in a microcontroller's flash work alike:
  * load validates everything, packs each layer's weights for this build once, and plans one activation
@@ -297,7 +297,7 @@ double small_kernel_peak(long iterations, float *sink, const char **isa);
 
 /* Markers for instruction counters: calls that do nothing (nearly free: an empty function the
  * compiler must keep), made by small_model_run before each layer and after the last, and by the
- * runner around each layer request. A QEMU plugin (small_harness/qemu_plugin/, `invoke bench` on emulated
+ * runner around each layer request. A QEMU plugin (small_harness/counts/qemu_plugin/, `invoke bench` on emulated
  * targets) recognises them by name: each small_count_layer starts a new count, small_count_end
  * stops counting, so start-up, loading and planning are never counted. */
 void small_count_layer(void);

@@ -1,10 +1,10 @@
 /* small_firmware: one model, embedded in flash, one inference, on a bare-metal board.
  *
- * The model file is linked in as the section .small_model (small_harness/firmware.py writes the
+ * The model file is linked in as the section .small_model (small_harness/firmware/image.py writes the
  * assembly that includes it; the board's linker script puts it in flash), pre-packed for this build
  * (small_model_write_packed), so its weights are read in place: they cost flash, not RAM.
  * The input comes on the --in stream and the output goes to the --out stream, raw little-endian
- * floats (small_harness/semihost_run.sh turns them into stdin and stdout). On the console it prints
+ * floats (small_harness/toolchain/semihost_run.sh turns them into stdin and stdout). On the console it prints
  * one line of what the run used:
  *   small_firmware: arena A heap H stack S kernels K
  * A: the activation arena the planner sized (bytes), a static buffer of SMALL_FIRMWARE_ARENA_BYTES
@@ -21,7 +21,7 @@
 #include "small_runner.h"
 
 extern const unsigned char small_model_file[], small_model_file_end[];
-/* From the board's linker script (small_harness/board_linker.py): the stack is the top of RAM. */
+/* From the board's linker script (small_harness/generate/linker_script.py): the stack is the top of RAM. */
 extern char __stack[], __small_stack_bytes[], __heap_start[];
 
 #ifndef SMALL_FIRMWARE_ARENA_BYTES

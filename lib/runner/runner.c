@@ -2,7 +2,7 @@
  * because starting a process under QEMU costs tens of milliseconds. `--in=PATH --out=PATH` name
  * other streams (a bare-metal runner's FIFOs, opened through semihosting).
  *
- * Protocol (little-endian on every host, so a big-endian one swaps each word; small_harness/protocol.py
+ * Protocol (little-endian on every host, so a big-endian one swaps each word; small_harness/runner/protocol.py
  * is the other side):
  *   request:  u32 MAGIC, u32 command
  *     CMD_INFO:  -> reply text "protocol 4\nisas ISA...\nsupported ISA...\nselected ISA...\n"

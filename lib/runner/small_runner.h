@@ -12,7 +12,7 @@ int small_runner_serve(FILE *in, FILE *out);
 
 /* The stream named by an argument PREFIXPATH (--in=PATH, --out=PATH) opened with `mode`, else
  * `standard`; NULL if the named file does not open. A bare-metal program gets two FIFOs this way
- * (small_harness/semihost_run.sh), opened through semihosting. */
+ * (small_harness/toolchain/semihost_run.sh), opened through semihosting. */
 static inline FILE *small_runner_stream(int argc, char **argv, const char *prefix, const char *mode, FILE *standard) {
     for (int i = 1; i < argc; ++i)
         if (strncmp(argv[i], prefix, strlen(prefix)) == 0) return fopen(argv[i] + strlen(prefix), mode);

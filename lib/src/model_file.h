@@ -1,6 +1,6 @@
 /* model_file.h: the model file format, read and written; nothing here plans or runs a layer.
  *
- * Format (all fields little-endian 32-bit on every host, floats too; small_harness/model_format.py
+ * Format (all fields little-endian 32-bit on every host, floats too; small_harness/models/format.py
  * writes version 1):
  *   header   "SMLM", version, n_tensors, n_layers, input tensor, output tensor,
  *            weights offset (bytes from the start, a multiple of 16), weights count (floats)

@@ -5,7 +5,7 @@
  * weights (small_layer_plan_packed), which must give the same kernel and, to the bit, the same output
  * (a NaN's bits apart), and refuse a region four bytes short. Nothing may crash, read or write out of bounds, or trip UBSan.
  * Built natively with ASan and UBSan by `invoke fuzz` (CMake: -DSMALL_FUZZ=ON). Its input is a fixed
- * sequence of 32-bit words (small_harness/fuzzing.py: layer_seeds writes it), then the floats. */
+ * sequence of 32-bit words (small_harness/ci/fuzzing.py: layer_seeds writes it), then the floats. */
 #include <limits.h>
 #include <stdio.h>
 

@@ -8,10 +8,10 @@ import tarfile
 
 import pytest
 
-from small_harness import bench_against
-from small_harness.bench_against import Comparison, resolve_revision, revision_source
-from small_harness.errors import HarnessError
-from small_harness.targets import REPO_ROOT
+from small_harness.bench import against as bench_against
+from small_harness.bench.against import Comparison, resolve_revision, revision_source
+from small_harness.core.errors import HarnessError
+from small_harness.core.paths import REPO_ROOT
 from test_tasks import _one_error_line, run_invoke
 
 

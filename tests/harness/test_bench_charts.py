@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from small_harness.bench_charts import models_chart
-from small_harness.bench_models import ModelTiming
+from small_harness.bench.charts import models_chart
+from small_harness.bench.models import ModelTiming
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 

@@ -1,9 +1,9 @@
-"""The bench's layer list (small_harness/bench_layers.toml): it loads, names are unique, the four
+"""The bench's layer list (small_harness/bench/layers.toml): it loads, names are unique, the four
 reference layers carry their goals, and MAC counts follow from the shapes."""
 
 from __future__ import annotations
 
-from small_harness.bench_layers import REFERENCE_LAYERS, load_bench_layers
+from small_harness.bench.layer_list import REFERENCE_LAYERS, load_bench_layers
 
 
 def test_bench_layers_load_with_unique_names() -> None:

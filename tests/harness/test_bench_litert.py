@@ -10,9 +10,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from small_harness.bench_layers import BenchLayer
-from small_harness.bench_litert import check_agreement, goal_ratio, layer_file, litert_layer
-from small_harness.errors import HarnessError
+from small_harness.bench.layer_list import BenchLayer
+from small_harness.bench.litert import check_agreement, goal_ratio, layer_file, litert_layer
+from small_harness.core.errors import HarnessError
 
 sys.path.insert(0, str(Path(__file__).parents[1]))
 import reference as ref  # noqa: E402

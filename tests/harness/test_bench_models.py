@@ -6,8 +6,8 @@ import os
 
 import pytest
 
-from small_harness.bench_models import ModelTiming, thread_counts
-from small_harness.errors import HarnessError
+from small_harness.bench.models import ModelTiming, thread_counts
+from small_harness.core.errors import HarnessError
 
 
 def test_default_thread_counts_are_one_and_every_cpu_allowed() -> None:

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from small_harness.bench_charts import scaling_chart
-from small_harness.bench_layers import BenchLayer
-from small_harness.bench_scaling import EFFICIENCY_GOAL, LayerScaling, ScalingPoint, summary
+from small_harness.bench.charts import scaling_chart
+from small_harness.bench.layer_list import BenchLayer
+from small_harness.bench.scaling import EFFICIENCY_GOAL, LayerScaling, ScalingPoint, summary
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 REFERENCE = BenchLayer("ref-conv3x3", "conv2d", (56, 56, 64), 64, kernel=(3, 3), source="reference")

@@ -8,10 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from small_harness.board_linker import committed_linker_script_path, render_linker_script
-from small_harness.errors import TargetFileError
-from small_harness.firmware import FirmwareRun, SizeReport, region_uses
-from small_harness.targets import load_target, load_targets
+from small_harness.generate.linker_script import committed_linker_script_path, render_linker_script
+from small_harness.core.errors import TargetFileError
+from small_harness.firmware.image import FirmwareRun, SizeReport, region_uses
+from small_harness.targets.toml_file import load_target
+from small_harness.targets.registry import load_targets
 
 BARE_METAL = {name: t for name, t in load_targets(release=None).items() if t.is_bare_metal}
 

@@ -12,13 +12,12 @@ from pathlib import Path
 
 import pytest
 
-import small_harness.ci as ci_module
-from small_harness.ci import (CLEAN_ROOM_RELEASES, HARNESS_JOB, Counts, Job, JobResult, ci_jobs, failed_cases,
-                              format_table, junit_counts, select_jobs)
-from small_harness.clean_room import FAILURE_LINE, CommandOutcome, readme_commands, write_junit
-from small_harness.errors import HarnessError
-from small_harness.targets import TOOLCHAINS_DIR, load_targets
-from small_harness.workflow import WORKFLOW_FILE, render_workflow
+from small_harness.ci import jobs as ci_module
+from small_harness.ci.jobs import (CLEAN_ROOM_RELEASES, HARNESS_JOB, Counts, Job, JobResult, ci_jobs, failed_cases, format_table, junit_counts, select_jobs)
+from small_harness.ci.clean_room import FAILURE_LINE, CommandOutcome, readme_commands, write_junit
+from small_harness.core.errors import HarnessError
+from small_harness.targets.registry import TOOLCHAINS_DIR, load_targets
+from small_harness.generate.workflow import WORKFLOW_FILE, render_workflow
 
 TARGETS = load_targets()
 ACTIONLINT = Path(sys.executable).parent / "actionlint"

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from small_harness.cmake_toolchain import committed_toolchain_path, render_toolchain
-from small_harness.targets import load_target, load_targets
+from small_harness.generate.cmake_toolchain import committed_toolchain_path, render_toolchain
+from small_harness.targets.toml_file import load_target
+from small_harness.targets.registry import load_targets
 
 TARGETS = load_targets(release=None)  # the committed files are the same on every Debian release
 EXAMPLE = load_target(Path(__file__).parent / "data" / "toolchains" / "example-rv.toml", release=None)
@@ -37,7 +38,7 @@ def test_native_or_cross_build(name: str) -> None:
         assert "CMAKE_SYSTEM_NAME" not in text and "CMAKE_CROSSCOMPILING_EMULATOR" not in text
     elif target.is_bare_metal:
         assert 'set(CMAKE_SYSTEM_NAME "Generic")' in text and f'set(SMALL_BOARD "{name}")' in text
-        assert "${CMAKE_SOURCE_DIR}/small_harness/semihost_run.sh;qemu-system-arm;-M;" in text
+        assert "${CMAKE_SOURCE_DIR}/small_harness/toolchain/semihost_run.sh;qemu-system-arm;-M;" in text
     else:
         assert 'set(CMAKE_SYSTEM_NAME "Linux")' in text
         assert f'set(CMAKE_SYSTEM_PROCESSOR "{target.system_processor}")' in text

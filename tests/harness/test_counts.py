@@ -10,14 +10,14 @@ from xml.etree import ElementTree
 
 import pytest
 
-from small_harness import layers as L
-from small_harness.bench_counts import VariantOutcome, write_junit
-from small_harness.count_plugin import LayerCounts, parse_output, plugin_args
-from small_harness.counts import CountsReport, LayerRow, format_table, layer_macs, winograd_macs
-from small_harness.counts_baseline import TOLERANCE, compare, load_baseline, write_baseline
-from small_harness.errors import HarnessError
-from small_harness.model_format import Model, Node
-from small_harness.targets import load_targets
+from small_harness.runner import layers as L
+from small_harness.counts.report import VariantOutcome, write_junit
+from small_harness.counts.plugin import LayerCounts, parse_output, plugin_args
+from small_harness.counts.layers import CountsReport, LayerRow, format_table, layer_macs, winograd_macs
+from small_harness.counts.baseline import TOLERANCE, compare, load_baseline, write_baseline
+from small_harness.core.errors import HarnessError
+from small_harness.models.format import Model, Node
+from small_harness.targets.registry import load_targets
 
 TARGETS = load_targets()
 REPORT = """vector version is not specified, use the default value v1.0
@@ -133,7 +133,7 @@ def test_a_stale_or_missing_baseline_is_one_error(tmp_path: Path) -> None:
 
 
 def test_the_committed_baselines_cover_every_variant_of_the_counting_targets() -> None:
-    from small_harness.counts_baseline import baseline_path
+    from small_harness.counts.baseline import baseline_path
 
     for target in (t for t in TARGETS.values() if t.counts is not None):
         variants = load_baseline(baseline_path(target.name))["variants"]

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from small_harness.device_pack import CARRIED_PACKAGES, download_command, pack, pinned_requirements
-from small_harness.errors import HarnessError
-from small_harness.targets import REPO_ROOT
+from small_harness.ci.device_pack import CARRIED_PACKAGES, download_command, pack, pinned_requirements
+from small_harness.core.errors import HarnessError
+from small_harness.core.paths import REPO_ROOT
 
 SCRIPT = REPO_ROOT / "ci" / "device-bench.sh"
 

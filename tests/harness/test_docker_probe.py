@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from small_harness.docker_engine import DockerUnavailable, connect
-from small_harness.docker_probe import exit0_elf, probe_engine
+from small_harness.toolchain.docker.engine import DockerUnavailable, connect
+from small_harness.toolchain.docker.probe import exit0_elf, probe_engine
 
 
 @pytest.mark.parametrize(("architecture", "machine"), [("x86_64", "EM_X86_64"), ("aarch64", "EM_AARCH64")])

@@ -9,13 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from small_harness.archive import read_archive_members
-from small_harness.disasm import mnemonics_by_function
-from small_harness.docker_probe import exit0_elf
-from small_harness.elfcheck import check_artifacts, check_elf
-from small_harness.errors import ElfMismatchError, HarnessError
-from small_harness.targets import load_target
-from small_harness.tools import program
+from small_harness.core.archive import read_archive_members
+from small_harness.build.disasm import mnemonics_by_function
+from small_harness.toolchain.docker.probe import exit0_elf
+from small_harness.build.elf import check_artifacts, check_elf
+from small_harness.core.errors import ElfMismatchError, HarnessError
+from small_harness.targets.toml_file import load_target
+from small_harness.core.tools import program
 
 EXAMPLE = load_target(Path(__file__).parent / "data" / "toolchains" / "example-rv.toml", release=None)
 

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from small_harness.errors import MissingToolError
-from small_harness.host_toolchain import check_host_toolchain
-from small_harness.targets import load_target, load_targets
+from small_harness.core.errors import MissingToolError
+from small_harness.toolchain.host import check_host_toolchain
+from small_harness.targets.toml_file import load_target
+from small_harness.targets.registry import load_targets
 
 EXAMPLE = load_target(Path(__file__).parent / "data" / "toolchains" / "example-rv.toml", release=None)
 

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-from small_harness import new_arch as new
-from small_harness.errors import HarnessError
-from small_harness.generated import BEGIN, END, README, readme_with_table, target_table
-from small_harness.target_types import SIMD_KINDS
-from small_harness.targets import TOOLCHAINS_DIR, load_target, load_targets
+from small_harness.targets import new_arch as new
+from small_harness.core.errors import HarnessError
+from small_harness.generate.files import BEGIN, END, README, readme_with_table, target_table
+from small_harness.targets.types import SIMD_KINDS
+from small_harness.targets.registry import TOOLCHAINS_DIR, load_targets
+from small_harness.targets.toml_file import load_target
 
 
 @pytest.fixture
@@ -66,7 +67,7 @@ def test_new_arch_for_a_bare_metal_board_gives_the_committed_cortex_m4(repo: Pat
 
 
 def test_new_arch_for_bare_metal_needs_a_known_board(repo: Path) -> None:
-    with pytest.raises(HarnessError, match="--machine must name a QEMU board of small_harness/boards.toml"):
+    with pytest.raises(HarnessError, match="--machine must name a QEMU board of small_harness/targets/boards.toml"):
         new.new_arch("m7", "arm-none-eabi", "", "ref", [], [], [], "", "", [], machine="")
     with pytest.raises(HarnessError, match="--machine is for bare-metal triples"):
         new.new_arch("x", "s390x-linux-gnu", "", "ref", [], [], [], "", "", [], machine="mps2-an386")

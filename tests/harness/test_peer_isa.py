@@ -11,9 +11,10 @@ import textwrap
 
 import pytest
 
-from small_harness.errors import HarnessError
-from small_harness.peer_isa import check_peer_isa, hide_avx512_from_litert
-from small_harness.targets import REPO_ROOT, cpu_flags
+from small_harness.core.errors import HarnessError
+from small_harness.bench.peer_isa import check_peer_isa, hide_avx512_from_litert
+from small_harness.core.paths import REPO_ROOT
+from small_harness.targets.registry import cpu_flags
 
 FLAGS = cpu_flags()
 CAN_HIDE = "avx512f" in FLAGS and "cpuid_fault" in FLAGS
@@ -46,7 +47,7 @@ def test_a_cpu_that_cannot_fault_cpuid_is_refused_in_one_line() -> None:
 def test_cpuid_hides_avx512_in_this_thread_and_in_threads_started_after() -> None:
     result = run_python("""
         import threading
-        from small_harness import peer_isa
+        from small_harness.bench import peer_isa
         print(peer_isa.hide_avx512_from_litert())
         seen = []
         thread = threading.Thread(target=lambda: seen.append(peer_isa._loaded.small_cpuid_avx512f()))
@@ -66,7 +67,7 @@ def test_a_real_segfault_still_kills_the_process() -> None:
     """A fault that is no CPUID goes to the handler before the shim's (here the default): no loop."""
     result = run_python("""
         import ctypes
-        from small_harness import peer_isa
+        from small_harness.bench import peer_isa
         peer_isa.hide_avx512_from_litert()
         ctypes.string_at(0)
     """)
@@ -78,8 +79,8 @@ def test_litert_runs_with_avx512_hidden() -> None:
     """LiteRT still computes the model's output (XNNPACK on its AVX2 kernels)."""
     result = run_python("""
         import numpy as np
-        from small_harness import peer_isa
-        from small_harness.mlperf_tiny import MODELS_DIR
+        from small_harness.bench import peer_isa
+        from small_harness.models.mlperf_tiny import MODELS_DIR
         peer_isa.hide_avx512_from_litert()
         from ai_edge_litert.interpreter import Interpreter
         interpreter = Interpreter(model_path=str(MODELS_DIR / "ad01_fp32.tflite"), num_threads=2)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from small_harness.port_size import PORTABLE, TEMPLATE_GOALS, code_lines, port_sizes, template_sizes
+from small_harness.build.port_size import PORTABLE, TEMPLATE_GOALS, code_lines, port_sizes, template_sizes
 
 
 @pytest.mark.parametrize("port", port_sizes(), ids=lambda p: p.isa)

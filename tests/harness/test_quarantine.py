@@ -5,7 +5,7 @@ from __future__ import annotations
 import tomllib
 from pathlib import Path
 
-from small_harness.targets import load_targets
+from small_harness.targets.registry import load_targets
 
 REQUIRED = {"test": str, "variant": str, "qemu": list, "bug": str}
 

@@ -13,12 +13,13 @@ from typing import Any, BinaryIO
 import numpy as np
 import pytest
 
-from small_harness import atomic, run_model
-from small_harness.errors import HarnessError
-from small_harness.model_format import VERSION, Model, encode
-from small_harness.run_model import MAX_INPUT_VALUES, import_cached, input_size, model_input
-from small_harness.tflite_import import IMPORTER_VERSION
-from small_harness.tflite_writer import write
+from small_harness.core import files as atomic
+from small_harness.models import run as run_model
+from small_harness.core.errors import HarnessError
+from small_harness.models.format import VERSION, Model, encode
+from small_harness.models.run import MAX_INPUT_VALUES, import_cached, input_size, model_input
+from small_harness.models.tflite_import import IMPORTER_VERSION
+from small_harness.models.tflite_writer import write
 from test_tflite_malformed import fully_connected
 
 

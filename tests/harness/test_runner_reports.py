@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from small_harness.runner import Runner, RunnerTimeout, describe_exit, sanitizer_finding
+from small_harness.runner.client import Runner, RunnerTimeout, describe_exit, sanitizer_finding
 
 
 @pytest.mark.parametrize("code,expected", [(-11, "SIGSEGV (exit -11)"), (139, "SIGSEGV (exit 139)"),

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from small_harness.errors import HarnessError, TargetFileError, UnknownTargetError
-from small_harness.target_types import SEMIHOST_RUN
-from small_harness.targets import TOOLCHAINS_DIR, check_variant_spec, load_target, load_targets, resolve_targets, select_variants
+from small_harness.core.errors import HarnessError, TargetFileError, UnknownTargetError
+from small_harness.targets.types import SEMIHOST_RUN
+from small_harness.targets.registry import (TOOLCHAINS_DIR, check_variant_spec, load_targets, resolve_targets, select_variants)
+from small_harness.targets.toml_file import load_target
 
 TARGETS = load_targets()
 EXAMPLE = Path(__file__).parent / "data" / "toolchains" / "example-rv.toml"

@@ -9,9 +9,10 @@ from pathlib import Path
 import numpy as np
 import tflite
 
-from small_harness.mlperf_tiny import MODELS_DIR
-from small_harness.targets import REPO_ROOT, known_names, load_targets
-from small_harness.tflite_writer import Graph, Operator, write
+from small_harness.models.mlperf_tiny import MODELS_DIR
+from small_harness.core.paths import REPO_ROOT
+from small_harness.targets.registry import known_names, load_targets
+from small_harness.models.tflite_writer import Graph, Operator, write
 from test_tflite_malformed import fully_connected
 
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from small_harness.mlperf_tiny import INT8_MODELS, MODELS_DIR
-from small_harness.tflite_import import ModelImportError, import_tflite
+from small_harness.models.mlperf_tiny import INT8_MODELS, MODELS_DIR
+from small_harness.models.tflite_import import ModelImportError, import_tflite
 
 pytestmark = pytest.mark.skipif(not MODELS_DIR.is_dir(), reason=f"no MLPerf Tiny models at {MODELS_DIR}")
 

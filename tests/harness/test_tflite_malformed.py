@@ -1,6 +1,6 @@
 """The importer refuses malformed .tflite files, each in one ModelImportError naming the file, the
 operator or tensor and what is wrong, where it used to read past a table, infer a dimension, or run
-int8 activations as float32 (issue 25). The files are written here by small_harness/tflite_writer.py,
+int8 activations as float32 (issue 25). The files are written here by small_harness/models/tflite_writer.py,
 which checks nothing; pure Python, no target is built and no model file is needed."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import tflite
 
-from small_harness.tflite_import import ModelImportError, import_tflite
-from small_harness.tflite_writer import Graph, Operator, conv_options, fully_connected_options, write
+from small_harness.models.tflite_import import ModelImportError, import_tflite
+from small_harness.models.tflite_writer import Graph, Operator, conv_options, fully_connected_options, write
 
 OP = tflite.BuiltinOperator
 TYPE = tflite.TensorType

@@ -1,12 +1,12 @@
-"""small_harness/tools.toml: every program the harness runs outside a target toolchain is declared
+"""small_harness/core/tools.toml: every program the harness runs outside a target toolchain is declared
 with its package; an undeclared one is a harness bug, a missing one names its apt-get command."""
 
 from __future__ import annotations
 
 import pytest
 
-from small_harness.errors import HarnessError, MissingToolError
-from small_harness.tools import declared_tools, missing_tool_packages, program
+from small_harness.core.errors import HarnessError, MissingToolError
+from small_harness.core.tools import declared_tools, missing_tool_packages, program
 
 
 def test_declared_tools_name_a_package_and_a_reason() -> None:
@@ -17,7 +17,7 @@ def test_declared_tools_name_a_package_and_a_reason() -> None:
 
 
 def test_an_undeclared_program_is_refused() -> None:
-    with pytest.raises(HarnessError, match="'rsync', which small_harness/tools.toml does not declare"):
+    with pytest.raises(HarnessError, match="'rsync', which small_harness/core/tools.toml does not declare"):
         program("rsync")
 
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 import pytest
 
-from small_harness.backends import Backend
-from small_harness.bench_against import compare_model
-from small_harness.build import BuildResult
-from small_harness.errors import HarnessError
-from small_harness.repro import start_runner
-from small_harness.targets import Target, Variant
+from small_harness.toolchain.backends import Backend
+from small_harness.bench.against import compare_model
+from small_harness.build.cmake import BuildResult
+from small_harness.core.errors import HarnessError
+from small_harness.runner.repro import start_runner
+from small_harness.targets.types import Target, Variant
 
 
 def test_two_runners_of_one_build_take_turns(target_variant: tuple[Target, Variant],

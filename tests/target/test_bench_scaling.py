@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from small_harness.backends import Backend
-from small_harness.bench_layers import BenchLayer
-from small_harness.bench_scaling import LayerScaling, time_point
-from small_harness.build import BuildResult
-from small_harness.repro import start_runner
-from small_harness.targets import Target, Variant
+from small_harness.toolchain.backends import Backend
+from small_harness.bench.layer_list import BenchLayer
+from small_harness.bench.scaling import LayerScaling, time_point
+from small_harness.build.cmake import BuildResult
+from small_harness.runner.repro import start_runner
+from small_harness.targets.types import Target, Variant
 
 LAYER = BenchLayer("scaling-conv", "conv2d", (12, 10, 8), 16, kernel=(3, 3), padding="same", activation="relu")
 

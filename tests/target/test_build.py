@@ -13,14 +13,16 @@ from pathlib import Path
 
 import pytest
 
-from small_harness.backends import Backend
-from small_harness.build import ARTIFACT_NAMES, LIBRARY_NAME, BuildResult, build, build_dir_for
-from small_harness.cmake_toolchain import committed_toolchain_path, render_toolchain
-from small_harness.disasm import KINDS_NEEDING_FMA, check_kernel_fmas
-from small_harness.elfcheck import check_artifacts, check_elf
-from small_harness.errors import BuildError, ElfMismatchError
-from small_harness.host_toolchain import packages_to_install
-from small_harness.targets import REPO_ROOT, Target, load_targets, missing_cpu_flags
+from small_harness.toolchain.backends import Backend
+from small_harness.build.cmake import ARTIFACT_NAMES, LIBRARY_NAME, BuildResult, build, build_dir_for
+from small_harness.generate.cmake_toolchain import committed_toolchain_path, render_toolchain
+from small_harness.build.disasm import KINDS_NEEDING_FMA, check_kernel_fmas
+from small_harness.build.elf import check_artifacts, check_elf
+from small_harness.core.errors import BuildError, ElfMismatchError
+from small_harness.toolchain.host import packages_to_install
+from small_harness.core.paths import REPO_ROOT
+from small_harness.targets.types import Target
+from small_harness.targets.registry import load_targets, missing_cpu_flags
 
 pytestmark = pytest.mark.per_target
 

@@ -1,4 +1,4 @@
-"""Instruction counts under QEMU with the counting plugin (small_harness/qemu_plugin/), for real, per variant
+"""Instruction counts under QEMU with the counting plugin (small_harness/counts/qemu_plugin/), for real, per variant
 of a target with a [counts] table: ResNet-8 counted layer by layer, a single layer request counted
 alone, and (once per target) the lanes of the vector FMAs following the vector length. Where the
 emulator cannot load plugins (QEMU 10 of Debian 13 and the Docker images) the tests skip, saying why."""
@@ -12,14 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from small_harness import layers as L
-from small_harness.backends import Backend
-from small_harness.build import BuildResult
-from small_harness.count_plugin import build_plugin, emulator_args, parse_output, unable_reason
-from small_harness.counts import CountsReport, count_variant
-from small_harness.repro import runner_argv
-from small_harness.runner import Runner, exchange_deadline
-from small_harness.targets import Target, Variant
+from small_harness.runner import layers as L
+from small_harness.toolchain.backends import Backend
+from small_harness.build.cmake import BuildResult
+from small_harness.counts.plugin import build_plugin, emulator_args, parse_output, unable_reason
+from small_harness.counts.layers import CountsReport, count_variant
+from small_harness.runner.repro import runner_argv
+from small_harness.runner.client import Runner, exchange_deadline
+from small_harness.targets.types import Target, Variant
 
 
 def _require_counting(target: Target, variant: Variant, backend: Backend, build_result: BuildResult) -> None:

@@ -9,13 +9,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from small_harness.backends import Backend
-from small_harness.firmware import build_firmware, measure, region_uses, run_firmware
-from small_harness.litert_reference import model_disagreement
-from small_harness.mlperf_tiny import FLOAT_MODELS, MODELS_DIR
-from small_harness.run_model import import_cached
-from small_harness.runner import Runner
-from small_harness.targets import Target
+from small_harness.toolchain.backends import Backend
+from small_harness.firmware.image import build_firmware, measure, region_uses, run_firmware
+from small_harness.models.litert import model_disagreement
+from small_harness.models.mlperf_tiny import FLOAT_MODELS, MODELS_DIR
+from small_harness.models.run import import_cached
+from small_harness.runner.client import Runner
+from small_harness.targets.types import Target
 
 pytestmark = pytest.mark.per_target
 

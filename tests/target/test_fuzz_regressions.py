@@ -9,14 +9,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from small_harness import layers as L
-from small_harness.backends import Backend
-from small_harness.build import BuildResult
-from small_harness.fuzzing import REGRESSIONS_DIR
-from small_harness.model_format import Model, Node, encode
-from small_harness.repro import replay
-from small_harness.runner import Runner, SmallError
-from small_harness.targets import Target, Variant
+from small_harness.runner import layers as L
+from small_harness.toolchain.backends import Backend
+from small_harness.build.cmake import BuildResult
+from small_harness.ci.fuzzing import REGRESSIONS_DIR
+from small_harness.models.format import Model, Node, encode
+from small_harness.runner.repro import replay
+from small_harness.runner.client import Runner, SmallError
+from small_harness.targets.types import Target, Variant
 
 INT_MAX = 2**31 - 1
 MAX_RUN_FLOATS = 1 << 16  # run what loads, if its input is small (fuzzed inputs are; emulation is slow)

@@ -10,13 +10,13 @@ import numpy as np
 import pytest
 import reference as ref
 
-from small_harness import layers as L
-from small_harness.backends import Backend
-from small_harness.build import BuildResult
-from small_harness.runner import Runner, RunnerInfo
-from small_harness.target_file import machine_facts
-from small_harness.target_types import SIMD_KINDS
-from small_harness.targets import REF_ISA, Target, Variant
+from small_harness.runner import layers as L
+from small_harness.toolchain.backends import Backend
+from small_harness.build.cmake import BuildResult
+from small_harness.runner.client import Runner, RunnerInfo
+from small_harness.targets.toml_file import machine_facts
+from small_harness.targets.types import SIMD_KINDS
+from small_harness.targets.types import REF_ISA, Target, Variant
 
 
 def test_runner_reports_the_tables_the_target_declares(target: Target, runner_info: RunnerInfo) -> None:

@@ -13,8 +13,8 @@ import pytest
 
 import reference as ref
 from reference import Edge, Size
-from small_harness import layers as L
-from small_harness.runner import Runner, RunnerInfo
+from small_harness.runner import layers as L
+from small_harness.runner.client import Runner, RunnerInfo
 
 # Pixels along W and channels around the tiles; a 1x1 window keeps every pixel in the interior.
 WIDTHS: tuple[Size, ...] = (1, Edge(1, -1), Edge(1, 1), Edge(2, 1))

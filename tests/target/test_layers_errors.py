@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 import reference as ref
-from small_harness import layers as L
-from small_harness.runner import Runner, RunnerInfo, SmallError
+from small_harness.runner import layers as L
+from small_harness.runner.client import Runner, RunnerInfo, SmallError
 
 Shape = tuple[int, int, int]
 

@@ -17,8 +17,8 @@ import pytest
 
 import reference as ref
 from reference import Edge, Quarter, Size
-from small_harness import layers as L
-from small_harness.runner import Runner, RunnerInfo
+from small_harness.runner import layers as L
+from small_harness.runner.client import Runner, RunnerInfo
 
 
 @dataclass(frozen=True)

@@ -12,8 +12,8 @@ from typing import Callable
 import numpy as np
 import pytest
 
-from small_harness import layers as L
-from small_harness.runner import Runner
+from small_harness.runner import layers as L
+from small_harness.runner.client import Runner
 
 import reference as R
 

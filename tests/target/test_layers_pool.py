@@ -13,8 +13,8 @@ import pytest
 
 import reference as ref
 from reference import Edge, Size
-from small_harness import layers as L
-from small_harness.runner import Runner, RunnerInfo
+from small_harness.runner import layers as L
+from small_harness.runner.client import Runner, RunnerInfo
 
 PoolOp = Literal["maxpool", "avgpool"]
 # uniform: [-10, 10], so relu6 clips; negative: [-10, -1], where a padding zero would win a max;

@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 import reference as ref
-from small_harness import layers as L
-from small_harness.runner import Runner, RunnerInfo
+from small_harness.runner import layers as L
+from small_harness.runner.client import Runner, RunnerInfo
 
 from test_layers_conv import conv_operands
 

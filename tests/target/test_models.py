@@ -13,14 +13,14 @@ import numpy as np
 import pytest
 
 import reference as ref
-from small_harness import layers as L
-from small_harness import litert_reference
-from small_harness.litert_reference import disagreement, model_rtol
-from small_harness.mlperf_tiny import FLOAT_MODELS, MODELS_DIR
-from small_harness.model_format import VERSION_PACKED, Model, Node, encode, reseal_packed
-from small_harness.runner import Runner, SmallError
-from small_harness.targets import Target
-from small_harness.tflite_import import import_tflite
+from small_harness.runner import layers as L
+from small_harness.models import litert as litert_reference
+from small_harness.models.litert import disagreement, model_rtol
+from small_harness.models.mlperf_tiny import FLOAT_MODELS, MODELS_DIR
+from small_harness.models.format import VERSION_PACKED, Model, Node, encode, reseal_packed
+from small_harness.runner.client import Runner, SmallError
+from small_harness.targets.types import Target
+from small_harness.models.tflite_import import import_tflite
 
 MODELS = list(FLOAT_MODELS)
 INPUTS_NATIVE, INPUTS_EMULATED = 24, 2
@@ -99,7 +99,7 @@ def test_model_matches_float_reference(runner: Runner, name: str) -> None:
 
 
 def test_model_arena_is_smaller_than_the_naive_sum(runner: Runner) -> None:
-    from small_harness.model_format import memory_figures
+    from small_harness.models.format import memory_figures
 
     for name in MODELS:
         model, model_file = imported(name)

@@ -1,5 +1,5 @@
 """Element-wise ops with constant operands, as real models use them (a per-channel scale and offset,
-a constant subtracted, a scalar): small .tflite files written here (small_harness/tflite_writer.py),
+a constant subtracted, a scalar): small .tflite files written here (small_harness/models/tflite_writer.py),
 imported, run by the library on the target, and compared bit for bit with LiteRT on the same file,
 with fused activations and NaN inputs too. What the library does not do is refused at import."""
 
@@ -11,10 +11,10 @@ import numpy as np
 import pytest
 import tflite
 
-from small_harness.model_format import encode
-from small_harness.runner import Runner
-from small_harness.tflite_import import ModelImportError, import_tflite
-from small_harness.tflite_writer import Graph, Operator, add_options, mul_options, sub_options, write
+from small_harness.models.format import encode
+from small_harness.runner.client import Runner
+from small_harness.models.tflite_import import ModelImportError, import_tflite
+from small_harness.models.tflite_writer import Graph, Operator, add_options, mul_options, sub_options, write
 
 OP = tflite.BuiltinOperator
 RELU6 = tflite.ActivationFunctionType.RELU6

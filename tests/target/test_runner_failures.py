@@ -18,13 +18,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from small_harness import layers as L
-from small_harness import protocol
-from small_harness.backends import Backend
-from small_harness.build import BuildResult
-from small_harness.repro import start_runner
-from small_harness.runner import CRASH_KERNEL_ENV, RunnerCrashed, RunnerTimeout, exchange_deadline
-from small_harness.targets import REPO_ROOT, Target, Variant
+from small_harness.runner import layers as L
+from small_harness.runner import protocol as protocol
+from small_harness.toolchain.backends import Backend
+from small_harness.build.cmake import BuildResult
+from small_harness.runner.repro import start_runner
+from small_harness.runner.client import CRASH_KERNEL_ENV, RunnerCrashed, RunnerTimeout, exchange_deadline
+from small_harness.core.paths import REPO_ROOT
+from small_harness.targets.types import Target, Variant
 
 pytestmark = pytest.mark.per_target
 

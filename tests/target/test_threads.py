@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from small_harness import layers as L
-from small_harness.runner import Runner, SmallError
-from small_harness.targets import Target
+from small_harness.runner import layers as L
+from small_harness.runner.client import Runner, SmallError
+from small_harness.targets.types import Target
 
 THREAD_COUNTS = (2, 3, 4, 16)
 MOST_THREADS = 64  # SMALL_MAX_THREADS
@@ -81,9 +81,9 @@ def test_layers_are_bit_identical_for_every_thread_count(threaded: Runner, name:
 
 def _mlperf_model(name: str, seed: int) -> tuple[bytes, np.ndarray]:
     """The MLPerf Tiny float model `name` in the library's format, and a random input (skips without it)."""
-    from small_harness.mlperf_tiny import MODELS_DIR
-    from small_harness.model_format import encode
-    from small_harness.tflite_import import import_tflite
+    from small_harness.models.mlperf_tiny import MODELS_DIR
+    from small_harness.models.format import encode
+    from small_harness.models.tflite_import import import_tflite
 
     path = MODELS_DIR / f"{name}.tflite"
     if not path.is_file():

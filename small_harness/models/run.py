@@ -1,0 +1,238 @@
+"""`invoke run --model M.tflite --arch A`: import the model (cached), build the target, run one
+inference through the library's own runtime, and report the prediction, the arena and the time."""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from small_harness.models import format as model_format
+from small_harness.core.files import save_array_atomically, write_bytes_atomically
+from small_harness.toolchain.backends import Backend
+from small_harness.build.cmake import build
+from small_harness.core.errors import HarnessError
+from small_harness.firmware.image import build_firmware, describe, measure, run_firmware
+from small_harness.models.litert import model_disagreement, model_rtol
+from small_harness.models.format import Model, encode, memory_figures
+from small_harness.runner.repro import start_runner
+from small_harness.runner.client import SmallError
+from small_harness.core.paths import REPO_ROOT
+from small_harness.targets.types import Target
+from small_harness.models.tflite_import import IMPORTER_VERSION, import_tflite
+
+CACHE_DIR = REPO_ROOT / "build" / "models"
+INPUT_SEED = 0
+TOP_CLASSES = 5
+# The most input values run makes or reads: the library's default arena limit (SMALL_DEFAULT_MAX_ARENA_BYTES
+# in lib/include/small.h, 256 MiB) in float32 values. A model whose input alone is larger cannot load, and
+# its random input would be allocated first (a crafted file declaring 2^33 values asked numpy for 32 GiB).
+MAX_INPUT_VALUES = (256 << 20) // 4
+
+
+@dataclass(frozen=True)
+class ImportedModel:
+    model: Model
+    file: bytes  # the library's model file
+    cache_path: Path
+
+
+def cache_path(path: Path, data: bytes) -> Path:
+    """Where the library's model file made of the .tflite file `path` (holding `data`) is kept: named by the
+    file's content and by the versions of the importer and of the model format, so that a file another
+    importer or format made is never taken for this one's."""
+    digest = hashlib.sha256(data).hexdigest()[:16]
+    return CACHE_DIR / f"{path.stem}-{digest}-format{model_format.VERSION}-importer{IMPORTER_VERSION}.smlm"
+
+
+def import_cached(path: Path) -> ImportedModel:
+    """Imports a .tflite file, keeping the library's model file in build/models/ (for other tools, and the
+    firmware). The import runs every time (parsing is fast), so the kept file is checked against what it
+    makes: one that differs (truncated by a full disk, damaged, or made by another importer under the same
+    versions) is written again, saying so, rather than loaded and refused, or run with stale weights."""
+    model = import_tflite(path)
+    data = encode(model)
+    kept = cache_path(path, path.read_bytes())
+    why = _difference(kept, data)
+    if why is None:
+        return ImportedModel(model, data, kept)
+    try:
+        kept.parent.mkdir(parents=True, exist_ok=True)
+        write_bytes_atomically(kept, data)
+    except OSError as error:
+        raise HarnessError(f"{_shown(kept)}: cannot write the imported model ({error.strerror}); free space in "
+                           f"{_shown(kept.parent)} or make it writable") from None
+    if why != ABSENT:
+        print(f"{_shown(kept)} was stale or damaged ({why}): written again", flush=True)
+    return ImportedModel(model, data, kept)
+
+
+def _shown(path: Path) -> str:
+    """A path as messages show it: relative to the checkout when inside it."""
+    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
+
+
+ABSENT = "absent"
+
+
+def _difference(kept: Path, data: bytes) -> str | None:
+    """How the kept model file differs from `data`, what the importer makes now, in a few words (ABSENT
+    where there is none); None where it is the same."""
+    try:
+        cached = kept.read_bytes()
+    except FileNotFoundError:
+        return ABSENT
+    except OSError as error:  # a folder in its place, no permission: written over if it can be
+        return f"unreadable: {error.strerror}"
+    if cached == data:
+        return None
+    if len(cached) < len(data) and data.startswith(cached):
+        return f"truncated: {len(cached)} of {len(data)} bytes"
+    if not cached.startswith(model_format.MAGIC):
+        return f"not a model file: {len(cached)} bytes without the {model_format.MAGIC.decode()} header"
+    return f"{len(cached)} bytes that differ from the {len(data)} this importer makes"
+
+
+def input_size(model: Model) -> int:
+    """The number of values of the model's input, from its declared shape; refused before anything is
+    allocated where no input can be made (a dimension below 1) or where it would be absurdly large."""
+    shape = model.shapes[model.input]
+    declared = model.input_layout or shape
+    if any(d < 1 for d in shape):
+        raise HarnessError(f"the model input has shape {declared}: every dimension must be at least 1; the model "
+                           "file is damaged")
+    size = math.prod(shape)
+    if size > MAX_INPUT_VALUES:
+        raise HarnessError(f"the model input {declared} has {size:,} values ({4 * size:,} bytes as float32), over the "
+                           f"library's default arena limit of {MAX_INPUT_VALUES:,} float32 values (256 MiB): the model "
+                           "cannot run; no input is made")
+    return size
+
+
+def model_input(model: Model, input_path: Path | None) -> np.ndarray:
+    """The input from a .npy file (any shape with the model input's size), else a fixed-seed
+    uniform [0, 1) tensor. Its size is checked against the model's declared shape before either is
+    made or read."""
+    shape = model.shapes[model.input]
+    size = input_size(model)
+    if input_path is None:
+        return np.random.default_rng(INPUT_SEED).random(shape, dtype=np.float32)
+    data = _load_array(input_path)
+    if data.dtype.kind not in "biuf":  # bool, signed, unsigned, float
+        raise HarnessError(f"{input_path}: holds {data.dtype} values; the model takes real numbers (float32, or any "
+                           "integer or float type, converted)")
+    if data.size != size:
+        raise HarnessError(f"{input_path}: {data.shape} has {data.size} values; the model input "
+                           f"{model.input_layout} needs {size}")
+    return np.array(data, dtype=np.float32, order="C").reshape(shape)  # a copy: the file's mapping is let go
+
+
+def _load_array(input_path: Path) -> np.ndarray:
+    """The array of a .npy file, memory-mapped: its size is checked before its data is read, so a header
+    that declares terabytes is not allocated. A .npz archive is refused, even of one array: run takes one
+    .npy file, the format np.save writes, and does not guess which array of an archive is meant."""
+    try:
+        data = np.load(input_path, mmap_mode="r")
+    except EOFError:
+        raise HarnessError(f"{input_path}: empty: not a .npy array; write the input with np.save") from None
+    except (OSError, ValueError, zipfile.BadZipFile) as error:
+        raise HarnessError(f"{input_path}: cannot read a .npy array ({error})") from None
+    if isinstance(data, np.lib.npyio.NpzFile):
+        with data:
+            names = ", ".join(data.files) or "none"
+        raise HarnessError(f"{input_path}: a .npz archive (arrays: {names}), not a single array; save the input "
+                           "with np.save to a .npy file")
+    return data
+
+
+def check_output_path(output_path: Path) -> Path:
+    """The file the output goes to (the name np.save would use: it adds .npy), refused before anything runs
+    if it cannot be written."""
+    target = output_path if output_path.suffix == ".npy" else output_path.with_name(output_path.name + ".npy")
+    folder = target.parent
+    if output_path.is_dir():
+        raise HarnessError(f"--output {output_path} is a directory; give a file name such as {output_path / 'out.npy'}")
+    if not folder.is_dir():
+        raise HarnessError(f"--output {output_path}: the directory {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (target.exists() and not os.access(target, os.W_OK)):
+        raise HarnessError(f"--output {output_path}: {target} cannot be written (permission denied)")
+    return target
+
+
+def _special_counts(array: np.ndarray) -> str:
+    """ "3 NaN, 1 Inf", or "" when every value is finite."""
+    nans, infs = int(np.isnan(array).sum()), int(np.isinf(array).sum())
+    return ", ".join(part for part in (f"{nans} NaN" if nans else "", f"{infs} Inf" if infs else "") if part)
+
+
+def run_model(path: Path, target: Target, backend: Backend, input_path: Path | None,
+              output_path: Path | None) -> np.ndarray:
+    saved_to = check_output_path(output_path) if output_path is not None else None
+    imported = import_cached(path)
+    model = imported.model
+    print(f"model: {path} ({len(model.nodes)} layers, input {model.input_layout}, output {model.output_layout}), "
+          f"imported to {imported.cache_path.relative_to(REPO_ROOT)}", flush=True)
+    x = model_input(model, input_path)  # a bad input is refused before the build
+    if target.is_bare_metal:
+        output = _run_firmware(path, imported, target, backend, x)
+        _report_output(output, x, saved_to, output_path)
+        return output
+    result = build(target, backend)
+    with start_runner(target, None, backend, result.runner) as runner:
+        try:
+            loaded = runner.load_model(imported.file)
+            reply = runner.run_model(x)
+        except SmallError as error:
+            raise HarnessError(f"{path.name} on {target.name}: {error}") from None
+    output = reply.output.reshape(model.output_layout)
+    figures = memory_figures(model)
+    print(f"arena: {loaded.arena_bytes} bytes (naive sum of activations {figures.naive_bytes}, "
+          f"lower bound {figures.lower_bound_bytes})")
+    if target.is_native:
+        print(f"time: {reply.elapsed_ns / 1e6:.3f} ms for one inference ({target.name}, native)")
+    else:
+        print(f"time: not measured: under QEMU wall time means nothing ({reply.elapsed_ns / 1e6:.1f} ms emulated); "
+              f"exact instruction counts per layer: invoke bench --arch {target.name} --toolchain host")
+    _report_output(output, x, saved_to, output_path)
+    return output
+
+
+def _run_firmware(path: Path, imported: ImportedModel, target: Target, backend: Backend, x: np.ndarray) -> np.ndarray:
+    """A bare-metal target: the model embedded in a firmware image, one inference, checked against
+    LiteRT, and what it used of the board's memory."""
+    firmware = build_firmware(target, backend, path.stem, imported.file)
+    run = run_firmware(firmware, backend, x)
+    model = imported.model
+    output = run.output.reshape(model.output_layout)
+    print(f"firmware: {firmware.elf.relative_to(REPO_ROOT)} (the model in flash), one inference under "
+          f"{' '.join(target.emulator_command()[1:4])}")
+    for line in describe(target, measure(firmware, run)):
+        print(line)
+    why = model_disagreement(path, model, x, output)
+    if why:
+        raise HarnessError(f"{path.name} on {target.name}: the output differs from LiteRT's: {why}")
+    print(f"matches LiteRT (within {model_rtol(model):g} of the output scale)")
+    return output
+
+
+def _report_output(output: np.ndarray, x: np.ndarray, saved_to: Path | None, output_path: Path | None) -> None:
+    scores = output.ravel()
+    specials = _special_counts(scores)
+    if specials:
+        inputs = _special_counts(x)
+        print(f"warning: the output holds {specials} values"
+              + (f" (the input holds {inputs}: NaN propagates, see docs/RELIABILITY.md)" if inputs else ""))
+    elif scores.size <= 1000:
+        top = np.argsort(-scores, kind="stable")[:TOP_CLASSES]
+        print("top classes: " + ", ".join(f"{int(c)} ({scores[c]:.4f})" for c in top))
+    if saved_to is not None:
+        try:
+            save_array_atomically(saved_to, output)  # a full disk leaves the previous file, not a truncated one
+        except OSError as error:
+            raise HarnessError(f"--output {output_path}: cannot write ({error.strerror})") from None
+        print(f"output: {output.shape} written to {saved_to}")
