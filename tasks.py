@@ -16,6 +16,7 @@ from invoke.context import Context
 from invoke.exceptions import Exit
 from invoke.tasks import task
 
+from small_harness.core.paths import relative
 from small_harness.toolchain.backends import Backend, select_backend
 from small_harness.bench.layers import RESULTS_DIR, bench_variants, run_bench, write_json
 from small_harness.bench.layers import format_table as format_bench_table
@@ -56,7 +57,6 @@ from small_harness.runner.repro import replay, target_and_variant
 from small_harness.models.run import run_model
 from small_harness.runner.client import describe_exit
 from small_harness.targets.registry import NATIVE, load_targets, resolve_targets
-from small_harness.core.paths import REPO_ROOT
 from small_harness.targets.types import Target, Variant
 from small_harness.ci.testing import run_harness_tests, run_tests
 from small_harness.build.conformance import collect as collect_conformance
@@ -95,12 +95,6 @@ def _chosen_backend(toolchain: str) -> Backend:
     return backend
 
 
-def _relative(path: object) -> str:
-    text = str(path)
-    root = f"{REPO_ROOT}/"
-    return text[len(root) :] if text.startswith(root) else text
-
-
 def _print_reports(reports: list[ElfReport]) -> None:
     """One line per artifact; an archive's members are summarised on its line."""
     by_artifact: dict[str, list[ElfReport]] = {}
@@ -123,7 +117,7 @@ def build(c: Context, arch: str = NATIVE, toolchain: str = AUTO) -> None:
             for fma in check_kernel_fmas(target, backend, result.build_dir / LIBRARY_NAME):
                 print(f"  {fma.function}: {fma.fma_count} vector FMAs ({fma.mnemonic or 'none'})")
             step = "configured and built" if result.configured else "built"
-            print(f"{target.name}: {step} {_relative(result.build_dir)}, ELF checks passed")
+            print(f"{target.name}: {step} {relative(result.build_dir)}, ELF checks passed")
             _print_reports(reports)
 
 
@@ -135,7 +129,7 @@ def elf_check(c: Context, arch: str = NATIVE, toolchain: str = AUTO) -> None:
         for target in resolve_targets(arch, backend=backend.name):
             build_dir = build_dir_for(target, backend.name)
             reports = check_artifacts(target, [build_dir / name for name in ARTIFACT_NAMES])
-            print(f"{target.name}: {_relative(build_dir)}: ELF checks passed")
+            print(f"{target.name}: {relative(build_dir)}: ELF checks passed")
             _print_reports(reports)
 
 
@@ -174,7 +168,7 @@ def regenerate_cmake(c: Context) -> None:
     with reported_errors():
         changed = write_committed_toolchains(list(load_targets(release=None).values()))
         for path in changed:
-            print(f"wrote {_relative(path)}")
+            print(f"wrote {relative(path)}")
         if not changed:
             print("toolchains/*.cmake are up to date")
 
@@ -353,7 +347,7 @@ def bench(c: Context, arch: str = NATIVE, variant: str = "all", toolchain: str =
         if emulated and not models:
             outcomes = run_counts(count_choices(emulated, variant), backend, check, update_baseline)
             if junit_dir:
-                print(f"wrote {_relative(write_counts_junit(outcomes, Path(junit_dir).resolve()))}")
+                print(f"wrote {relative(write_counts_junit(outcomes, Path(junit_dir).resolve()))}")
             regressions = [r for outcome in outcomes for r in outcome.regressions]
             for regression in regressions:
                 print(f"regression: {regression.line()}", file=sys.stderr)
@@ -371,7 +365,7 @@ def bench(c: Context, arch: str = NATIVE, variant: str = "all", toolchain: str =
             for target, chosen in _bench_choices(arch, variant, backend):
                 comparisons = run_against(target, chosen, backend, commit, counts)
                 print(format_against_table(chosen, commit, comparisons))
-                print(f"wrote {_relative(write_against_json(chosen, commit, comparisons))}", flush=True)
+                print(f"wrote {relative(write_against_json(chosen, commit, comparisons))}", flush=True)
             return
         if models:
             counts = thread_counts(threads)
@@ -380,7 +374,7 @@ def bench(c: Context, arch: str = NATIVE, variant: str = "all", toolchain: str =
                 print(format_model_table(chosen, timings))
                 written = write_model_json(chosen, timings, results)
                 chart = models_chart(chosen.label, timings, written.with_suffix(".png"))
-                print(f"wrote {_relative(written)} and {_relative(chart)}", flush=True)
+                print(f"wrote {relative(written)} and {relative(chart)}", flush=True)
             return
         words = [word.strip() for word in only.split(",") if word.strip()]
         layers = [layer for layer in load_bench_layers() if not words or any(w in layer.name for w in words)]
@@ -393,14 +387,14 @@ def bench(c: Context, arch: str = NATIVE, variant: str = "all", toolchain: str =
                 print(format_scaling_table(chosen, scalings))
                 written = write_scaling_json(chosen, scalings, results)
                 chart = scaling_chart(chosen.label, scalings, EFFICIENCY_GOAL, written.with_suffix(".png"))
-                print(f"wrote {_relative(written)} and {_relative(chart)}", flush=True)
+                print(f"wrote {relative(written)} and {relative(chart)}", flush=True)
             return
         for target, chosen in _bench_choices(arch, variant, backend):
             report = run_bench(target, chosen, backend, layers)
             print(format_bench_table(report))
             written = write_json(report, results)
             chart = layers_chart(report, written.with_suffix(".png"))
-            print(f"wrote {_relative(written)} and {_relative(chart)}", flush=True)
+            print(f"wrote {relative(written)} and {relative(chart)}", flush=True)
 
 
 @task(name="device-pack", help={"python": "the Python version of the machine that will run ci/device-bench.sh "
@@ -411,7 +405,7 @@ def device_pack(c: Context, python: str = "3.12") -> None:
     with reported_errors():
         files = pack_device(python)
         size = sum(path.stat().st_size for path in files)
-        print(f"wrote {len(files)} files, {size / 2**20:.1f} MiB, to {_relative(PACK_DIR)}/: carry it, then run "
+        print(f"wrote {len(files)} files, {size / 2**20:.1f} MiB, to {relative(PACK_DIR)}/: carry it, then run "
               "bash ci/device-bench.sh there")
 
 
@@ -434,7 +428,7 @@ def _generated_files_current() -> None:
     if os.environ.get("CI"):
         print("generated files: checked as committed (CI is set)")
         return
-    changed = [_relative(path) for path in regenerate()]
+    changed = [relative(path) for path in regenerate()]
     if changed:
         print(f"generated files: regenerated {', '.join(changed)} from toolchains/*.toml (commit them)")
 
@@ -456,7 +450,7 @@ def generate(c: Context) -> None:
     with reported_errors():
         changed = regenerate()
         for path in changed:
-            print(f"wrote {_relative(path)}")
+            print(f"wrote {relative(path)}")
         if not changed:
             print("generated files are up to date")
 
@@ -488,7 +482,7 @@ def new_arch(c: Context, name: str, triple: str, isa: str = "", like: str = "fix
                                  description, _words(aliases), machine)
         written += regenerate()
         for path in written:
-            print(f"wrote {_relative(path)}")
+            print(f"wrote {relative(path)}")
         print(f"next: invoke test --arch {name}; then fill in the primitives (see docs/PORTING.md)")
 
 
@@ -511,7 +505,7 @@ def new_isa(c: Context, isa: str, target: str, like: str = "vla", isa_flags: str
             raise HarnessError(f"--vlens takes numbers, not {vlens!r}") from None
         written = new_isa_files(target, isa, like, _words(isa_flags), _words(fma), cpu, lengths) + regenerate()
         for path in written:
-            print(f"wrote {_relative(path)}")
+            print(f"wrote {relative(path)}")
         print(f"next: invoke test --arch {target}; then fill in the primitives (see docs/PORTING.md)")
 
 
@@ -545,9 +539,9 @@ def ci_run(c: Context, job: str = "", parallel: int = 0, toolchain: str = AUTO, 
         _generated_files_current()
         cache = Path(image_cache).expanduser() if image_cache else None
         if cache is not None and load_images(cache):
-            print(f"image cache: loaded {_relative(cache / 'images.tar')}")
+            print(f"image cache: loaded {relative(cache / 'images.tar')}")
         started = time.monotonic()
-        print(f"ci: {len(jobs)} jobs, {parallel or os.cpu_count()} at a time; logs and JUnit in {_relative(CI_DIR)}/",
+        print(f"ci: {len(jobs)} jobs, {parallel or os.cpu_count()} at a time; logs and JUnit in {relative(CI_DIR)}/",
               flush=True)
         results = run_jobs(jobs, targets, parallel or os.cpu_count() or 1, timeout)
         print("\n" + format_ci_table(results, time.monotonic() - started))
@@ -569,7 +563,7 @@ def _save_image_cache(cache: Path, targets: list[Target]) -> None:
     for target in targets:
         saved = save_images(client, load_targets(backend="docker")[target.name], cache)
         if saved:
-            print(f"image cache: saved {', '.join(saved)} to {_relative(cache / 'images.tar')}")
+            print(f"image cache: saved {', '.join(saved)} to {relative(cache / 'images.tar')}")
 
 
 @task(name="workflow")
@@ -577,7 +571,7 @@ def ci_workflow(c: Context) -> None:
     """Regenerate .github/workflows/ci.yml from the TOML files (the same jobs as invoke ci)."""
     with reported_errors():
         changed = write_workflow(list(load_targets().values()))
-        print(f"{'wrote' if changed else 'up to date:'} {_relative(WORKFLOW_FILE)}")
+        print(f"{'wrote' if changed else 'up to date:'} {relative(WORKFLOW_FILE)}")
 
 
 @task(name="clean-room", help={"release": "debian12 (default) or debian13",

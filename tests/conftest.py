@@ -19,7 +19,7 @@ import pytest
 
 from small_harness.toolchain.backends import Backend, select_backend
 from small_harness.build.cmake import BuildResult, build, build_dir_for
-from small_harness.runner.repro import start_runner
+from small_harness.runner.launch import start_runner
 from small_harness.runner.client import Runner, RunnerCrashed, RunnerInfo, exchange_deadline
 from small_harness.targets.types import Target, Variant
 from small_harness.targets.registry import missing_cpu_flags, resolve_targets, select_variants, variant_named

@@ -29,8 +29,8 @@ from small_harness.bench.batches import batch_repeat
 from small_harness.build.cmake import BuildResult, build
 from small_harness.core.errors import HarnessError
 from small_harness.models.mlperf_tiny import FLOAT_MODELS, MODELS_DIR
-from small_harness.runner.repro import start_runner
-from small_harness.models.run import import_cached
+from small_harness.runner.launch import start_runner
+from small_harness.models.cache import import_cached
 from small_harness.runner.client import Runner, SmallError
 from small_harness.core.tarballs import extract_tar
 from small_harness.core.paths import REPO_ROOT

@@ -12,10 +12,10 @@ from typing import Any
 
 import numpy as np
 
+from small_harness.core.paths import relative
 from small_harness.runner import layers as L
 from small_harness.core.errors import HarnessError
 from small_harness.models.mlperf_tiny import MODELS_DIR
-from small_harness.core.paths import REPO_ROOT
 
 LAYERS_FILE = Path(__file__).with_name("layers.toml")
 OPS = ("conv2d", "depthwise", "fully_connected")
@@ -77,15 +77,8 @@ class BenchLayer:
 
 def _pair(value: Any, what: str) -> tuple[int, int]:
     if not (isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) for v in value)):
-        raise HarnessError(f"{_display(LAYERS_FILE)}: {what} must be two integers, not {value!r}")
+        raise HarnessError(f"{relative(LAYERS_FILE)}: {what} must be two integers, not {value!r}")
     return value[0], value[1]
-
-
-def _display(path: Path) -> str:
-    try:
-        return str(path.relative_to(REPO_ROOT))
-    except ValueError:
-        return str(path)
 
 
 def _from_table(table: dict[str, Any]) -> BenchLayer:
@@ -99,7 +92,7 @@ def _from_table(table: dict[str, Any]) -> BenchLayer:
                        activation=table.get("activation", "none"), source=table.get("source", ""),
                        goal_peak_fraction=table.get("goal_peak_fraction"), goal_gflops=table.get("goal_gflops"))
     if layer.op not in OPS:
-        raise HarnessError(f"{_display(LAYERS_FILE)}: layer {layer.name}: op must be one of {', '.join(OPS)}")
+        raise HarnessError(f"{relative(LAYERS_FILE)}: layer {layer.name}: op must be one of {', '.join(OPS)}")
     return layer
 
 
@@ -109,7 +102,7 @@ def load_bench_layers(path: Path = LAYERS_FILE) -> list[BenchLayer]:
             data = tomllib.load(stream)
         return [_from_table(table) for table in data["layer"]]
     except (OSError, tomllib.TOMLDecodeError, KeyError, TypeError, ValueError) as error:
-        raise HarnessError(f"{_display(path)}: cannot read the bench layers: {error}") from None
+        raise HarnessError(f"{relative(path)}: cannot read the bench layers: {error}") from None
 
 
 # --------------------------------------------------------------------------------------------------
@@ -227,7 +220,7 @@ def main(argv: list[str]) -> int:
     models_dir = Path(argv[0]) if argv else MODELS_DIR
     layers = list(REFERENCE_LAYERS) + layers_from_models(models_dir)
     LAYERS_FILE.write_text(render_toml(layers, models_dir))
-    print(f"wrote {_display(LAYERS_FILE)}: {len(layers)} layers")
+    print(f"wrote {relative(LAYERS_FILE)}: {len(layers)} layers")
     return 0
 
 

@@ -24,7 +24,7 @@ from small_harness.bench.layer_list import BenchLayer
 from small_harness.bench.litert import LiteRTLayer, check_agreement, goal_ratio, layer_file
 from small_harness.build.cmake import build
 from small_harness.core.errors import HarnessError
-from small_harness.runner.repro import start_runner
+from small_harness.runner.launch import start_runner
 from small_harness.runner.client import Runner
 from small_harness.targets.types import REF_ISA, Target, Variant
 from small_harness.core.paths import REPO_ROOT

@@ -25,8 +25,8 @@ from small_harness.bench.batches import batch_repeat
 from small_harness.build.cmake import build
 from small_harness.core.errors import HarnessError
 from small_harness.models.mlperf_tiny import FLOAT_MODELS, MODELS_DIR
-from small_harness.runner.repro import start_runner
-from small_harness.models.run import import_cached
+from small_harness.runner.launch import start_runner
+from small_harness.models.cache import import_cached
 from small_harness.runner.client import Runner
 from small_harness.core.paths import REPO_ROOT
 from small_harness.targets.types import Target, Variant

@@ -18,7 +18,7 @@ from small_harness.bench.layer_list import BenchLayer
 from small_harness.bench.models import pin_first_cpus
 from small_harness.build.cmake import build
 from small_harness.core.errors import HarnessError
-from small_harness.runner.repro import start_runner
+from small_harness.runner.launch import start_runner
 from small_harness.runner.client import Runner
 from small_harness.targets.types import Target, Variant
 

@@ -13,9 +13,9 @@ from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
 from elftools.elf.sections import AttributesSection
 
+from small_harness.core.paths import relative
 from small_harness.core.archive import is_archive, read_archive_members
 from small_harness.core.errors import ElfMismatchError, HarnessError
-from small_harness.core.paths import REPO_ROOT
 from small_harness.targets.types import Target
 
 ELF_MAGIC = b"\x7fELF"
@@ -53,13 +53,6 @@ class ElfReport:
         if self.riscv_arch is not None:
             parts.append(self.riscv_arch)
         return " ".join(parts)
-
-
-def _display(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(REPO_ROOT))
-    except ValueError:
-        return str(path)
 
 
 def _file_attributes(elf: ELFFile, section_name: str) -> dict[str, object] | None:
@@ -154,12 +147,12 @@ def _read(path: Path, target: Target) -> bytes:
     try:
         return path.read_bytes()
     except FileNotFoundError:
-        raise HarnessError(f"{_display(path)}: not found; build it with: invoke build --arch {target.name}") from None
+        raise HarnessError(f"{relative(path)}: not found; build it with: invoke build --arch {target.name}") from None
 
 
 def check_elf(target: Target, path: Path) -> ElfReport:
     """Check one ELF file (executable or object) against the target's expectations."""
-    return _check_elf_bytes(target, _read(path, target), _display(path))
+    return _check_elf_bytes(target, _read(path, target), relative(path))
 
 
 def check_artifacts(target: Target, paths: list[Path]) -> list[ElfReport]:
@@ -168,11 +161,11 @@ def check_artifacts(target: Target, paths: list[Path]) -> list[ElfReport]:
     for path in paths:
         data = _read(path, target)
         if is_archive(data):
-            members = read_archive_members(data, _display(path))
+            members = read_archive_members(data, relative(path))
             if not members:
-                raise ElfMismatchError(f"{_display(path)}: archive has no object files")
+                raise ElfMismatchError(f"{relative(path)}: archive has no object files")
             for member_name, member_data in members:
-                reports.append(_check_elf_bytes(target, member_data, f"{_display(path)}({member_name})"))
+                reports.append(_check_elf_bytes(target, member_data, f"{relative(path)}({member_name})"))
         else:
-            reports.append(_check_elf_bytes(target, data, _display(path)))
+            reports.append(_check_elf_bytes(target, data, relative(path)))
     return reports

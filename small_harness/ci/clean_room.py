@@ -18,7 +18,6 @@ import subprocess
 import tarfile
 import tempfile
 import time
-import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,6 +27,8 @@ from docker.errors import APIError, ImageNotFound, NotFound
 from small_harness.toolchain.docker.bootstrap import bootstrap_base_image
 from small_harness.toolchain.docker.engine import connect_working
 from small_harness.core.errors import HarnessError
+from small_harness.core.junit import JunitCase
+from small_harness.core.junit import write_junit as write_junit_file
 from small_harness.core.paths import REPO_ROOT
 from small_harness.core.tarballs import extract_tar
 from small_harness.core.tools import program
@@ -181,19 +182,12 @@ def _run_in(client: docker.DockerClient, container_id: str, command: str) -> Com
 
 
 def write_junit(path: Path, outcomes: list[CommandOutcome], skipped_reason: str = "") -> None:
-    suite = ElementTree.Element("testsuite", name="clean-room", tests=str(len(outcomes) or 2))
     if skipped_reason:
-        for command in readme_commands():
-            case = ElementTree.SubElement(suite, "testcase", classname="clean-room", name=command)
-            ElementTree.SubElement(case, "skipped", message=skipped_reason)
-    for outcome in outcomes:
-        case = ElementTree.SubElement(suite, "testcase", classname="clean-room", name=outcome.command,
-                                      time=f"{outcome.seconds:.1f}")
-        if outcome.exit_code != 0:
-            failure = ElementTree.SubElement(case, "failure", message=outcome.failure_message())
-            failure.text = outcome.tail
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ElementTree.ElementTree(suite).write(path, encoding="utf-8", xml_declaration=True)
+        cases = [JunitCase(command, skipped=skipped_reason) for command in readme_commands()]
+    else:
+        cases = [JunitCase(o.command, o.seconds, failure=o.failure_message() if o.exit_code != 0 else "",
+                           details=o.tail) for o in outcomes]
+    write_junit_file(path, "clean-room", cases)
 
 
 def _copy_out(container: docker.models.containers.Container, source: str, destination: Path) -> None:

@@ -20,19 +20,21 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from xml.etree import ElementTree
 
 import numpy as np
 
+from small_harness.core.paths import relative
 from small_harness.runner import layers as L
 from small_harness.runner import protocol as protocol
 from small_harness.toolchain.backends import Backend
 from small_harness.build.cmake import FUZZER_NAMES, build
 from small_harness.core.errors import HarnessError
+from small_harness.core.junit import JunitCase
+from small_harness.core.junit import write_junit as write_junit_file
 from small_harness.models.mlperf_tiny import FLOAT_MODELS, MODELS_DIR
 from small_harness.models.format import Model, encode
-from small_harness.runner.repro import start_runner
-from small_harness.models.run import import_cached
+from small_harness.runner.launch import start_runner
+from small_harness.models.cache import import_cached
 from small_harness.targets.types import Target
 from small_harness.core.paths import REPO_ROOT
 
@@ -194,7 +196,7 @@ def _run_one(binary: Path, corpus: str, seeds_made: list[bytes], seconds: int, b
     executions = _stat(text, "number_of_executed_units")
     if not findings and executions == 0:
         tail = "\n".join(text.strip().splitlines()[-15:])
-        raise HarnessError(f"{binary.name} did not run (see {log_path.relative_to(REPO_ROOT)})", details=tail)
+        raise HarnessError(f"{binary.name} did not run (see {relative(log_path)})", details=tail)
     return FuzzResult(binary.name, elapsed, executions, _stat(text, "average_exec_per_sec"), _count(grown),
                       findings, log_path)
 
@@ -223,7 +225,7 @@ def run_fuzzers(target: Target, backend: Backend, seconds: int) -> list[FuzzResu
 def format_table(results: list[FuzzResult]) -> str:
     lines = [f"{'fuzzer':12} {'seconds':>8} {'executions':>11} {'exec/s':>8} {'corpus':>7}  findings"]
     for r in results:
-        found = ", ".join(str(path.relative_to(REPO_ROOT)) for path in r.findings) or "none"
+        found = ", ".join(relative(path) for path in r.findings) or "none"
         lines.append(f"{r.fuzzer:12} {r.seconds:8.0f} {r.executions:11d} {r.executions_per_second:8d} "
                      f"{r.corpus_inputs:7d}  {found}")
     return "\n".join(lines)
@@ -231,11 +233,6 @@ def format_table(results: list[FuzzResult]) -> str:
 
 def write_junit(results: list[FuzzResult], directory: Path) -> None:
     """One test case per fuzzer, failed when it found anything, for the CI table."""
-    directory.mkdir(parents=True, exist_ok=True)
-    suite = ElementTree.Element("testsuite", name="fuzz", tests=str(len(results)))
-    for r in results:
-        case = ElementTree.SubElement(suite, "testcase", classname="fuzz", name=r.fuzzer, time=f"{r.seconds:.1f}")
-        if r.findings:
-            failure = ElementTree.SubElement(case, "failure", message=f"{len(r.findings)} finding(s)")
-            failure.text = "\n".join(str(path) for path in r.findings)
-    ElementTree.ElementTree(suite).write(directory / "fuzz.xml", encoding="unicode", xml_declaration=True)
+    cases = [JunitCase(r.fuzzer, r.seconds, failure=f"{len(r.findings)} finding(s)" if r.findings else "",
+                       details="\n".join(str(path) for path in r.findings)) for r in results]
+    write_junit_file(directory / "fuzz.xml", "fuzz", cases)

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from small_harness.core.paths import relative
 from small_harness.core.errors import HarnessError
 from small_harness.core.paths import REPO_ROOT
 from small_harness.targets.types import Target
@@ -47,7 +48,7 @@ class Job:
 
 
 def _junit_dir(job_name: str) -> str:
-    return str(CI_DIR.relative_to(REPO_ROOT) / job_name)  # jobs run in the repository root
+    return relative(CI_DIR / job_name)  # jobs run in the repository root
 
 
 def ci_jobs(targets: Sequence[Target], toolchain: str = "auto") -> list[Job]:
@@ -216,19 +217,12 @@ def run_jobs(jobs: list[Job], targets: dict[str, Target], parallel: int, timeout
     return [results[job.name] for job in jobs]
 
 
-def _relative(path: Path) -> str:
-    try:
-        return str(path.relative_to(REPO_ROOT))
-    except ValueError:
-        return str(path)
-
-
 def format_table(results: list[JobResult], wall_seconds: float) -> str:
     header = ("job", "cases", "passed", "failed", "skipped", "seconds", "log of a failed job")
     rows = [header]
     for r in results:
         rows.append((r.job.name, str(r.counts.cases), str(r.counts.passed), str(r.counts.failed),
-                     str(r.counts.skipped), f"{r.seconds:.0f}", "" if r.ok else _relative(r.log)))
+                     str(r.counts.skipped), f"{r.seconds:.0f}", "" if r.ok else relative(r.log)))
     total = Counts()
     for r in results:
         total = total + r.counts

@@ -13,6 +13,7 @@ from typing import Sequence
 
 import pytest
 
+from small_harness.core.paths import relative
 from small_harness.toolchain.backends import Backend
 from small_harness.build.cmake import LIBRARY_NAME, build
 from small_harness.generate.cmake_toolchain import ctest_name
@@ -77,7 +78,7 @@ def prepare_target(target: Target, backend: Backend, variants: list[Variant], ju
     started = time.monotonic()
     result = build(target, backend=backend)
     check_artifacts(target, result.artifacts)
-    print(f"   built {len(result.artifacts)} artifacts in {result.build_dir.relative_to(REPO_ROOT)} "
+    print(f"   built {len(result.artifacts)} artifacts in {relative(result.build_dir)} "
           f"({time.monotonic() - started:.1f} s), ELF checks passed", flush=True)
     fmas = check_kernel_fmas(target, backend, result.build_dir / LIBRARY_NAME)
     if fmas:

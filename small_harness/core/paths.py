@@ -8,8 +8,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 HARNESS_DIR = REPO_ROOT / "small_harness"
 
 
-def relative(path: object) -> str:
+def relative(path: str | Path) -> str:
     """A path as messages show it: relative to the repository when inside it, else as it is."""
-    text = str(path)
-    root = f"{REPO_ROOT}/"
-    return text[len(root):] if text.startswith(root) else text
+    path = Path(path)
+    return str(path.relative_to(REPO_ROOT)) if path.is_absolute() and path.is_relative_to(REPO_ROOT) else str(path)

@@ -23,9 +23,9 @@ from small_harness.counts.plugin import (LayerCounts, build_plugin, emulator_arg
 from small_harness.core.errors import HarnessError
 from small_harness.models.mlperf_tiny import MODELS_DIR
 from small_harness.models.format import Model, Node
-from small_harness.runner.repro import runner_argv
+from small_harness.runner.launch import runner_argv
 from small_harness.runner.client import Runner, SmallError, exchange_deadline
-from small_harness.models.run import import_cached
+from small_harness.models.cache import import_cached
 from small_harness.targets.types import Target, Variant
 from small_harness.core.paths import REPO_ROOT
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from small_harness.toolchain.backends import Backend
 from small_harness.core.errors import HarnessError
-from small_harness.runner.repro import runner_argv
+from small_harness.runner.launch import runner_argv
 from small_harness.targets.types import Target, Variant
 from small_harness.core.paths import REPO_ROOT
 from small_harness.core.tools import build_shared_object

@@ -8,16 +8,17 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from xml.etree import ElementTree
 
+from small_harness.core.paths import relative
 from small_harness.toolchain.backends import Backend
 from small_harness.build.cmake import build
 from small_harness.counts.plugin import setup_reason, unable_reason
 from small_harness.counts.layers import CountsReport, count_variant, format_table, write_json
 from small_harness.counts.baseline import Regression, baseline_path, compare, load_baseline, write_baseline
 from small_harness.core.errors import HarnessError
+from small_harness.core.junit import JunitCase
+from small_harness.core.junit import write_junit as write_junit_file
 from small_harness.targets.types import Target, Variant
-from small_harness.core.paths import REPO_ROOT
 from small_harness.targets.registry import select_variants
 
 
@@ -41,13 +42,6 @@ def count_choices(targets: list[Target], spec: str) -> list[tuple[Target, list[V
     return chosen
 
 
-def _relative(path: Path) -> str:
-    try:
-        return str(path.relative_to(REPO_ROOT))
-    except ValueError:
-        return str(path)
-
-
 def run_counts(choices: list[tuple[Target, list[Variant]]], backend: Backend, check: bool,
                update_baseline: bool) -> list[VariantOutcome]:
     """Counts every chosen variant, printing each table as it comes; with `check`, compares with the
@@ -67,7 +61,7 @@ def run_counts(choices: list[tuple[Target, list[Variant]]], backend: Backend, ch
         path = baseline_path(target.name)
         if check:
             if not path.is_file():
-                raise HarnessError(f"{_relative(path)}: no baseline for {target.name}; record one with: invoke bench "
+                raise HarnessError(f"{relative(path)}: no baseline for {target.name}; record one with: invoke bench "
                                    f"--arch {target.name} --toolchain host --update-baseline")
             baseline = load_baseline(path)
         reports = []
@@ -76,29 +70,20 @@ def run_counts(choices: list[tuple[Target, list[Variant]]], backend: Backend, ch
             report = count_variant(target, variant, backend)
             reports.append(report)
             print(format_table(report))
-            print(f"wrote {_relative(write_json(report))}", flush=True)
+            print(f"wrote {relative(write_json(report))}", flush=True)
             outcome = VariantOutcome(variant, time.monotonic() - started, report)
             if baseline is not None:
-                outcome.regressions = compare(report, baseline, _relative(path))
+                outcome.regressions = compare(report, baseline, relative(path))
             outcomes.append(outcome)
         if update_baseline:
             for written in write_baseline(reports):
-                print(f"baseline: wrote {_relative(written)} ({len(reports)} variants; commit it)")
+                print(f"baseline: wrote {relative(written)} ({len(reports)} variants; commit it)")
     return outcomes
 
 
 def write_junit(outcomes: list[VariantOutcome], directory: Path) -> Path:
     """One case per variant: failed with its regressions, or skipped with the reason."""
-    directory.mkdir(parents=True, exist_ok=True)
-    suite = ElementTree.Element("testsuite", name="counts", tests=str(len(outcomes)))
-    for outcome in outcomes:
-        case = ElementTree.SubElement(suite, "testcase", classname="counts", name=outcome.variant.label,
-                                      time=f"{outcome.seconds:.1f}")
-        if outcome.skipped:
-            ElementTree.SubElement(case, "skipped", message=outcome.skipped)
-        elif outcome.regressions:
-            failure = ElementTree.SubElement(case, "failure", message=outcome.regressions[0].line())
-            failure.text = "\n".join(regression.line() for regression in outcome.regressions)
-    path = directory / "counts.xml"
-    ElementTree.ElementTree(suite).write(path, encoding="unicode", xml_declaration=True)
-    return path
+    cases = [JunitCase(o.variant.label, o.seconds, skipped=o.skipped,
+                       failure=o.regressions[0].line() if o.regressions else "",
+                       details="\n".join(r.line() for r in o.regressions)) for o in outcomes]
+    return write_junit_file(directory / "counts.xml", "counts", cases)

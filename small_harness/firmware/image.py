@@ -20,10 +20,12 @@ from small_harness.generate.linker_script import MODEL_SECTION, committed_linker
 from small_harness.build.cmake import LIBRARY_NAME, build, run_build_command
 from small_harness.core.errors import HarnessError
 from small_harness.models.litert import model_disagreement
-from small_harness.runner.repro import start_runner
+from small_harness.runner.launch import start_runner
 from small_harness.runner.client import SmallError, exchange_deadline
 from small_harness.targets.types import MemoryRegion, Target
 from small_harness.core.paths import REPO_ROOT
+from small_harness.models.cache import import_cached
+from small_harness.models.mlperf_tiny import FLOAT_MODELS, MODELS_DIR
 
 FIRMWARE_SOURCE = REPO_ROOT / "lib" / "runner" / "firmware.c"
 REPORT = re.compile(r"small_firmware: arena (\d+) heap (\d+) stack (\d+) kernels(.*)")
@@ -199,9 +201,6 @@ def size_table(rows: list[tuple[Target, str, SizeReport]]) -> str:
 
 def firmware_sizes(targets: list[Target], backend: Backend, model: str) -> list[tuple[Target, str, SizeReport]]:
     """Builds and runs each model's firmware on each target, printing each report as it comes."""
-    from small_harness.models.mlperf_tiny import FLOAT_MODELS, MODELS_DIR
-    from small_harness.models.run import import_cached
-
     paths = [MODELS_DIR / f"{name}.tflite" for name in FLOAT_MODELS] if model == "all" else [Path(model)]
     for path in paths:
         if not path.is_file():

@@ -14,6 +14,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from small_harness.core.paths import relative
 from small_harness.ci.jobs import CI_DIR, Job, ci_jobs
 from small_harness.models.mlperf_tiny import MODEL_FILES
 from small_harness.core.paths import REPO_ROOT
@@ -65,10 +66,6 @@ def _emit(value: Any, indent: int) -> list[str]:
     return lines
 
 
-def _relative_ci_dir() -> str:
-    return str(CI_DIR.relative_to(REPO_ROOT))
-
-
 def _common_steps(setup_arch: str) -> list[dict[str, Any]]:
     models = " ".join(MODEL_FILES)
     return [
@@ -88,7 +85,7 @@ def _common_steps(setup_arch: str) -> list[dict[str, Any]]:
 
 def _upload_step(name_expression: str) -> dict[str, Any]:
     return {"name": "JUnit files and logs", "if": "always()", "uses": UPLOAD,
-            "with": {"name": f"ci-{name_expression}", "path": f"main/{_relative_ci_dir()}/"}}
+            "with": {"name": f"ci-{name_expression}", "path": f"main/{relative(CI_DIR)}/"}}
 
 
 def _run_step(job_expression: str, extra: str = "") -> dict[str, Any]:

@@ -1,101 +1,34 @@
-"""`invoke run --model M.tflite --arch A`: import the model (cached), build the target, run one
+"""`invoke run --model M.tflite --arch A`: import the model (models/cache.py), build the target, run one
 inference through the library's own runtime, and report the prediction, the arena and the time."""
 
 from __future__ import annotations
 
-import hashlib
 import math
 import os
 import zipfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from small_harness.models import format as model_format
-from small_harness.core.files import save_array_atomically, write_bytes_atomically
+from small_harness.core.paths import relative
+from small_harness.core.files import save_array_atomically
 from small_harness.toolchain.backends import Backend
 from small_harness.build.cmake import build
 from small_harness.core.errors import HarnessError
 from small_harness.firmware.image import build_firmware, describe, measure, run_firmware
 from small_harness.models.litert import model_disagreement, model_rtol
-from small_harness.models.format import Model, encode, memory_figures
-from small_harness.runner.repro import start_runner
+from small_harness.models.format import Model, memory_figures
+from small_harness.runner.launch import start_runner
 from small_harness.runner.client import SmallError
-from small_harness.core.paths import REPO_ROOT
 from small_harness.targets.types import Target
-from small_harness.models.tflite_import import IMPORTER_VERSION, import_tflite
+from small_harness.models.cache import ImportedModel, import_cached
 
-CACHE_DIR = REPO_ROOT / "build" / "models"
 INPUT_SEED = 0
 TOP_CLASSES = 5
 # The most input values run makes or reads: the library's default arena limit (SMALL_DEFAULT_MAX_ARENA_BYTES
 # in lib/include/small.h, 256 MiB) in float32 values. A model whose input alone is larger cannot load, and
 # its random input would be allocated first (a crafted file declaring 2^33 values asked numpy for 32 GiB).
 MAX_INPUT_VALUES = (256 << 20) // 4
-
-
-@dataclass(frozen=True)
-class ImportedModel:
-    model: Model
-    file: bytes  # the library's model file
-    cache_path: Path
-
-
-def cache_path(path: Path, data: bytes) -> Path:
-    """Where the library's model file made of the .tflite file `path` (holding `data`) is kept: named by the
-    file's content and by the versions of the importer and of the model format, so that a file another
-    importer or format made is never taken for this one's."""
-    digest = hashlib.sha256(data).hexdigest()[:16]
-    return CACHE_DIR / f"{path.stem}-{digest}-format{model_format.VERSION}-importer{IMPORTER_VERSION}.smlm"
-
-
-def import_cached(path: Path) -> ImportedModel:
-    """Imports a .tflite file, keeping the library's model file in build/models/ (for other tools, and the
-    firmware). The import runs every time (parsing is fast), so the kept file is checked against what it
-    makes: one that differs (truncated by a full disk, damaged, or made by another importer under the same
-    versions) is written again, saying so, rather than loaded and refused, or run with stale weights."""
-    model = import_tflite(path)
-    data = encode(model)
-    kept = cache_path(path, path.read_bytes())
-    why = _difference(kept, data)
-    if why is None:
-        return ImportedModel(model, data, kept)
-    try:
-        kept.parent.mkdir(parents=True, exist_ok=True)
-        write_bytes_atomically(kept, data)
-    except OSError as error:
-        raise HarnessError(f"{_shown(kept)}: cannot write the imported model ({error.strerror}); free space in "
-                           f"{_shown(kept.parent)} or make it writable") from None
-    if why != ABSENT:
-        print(f"{_shown(kept)} was stale or damaged ({why}): written again", flush=True)
-    return ImportedModel(model, data, kept)
-
-
-def _shown(path: Path) -> str:
-    """A path as messages show it: relative to the checkout when inside it."""
-    return str(path.relative_to(REPO_ROOT)) if path.is_relative_to(REPO_ROOT) else str(path)
-
-
-ABSENT = "absent"
-
-
-def _difference(kept: Path, data: bytes) -> str | None:
-    """How the kept model file differs from `data`, what the importer makes now, in a few words (ABSENT
-    where there is none); None where it is the same."""
-    try:
-        cached = kept.read_bytes()
-    except FileNotFoundError:
-        return ABSENT
-    except OSError as error:  # a folder in its place, no permission: written over if it can be
-        return f"unreadable: {error.strerror}"
-    if cached == data:
-        return None
-    if len(cached) < len(data) and data.startswith(cached):
-        return f"truncated: {len(cached)} of {len(data)} bytes"
-    if not cached.startswith(model_format.MAGIC):
-        return f"not a model file: {len(cached)} bytes without the {model_format.MAGIC.decode()} header"
-    return f"{len(cached)} bytes that differ from the {len(data)} this importer makes"
 
 
 def input_size(model: Model) -> int:
@@ -176,7 +109,7 @@ def run_model(path: Path, target: Target, backend: Backend, input_path: Path | N
     imported = import_cached(path)
     model = imported.model
     print(f"model: {path} ({len(model.nodes)} layers, input {model.input_layout}, output {model.output_layout}), "
-          f"imported to {imported.cache_path.relative_to(REPO_ROOT)}", flush=True)
+          f"imported to {relative(imported.cache_path)}", flush=True)
     x = model_input(model, input_path)  # a bad input is refused before the build
     if target.is_bare_metal:
         output = _run_firmware(path, imported, target, backend, x)
@@ -209,7 +142,7 @@ def _run_firmware(path: Path, imported: ImportedModel, target: Target, backend: 
     run = run_firmware(firmware, backend, x)
     model = imported.model
     output = run.output.reshape(model.output_layout)
-    print(f"firmware: {firmware.elf.relative_to(REPO_ROOT)} (the model in flash), one inference under "
+    print(f"firmware: {relative(firmware.elf)} (the model in flash), one inference under "
           f"{' '.join(target.emulator_command()[1:4])}")
     for line in describe(target, measure(firmware, run)):
         print(line)

@@ -1,12 +1,10 @@
-"""Starting a runner for a target variant with its deadline and crash reports, and replaying a saved
-case file alone (`invoke repro`) or under QEMU's gdbstub (`invoke debug`).
+"""Replaying a saved case file alone (`invoke repro`) or under QEMU's gdbstub (`invoke debug`).
 
 A case file is the exact byte stream of runner requests that crashed or hung (the model load first
 when it was a model run), ending with a quit: build/crashes/*.case, written by runner.Runner."""
 
 from __future__ import annotations
 
-import os
 import shlex
 import socket
 import subprocess
@@ -16,9 +14,10 @@ from pathlib import Path
 from small_harness.toolchain.backends import Backend
 from small_harness.build.cmake import build
 from small_harness.core.errors import HarnessError
-from small_harness.runner.client import CRASH_KERNEL_ENV, Runner, describe_exit, exchange_deadline, sanitizer_finding
+from small_harness.runner.client import describe_exit, exchange_deadline, sanitizer_finding
 from small_harness.targets.types import Target, Variant
-from small_harness.core.paths import REPO_ROOT
+from small_harness.core.paths import relative
+from small_harness.runner.launch import runner_argv
 from small_harness.targets.registry import resolve_targets, variant_named
 from small_harness.core.tools import program
 
@@ -32,41 +31,6 @@ def target_and_variant(arch: str, backend: str) -> tuple[Target, Variant | None]
     if len(targets) != 1:
         raise HarnessError(f"--arch names {len(targets)} targets; give one (or one variant, e.g. riscv64@vlen256)")
     return targets[0], None
-
-
-def _relative(path: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(REPO_ROOT))
-    except ValueError:
-        return str(path)
-
-
-def repro_hint(target: Target, variant: Variant | None, backend: Backend, case: Path) -> str:
-    """The command that replays `case` alone, as the runner that failed ran it."""
-    crash = os.environ.get(CRASH_KERNEL_ENV, "")
-    prefix = f"{CRASH_KERNEL_ENV}={shlex.quote(crash)} " if crash else ""
-    arch = variant.label if variant is not None else target.name
-    return f"{prefix}invoke repro {_relative(case)} --arch {arch} --toolchain {backend.name}"
-
-
-def runner_argv(target: Target, variant: Variant | None, runner: Path, emulator_args: list[str] = []) -> list[str]:
-    """The runner's argv on the target (before the backend wraps it). The crash-test variable is passed
-    on explicitly, since a toolchain container does not inherit this process's environment."""
-    crash = os.environ.get(CRASH_KERNEL_ENV, "")
-    command = target.run_command(variant)
-    if emulator_args:
-        emulator = command.index(target.emulator.binary) if target.emulator else len(command)
-        command = command[: emulator + 1] + emulator_args + command[emulator + 1 :]
-    if crash:
-        command = ["env", f"{CRASH_KERNEL_ENV}={crash}"] + command
-    return command + [str(runner)]
-
-
-def start_runner(target: Target, variant: Variant | None, backend: Backend, runner: Path) -> Runner:
-    """A runner for one variant with the deadline its emulation calls for and a reproducer hint."""
-    command = backend.interactive_command(target, runner_argv(target, variant, runner))
-    return Runner(command, deadline_s=exchange_deadline(emulated=not target.is_native),
-                  reproduce=lambda case: repro_hint(target, variant, backend, case))
 
 
 @dataclass(frozen=True)
@@ -114,10 +78,10 @@ def debug(case: Path, target: Target, variant: Variant | None, backend: Backend,
     _read_case(case)
     result = build(target, backend)
     gdb = program("gdb-multiarch")
-    runner = _relative(result.runner)
+    runner = relative(result.runner)
     if target.emulator is None:
         print(f"{target.name} runs natively; debug the case with:\n"
-              f"  {gdb} -ex 'run < {_relative(case)}' {runner}")
+              f"  {gdb} -ex 'run < {relative(case)}' {runner}")
         return 0
     if backend.name != "host":
         raise HarnessError("invoke debug runs QEMU on this machine, where gdb can reach its port: use --toolchain "
@@ -127,6 +91,6 @@ def debug(case: Path, target: Target, variant: Variant | None, backend: Backend,
     sysroot = f" -ex 'set sysroot {target.compiler.sysroot}'" if target.compiler.sysroot else ""
     print(f"QEMU waits for a debugger on port {port}. In another terminal:\n"
           f"  {gdb}{sysroot} -ex 'target remote localhost:{port}' -ex continue {runner}\n"
-          f"  ({shlex.join(command)} < {_relative(case)})", flush=True)
+          f"  ({shlex.join(command)} < {relative(case)})", flush=True)
     with case.open("rb") as stdin:
         return subprocess.run(command, stdin=stdin, stdout=subprocess.DEVNULL).returncode

@@ -6,8 +6,9 @@ from __future__ import annotations
 import platform
 from pathlib import Path
 
+from small_harness.core.paths import relative
 from small_harness.core.errors import HarnessError, TargetFileError, UnknownTargetError
-from small_harness.targets.toml_file import (DEFAULT_BACKEND, KNOWN_BACKENDS, THIS_RELEASE, display, host_release, load_target)
+from small_harness.targets.toml_file import DEFAULT_BACKEND, KNOWN_BACKENDS, THIS_RELEASE, host_release, load_target
 from small_harness.core.paths import REPO_ROOT
 from small_harness.targets.types import REF_ISA, VLEN_PLACEHOLDER, KernelIsa, Target, Variant
 
@@ -37,7 +38,7 @@ def _check_names_unique(targets: dict[str, Target]) -> None:
         for alias in target.aliases:
             if alias in owner or alias in ("all", NATIVE):
                 taken_by = owner.get(alias, f"the keyword '{alias}'")
-                raise TargetFileError(f"{display(target.source)}: alias '{alias}' already names {taken_by}")
+                raise TargetFileError(f"{relative(target.source)}: alias '{alias}' already names {taken_by}")
             owner[alias] = target.name
 
 

@@ -16,7 +16,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from small_harness.core.paths import REPO_ROOT
+from small_harness.core.paths import relative
 from small_harness.core.errors import HarnessError, TargetFileError
 from small_harness.targets.types import (REF_ISA, SIMD_KINDS, VLEN_PLACEHOLDER, Board, Compiler, CountsSpec, ElfExpectations, Emulator, KernelIsa, MemoryRegion, Packages, RefusedObject, Target)
 
@@ -32,14 +32,6 @@ KNOWN_RELEASES = ("bookworm", "trixie", "forky", "jammy", "noble")
 THIS_RELEASE = "this"
 
 
-def display(path: Path) -> str:
-    """A path relative to the repo when it is inside it, for short messages."""
-    try:
-        return str(path.relative_to(REPO_ROOT))
-    except ValueError:
-        return str(path)
-
-
 class _Table:
     """Typed reads from one TOML table, remembering which keys were read so that a misspelt
     key is reported instead of silently ignored (a typo must not disable a check)."""
@@ -52,7 +44,7 @@ class _Table:
 
     def error(self, key: str, problem: str) -> TargetFileError:
         place = f"[{self._where}] {key}" if self._where else key
-        return TargetFileError(f"{display(self._file)}: {place} {problem}")
+        return TargetFileError(f"{relative(self._file)}: {place} {problem}")
 
     def has(self, key: str) -> bool:
         return key in self._data
@@ -155,7 +147,7 @@ def _with_backend_overrides(base: dict[str, Any], backend_table: dict[str, Any] 
         return base
     override = backend_table[key]
     if not isinstance(override, dict):
-        raise TargetFileError(f"{display(file)}: [{backend}.{key}] must be a table")
+        raise TargetFileError(f"{relative(file)}: [{backend}.{key}] must be a table")
     return {**base, **override}
 
 
@@ -171,7 +163,7 @@ def _with_release_layer(backend_table: dict[str, Any] | None, release: str | Non
     for name, layer in layers.items():
         if not isinstance(layer, dict) or any(key not in ("compiler", "emulator", "packages") or
                                               not isinstance(value, dict) for key, value in layer.items()):
-            raise TargetFileError(f"{display(file)}: [{backend}.{name}] may hold compiler, emulator and packages "
+            raise TargetFileError(f"{relative(file)}: [{backend}.{name}] may hold compiler, emulator and packages "
                                   "tables only")
         if "cc" in layer.get("compiler", {}):
             release_compilers.append(str(layer["compiler"]["cc"]))
@@ -213,7 +205,7 @@ def _read_counts(top: _Table, emulated: bool, file: Path) -> CountsSpec | None:
     if data is None:
         return None
     if not emulated:
-        raise TargetFileError(f"{display(file)}: [counts] needs an [emulator]: instructions are counted under QEMU")
+        raise TargetFileError(f"{relative(file)}: [counts] needs an [emulator]: instructions are counted under QEMU")
     table = _Table(data, file, "counts")
     spec = CountsSpec(scalar_fma_mnemonics=table.strings("scalar_fma_mnemonics", default=()))
     table.reject_unknown_keys()
@@ -234,11 +226,11 @@ def _read_isas(top: _Table, file: Path) -> tuple[KernelIsa, ...]:
         data = tables.get(name)
         if name == REF_ISA:
             if data is not None:
-                raise TargetFileError(f"{display(file)}: [isa.{REF_ISA}] must not exist: arch/ref needs no flags")
+                raise TargetFileError(f"{relative(file)}: [isa.{REF_ISA}] must not exist: arch/ref needs no flags")
             isas.append(KernelIsa(REF_ISA, (), (), None, ()))
             continue
         if not isinstance(data, dict):
-            raise TargetFileError(f"{display(file)}: kernel_isas names {name}, but there is no [isa.{name}] table")
+            raise TargetFileError(f"{relative(file)}: kernel_isas names {name}, but there is no [isa.{name}] table")
         table = _Table(data, file, f"isa.{name}")
         isa = KernelIsa(name=name, flags=table.strings("flags", default=()),
                         fma_mnemonics=table.strings("fma_mnemonics"), cpu=table.optional_string("cpu"),
@@ -255,13 +247,13 @@ def _read_isas(top: _Table, file: Path) -> tuple[KernelIsa, ...]:
         isas.append(isa)
     extra = sorted(set(tables) - set(names))
     if extra:
-        raise TargetFileError(f"{display(file)}: [isa.{extra[0]}] is not in kernel_isas")
+        raise TargetFileError(f"{relative(file)}: [isa.{extra[0]}] is not in kernel_isas")
     return tuple(isas)
 
 
 def _read_refused(data: Any, file: Path) -> tuple[RefusedObject, ...]:
     if not isinstance(data, list) or not all(isinstance(entry, dict) for entry in data):
-        raise TargetFileError(f"{display(file)}: [[elf.refuse]] must be an array of tables")
+        raise TargetFileError(f"{relative(file)}: [[elf.refuse]] must be an array of tables")
     refused = []
     for entry in data:
         table = _Table(entry, file, "elf.refuse")
@@ -330,7 +322,7 @@ def _read_system_processor(data: dict[str, Any], file: Path) -> str:
 
 def _read_packages(backend_table: dict[str, Any] | None, file: Path, backend: str) -> Packages:
     if backend_table is None:
-        raise TargetFileError(f"{display(file)}: has no [{backend}] table for the {backend} backend")
+        raise TargetFileError(f"{relative(file)}: has no [{backend}] table for the {backend} backend")
     backend_reader = _Table(backend_table, file, backend)
     table = _Table(backend_reader.table("packages"), file, f"{backend}.packages")
     # compiler and emulator overrides were applied by the caller; other keys are the backend's own.
@@ -352,7 +344,7 @@ def check_consistent(target: Target) -> None:
     a TOML copied from the nearest target with a field left stale."""
     triple = target.compiler.triple
     facts = machine_facts().get(triple)
-    where = f"{display(target.source)}"
+    where = f"{relative(target.source)}"
     if facts is not None:
         expected = {"[elf] machine": (target.elf.machine, facts["machine"]),
                     "[elf] class": (target.elf.elf_class, facts["class"]),
@@ -387,12 +379,12 @@ def load_target(file: Path, backend: str = DEFAULT_BACKEND, release: str | None 
         with file.open("rb") as stream:
             data = tomllib.load(stream)
     except tomllib.TOMLDecodeError as error:
-        raise TargetFileError(f"{display(file)}: not valid TOML: {error}") from error
+        raise TargetFileError(f"{relative(file)}: not valid TOML: {error}") from error
 
     top = _Table(data, file, "")
     name = top.string("name")
     if name != file.stem:
-        raise TargetFileError(f"{display(file)}: name '{name}' must match the file name")
+        raise TargetFileError(f"{relative(file)}: name '{name}' must match the file name")
     backend_table = top.optional_table(backend)
     for other in KNOWN_BACKENDS:
         top.mark_read(other)  # tables of other backends are read only when loading for them
@@ -431,7 +423,7 @@ def load_target(file: Path, backend: str = DEFAULT_BACKEND, release: str | None 
     )
     top.reject_unknown_keys()
     if (target.board is None) != (target.emulator is None or target.emulator.machine is None):
-        raise TargetFileError(f"{display(file)}: a bare-metal target has both a [board] table and an [emulator] "
+        raise TargetFileError(f"{relative(file)}: a bare-metal target has both a [board] table and an [emulator] "
                               "machine (QEMU system mode); a Linux target has neither")
     check_consistent(target)
     return target

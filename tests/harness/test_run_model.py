@@ -14,10 +14,12 @@ import numpy as np
 import pytest
 
 from small_harness.core import files as atomic
+from small_harness.models import cache as model_cache
 from small_harness.models import run as run_model
 from small_harness.core.errors import HarnessError
 from small_harness.models.format import VERSION, Model, encode
-from small_harness.models.run import MAX_INPUT_VALUES, import_cached, input_size, model_input
+from small_harness.models.run import MAX_INPUT_VALUES, input_size, model_input
+from small_harness.models.cache import import_cached
 from small_harness.models.tflite_import import IMPORTER_VERSION
 from small_harness.models.tflite_writer import write
 from test_tflite_malformed import fully_connected
@@ -136,7 +138,7 @@ def test_write_atomically_removes_its_temporary_file_on_any_failure(tmp_path: Pa
 @pytest.fixture
 def tflite_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """A small valid model, with the model cache moved into tmp_path/cache."""
-    monkeypatch.setattr(run_model, "CACHE_DIR", tmp_path / "cache")
+    monkeypatch.setattr(model_cache, "CACHE_DIR", tmp_path / "cache")
     path = tmp_path / "small.tflite"
     path.write_bytes(write(fully_connected()))
     return path
@@ -147,7 +149,7 @@ def test_the_cache_file_is_named_by_the_importer_and_format_versions(tflite_file
     """The key was the .tflite's hash alone: a file an older importer made was reused as it was."""
     first = import_cached(tflite_file).cache_path
     assert first.name.endswith(f"-format{VERSION}-importer{IMPORTER_VERSION}.smlm")
-    monkeypatch.setattr(run_model, "IMPORTER_VERSION", IMPORTER_VERSION + 1)
+    monkeypatch.setattr(model_cache, "IMPORTER_VERSION", IMPORTER_VERSION + 1)
     second = import_cached(tflite_file).cache_path
     assert second != first and second.is_file() and second.read_bytes() == first.read_bytes()
 

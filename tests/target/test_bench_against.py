@@ -11,7 +11,7 @@ from small_harness.toolchain.backends import Backend
 from small_harness.bench.against import compare_model
 from small_harness.build.cmake import BuildResult
 from small_harness.core.errors import HarnessError
-from small_harness.runner.repro import start_runner
+from small_harness.runner.launch import start_runner
 from small_harness.targets.types import Target, Variant
 
 

@@ -10,7 +10,7 @@ from small_harness.toolchain.backends import Backend
 from small_harness.bench.layer_list import BenchLayer
 from small_harness.bench.scaling import LayerScaling, time_point
 from small_harness.build.cmake import BuildResult
-from small_harness.runner.repro import start_runner
+from small_harness.runner.launch import start_runner
 from small_harness.targets.types import Target, Variant
 
 LAYER = BenchLayer("scaling-conv", "conv2d", (12, 10, 8), 16, kernel=(3, 3), padding="same", activation="relu")

@@ -17,7 +17,7 @@ from small_harness.toolchain.backends import Backend
 from small_harness.build.cmake import BuildResult
 from small_harness.counts.plugin import build_plugin, emulator_args, parse_output, unable_reason
 from small_harness.counts.layers import CountsReport, count_variant
-from small_harness.runner.repro import runner_argv
+from small_harness.runner.launch import runner_argv
 from small_harness.runner.client import Runner, exchange_deadline
 from small_harness.targets.types import Target, Variant
 

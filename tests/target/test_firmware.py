@@ -13,7 +13,7 @@ from small_harness.toolchain.backends import Backend
 from small_harness.firmware.image import build_firmware, measure, region_uses, run_firmware
 from small_harness.models.litert import model_disagreement
 from small_harness.models.mlperf_tiny import FLOAT_MODELS, MODELS_DIR
-from small_harness.models.run import import_cached
+from small_harness.models.cache import import_cached
 from small_harness.runner.client import Runner
 from small_harness.targets.types import Target
 

@@ -22,7 +22,7 @@ from small_harness.runner import layers as L
 from small_harness.runner import protocol as protocol
 from small_harness.toolchain.backends import Backend
 from small_harness.build.cmake import BuildResult
-from small_harness.runner.repro import start_runner
+from small_harness.runner.launch import start_runner
 from small_harness.runner.client import CRASH_KERNEL_ENV, RunnerCrashed, RunnerTimeout, exchange_deadline
 from small_harness.core.paths import REPO_ROOT
 from small_harness.targets.types import Target, Variant
