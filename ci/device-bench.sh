@@ -4,8 +4,8 @@
 #   here:   invoke device-pack [--python 3.12]   # .device/: wheels for its Python, the float models
 #   there:  bash ci/device-bench.sh [all|layers|models]   # with .device carried along
 # `layers`: every bench layer at 1, 2, 4 ... every CPU beside LiteRT at the same count, with parallel
-# efficiency (invoke bench --threads); `models`: the MLPerf Tiny float models at those counts
-# (invoke bench --models --threads); `all` (default): both. On the best SIMD table the CPU runs.
+# efficiency (invoke bench.scaling --threads); `models`: the MLPerf Tiny float models at those counts
+# (invoke bench.models --threads); `all` (default): both. On the best SIMD table the CPU runs.
 # Results (JSON, charts, this log) go to $OUT, or build/device/. The machine needs python3 (the
 # version packed for) with numpy and matplotlib, and gcc, cmake and ninja: the harness names what is
 # missing.
@@ -49,11 +49,11 @@ echo "device-bench: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)
 start=$SECONDS
 marker=$(mktemp)  # results written after it are this run's
 if [ "$what" != models ]; then
-  python3 -m invoke bench --variant "$variant" --threads "$counts"
+  python3 -m invoke bench.scaling --variant "$variant" --threads "$counts"
   echo "device-bench: layers took $((SECONDS - start)) s"
 fi
 if [ "$what" != layers ]; then
-  python3 -m invoke bench --variant "$variant" --models --threads "$counts"
+  python3 -m invoke bench.models --variant "$variant" --threads "$counts"
   echo "device-bench: $what took $((SECONDS - start)) s"
 fi
 # $OUT takes names of letters, digits, '.', '_' and '-' alone.

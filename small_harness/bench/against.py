@@ -1,4 +1,4 @@
-"""`invoke bench --models --against REV`: the MLPerf Tiny float models through this checkout's library
+"""`invoke bench.against REV`: the MLPerf Tiny float models through this checkout's library
 and through REV's (any commit of this repository), side by side in one run, to measure a change.
 
 Why not two runs of `bench --models`: on a noisy VM one binary's time moves 1.5-2x between runs
@@ -13,7 +13,6 @@ this checkout's toolchain files; both builds stay, so a second comparison rebuil
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import statistics
@@ -35,9 +34,9 @@ from small_harness.runner.client import Runner, SmallError
 from small_harness.core.tarballs import extract_tar
 from small_harness.core.paths import REPO_ROOT
 from small_harness.targets.types import Target, Variant
+from small_harness.bench.results import RESULTS_DIR, write_results
 
 AGAINST_DIR = REPO_ROOT / "build" / "against"
-RESULTS_DIR = REPO_ROOT / "build" / "bench"
 ROUNDS = 101
 BATCH_SECONDS = 0.01
 # With threads, the pool's workers spin a few milliseconds after a run before they sleep
@@ -51,7 +50,7 @@ def resolve_revision(revision: str) -> str:
     found = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{revision}^{{commit}}"], cwd=REPO_ROOT,
                            capture_output=True, text=True)
     if found.returncode != 0 or not found.stdout.strip():
-        raise HarnessError(f"--against {revision}: not a commit of this repository (see git log for commits)")
+        raise HarnessError(f"{revision}: not a commit of this repository (see git log for commits)")
     return found.stdout.strip()
 
 
@@ -163,11 +162,8 @@ def format_table(variant: Variant, commit: str, comparisons: list[Comparison]) -
 
 
 def write_json(variant: Variant, commit: str, comparisons: list[Comparison], directory: Path = RESULTS_DIR) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"against-{commit[:12]}-{variant.label}.json"
     data = {"variant": variant.label, "against": commit, "models": [
         {"model": c.model, "threads": c.threads, "ratio": c.ratio, "middle_half": list(c.spread),
          "ours_ms": c.ours_ms, "theirs_ms": c.theirs_ms, "ours_round_ns": list(c.ours_ns),
          "theirs_round_ns": list(c.theirs_ns)} for c in comparisons]}
-    path.write_text(json.dumps(data, indent=1) + "\n")
-    return path
+    return write_results(f"against-{commit[:12]}-{variant.label}.json", data, directory)

@@ -1,4 +1,4 @@
-"""`invoke bench`: native speed of the layers of small_harness/bench/layers.toml against the FMA peak
+"""`invoke bench.layers` (`invoke bench`): native speed of the layers of small_harness/bench/layers.toml against the FMA peak
 measured in the same run (small_peak), and against LiteRT running the same layer (bench_litert.py)
 in batches alternating with ours, both pinned to one CPU, one thread.
 
@@ -9,7 +9,6 @@ BATCHES batches (the VM is noisy: medians, never single runs)."""
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import statistics
@@ -29,11 +28,11 @@ from small_harness.runner.client import Runner
 from small_harness.targets.types import REF_ISA, Target, Variant
 from small_harness.core.paths import REPO_ROOT
 from small_harness.targets.registry import missing_cpu_flags
+from small_harness.bench.results import RESULTS_DIR, write_results
 
 PEAK_NAME = "small_peak"
 BATCHES = 9
 BATCH_SECONDS = 0.05
-RESULTS_DIR = REPO_ROOT / "build" / "bench"
 
 
 @dataclass(frozen=True)
@@ -208,8 +207,6 @@ def format_table(report: BenchReport) -> str:
 
 
 def write_json(report: BenchReport, directory: Path = RESULTS_DIR) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"{report.variant.label}.json"
     data = {
         "target": report.target.name, "variant": report.variant.label, "isa": report.isa, "backend": report.backend,
         "machine": cpu_model(), "peak_gflops": report.peak.gflops, "peak_best_gflops": report.peak.best_gflops,
@@ -223,8 +220,7 @@ def write_json(report: BenchReport, directory: Path = RESULTS_DIR) -> Path:
             "litert_goal": goal_ratio(m.layer), "litert_goal_met": m.litert_goal_met(),
         } for m in report.measurements],
     }
-    path.write_text(json.dumps(data, indent=1) + "\n")
-    return path
+    return write_results(f"{report.variant.label}.json", data, directory)
 
 
 def cpu_model() -> str:

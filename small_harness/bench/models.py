@@ -1,4 +1,4 @@
-"""`invoke bench --models`: whole-model latency of the MLPerf Tiny float models through the library's
+"""`invoke bench.models`: whole-model latency of the MLPerf Tiny float models through the library's
 runtime, beside LiteRT on the same input in the same run, at 1 thread and at N.
 
 Both run pinned to the same CPUs (the first `threads` of those this process may use): the runner
@@ -10,7 +10,6 @@ subtracted)."""
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import time
@@ -28,12 +27,11 @@ from small_harness.models.mlperf_tiny import FLOAT_MODELS, MODELS_DIR
 from small_harness.runner.launch import start_runner
 from small_harness.models.cache import import_cached
 from small_harness.runner.client import Runner
-from small_harness.core.paths import REPO_ROOT
 from small_harness.targets.types import Target, Variant
+from small_harness.bench.results import RESULTS_DIR, write_results
 
 BATCHES = 11
 BATCH_SECONDS = 0.1
-RESULTS_DIR = REPO_ROOT / "build" / "bench"
 
 
 @dataclass(frozen=True)
@@ -158,10 +156,7 @@ def format_table(variant: Variant, timings: list[ModelTiming]) -> str:
 
 
 def write_json(variant: Variant, timings: list[ModelTiming], directory: Path = RESULTS_DIR) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"models-{variant.label}.json"
     data = {"variant": variant.label, "models": [
         {"model": t.model, "threads": t.threads, "litert_ms": t.litert_ms, "ours_ms": t.ours_ms, "ratio": t.ratio,
          "litert_batch_ns": list(t.litert_ns), "ours_batch_ns": list(t.ours_ns)} for t in timings]}
-    path.write_text(json.dumps(data, indent=1) + "\n")
-    return path
+    return write_results(f"models-{variant.label}.json", data, directory)

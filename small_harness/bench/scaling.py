@@ -1,4 +1,4 @@
-"""`invoke bench --threads LIST` (without --models): each bench layer at each thread count, ours beside
+"""`invoke bench.scaling`: each bench layer at each thread count, ours beside
 LiteRT's at the same count, both pinned to the first n CPUs this process may use, in batches that
 alternate between the two. A layer's parallel efficiency at n threads is t(c) c / (t(n) n), c the
 first count asked for (normally 1): 1.0 is a perfect speed-up. Issue 11 asks at least 0.8 on the conv
@@ -6,14 +6,13 @@ layers up to 16 threads, on a machine with 16 cores; on fewer, the table says wh
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 from dataclasses import dataclass
 from pathlib import Path
 
 from small_harness.toolchain.backends import Backend
-from small_harness.bench.layers import BATCHES, RESULTS_DIR, cpu_model, time_layer
+from small_harness.bench.layers import BATCHES, cpu_model, time_layer
 from small_harness.bench.layer_list import BenchLayer
 from small_harness.bench.models import pin_first_cpus
 from small_harness.build.cmake import build
@@ -21,6 +20,7 @@ from small_harness.core.errors import HarnessError
 from small_harness.runner.launch import start_runner
 from small_harness.runner.client import Runner
 from small_harness.targets.types import Target, Variant
+from small_harness.bench.results import RESULTS_DIR, write_results
 
 EFFICIENCY_GOAL = 0.8  # issue 11, on the conv layers
 
@@ -141,8 +141,6 @@ def format_table(variant: Variant, scalings: list[LayerScaling]) -> str:
 
 
 def write_json(variant: Variant, scalings: list[LayerScaling], directory: Path = RESULTS_DIR) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"scaling-{variant.label}.json"
     data = {"variant": variant.label, "machine": cpu_model(), "cpus": len(os.sched_getaffinity(0)),
             "efficiency_goal": EFFICIENCY_GOAL, "layers": [{
                 "name": s.layer.name, "op": s.layer.op, "shape": s.layer.shape_text(), "macs": s.layer.macs(),
@@ -151,5 +149,4 @@ def write_json(variant: Variant, scalings: list[LayerScaling], directory: Path =
                     "efficiency": s.efficiency(p), "litert_efficiency": s.efficiency(p, litert=True),
                     "speed_over_litert": s.speed_over_litert(p), "ours_batch_ns": list(p.ours_ns),
                     "litert_batch_ns": list(p.litert_ns)} for p in s.points]} for s in scalings]}
-    path.write_text(json.dumps(data, indent=1) + "\n")
-    return path
+    return write_results(f"scaling-{variant.label}.json", data, directory)

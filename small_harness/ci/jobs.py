@@ -72,7 +72,7 @@ def ci_jobs(targets: Sequence[Target], toolchain: str = "auto") -> list[Job]:
             # Host toolchain always: the plugin is a host library for the host's qemu-user. Where that
             # QEMU cannot load plugins the job skips, saying why (bench --check probes it).
             name = f"counts-{target.name}"
-            jobs.append(Job(name, "counts", ("bench", "--arch", target.name, "--check", "--toolchain", "host",
+            jobs.append(Job(name, "counts", ("bench.counts", "--arch", target.name, "--check", "--toolchain", "host",
                                              "--junit-dir", _junit_dir(name)), target.name))
     for release in CLEAN_ROOM_RELEASES:
         name = f"clean-room-{release}"

@@ -1,4 +1,4 @@
-"""The committed instruction-count baselines (tests/baselines/<target>.json) and `invoke bench --check`:
+"""The committed instruction-count baselines (tests/baselines/<target>.json) and `invoke bench.counts --check`:
 per variant and layer, the counts of the last accepted run; a regression is a count that grew beyond
 TOLERANCE, or a conv layer's lane utilisation that fell by more than UTILISATION_TOLERANCE."""
 
@@ -80,7 +80,7 @@ def compare(report: CountsReport, baseline: dict[str, Any], source: str) -> list
     does not have is a HarnessError: the baseline is stale and must be rewritten, not guessed at."""
     label = report.variant.label
     entry = baseline["variants"].get(label)
-    hint = f"record it with: invoke bench --arch {label} --toolchain host --update-baseline"
+    hint = f"record it with: invoke bench.counts --arch {label} --update-baseline"
     if not isinstance(entry, dict) or not isinstance(entry.get("layers"), list):
         raise HarnessError(f"{source}: no baseline for {label}; {hint}")
     layers = entry["layers"]

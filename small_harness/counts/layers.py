@@ -1,4 +1,4 @@
-"""`invoke bench` on an emulated target: exact instruction counts per layer under QEMU, from the
+"""`invoke bench.counts`: exact instruction counts per layer under QEMU, from the
 counting plugin (count_plugin.py), for one inference of the MLPerf Tiny ResNet-8 float model.
 
 ResNet-8 is the bench's emulation-sized workload by rule: of the MLPerf Tiny float models it is the
@@ -9,7 +9,6 @@ calls a marker before each layer, so count i is layer i."""
 
 from __future__ import annotations
 
-import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,12 +26,11 @@ from small_harness.runner.launch import runner_argv
 from small_harness.runner.client import Runner, SmallError, exchange_deadline
 from small_harness.models.cache import import_cached
 from small_harness.targets.types import Target, Variant
-from small_harness.core.paths import REPO_ROOT
+from small_harness.bench.results import RESULTS_DIR, write_results
 
 MODEL_NAME = "pretrainedResnet"
 MODEL_PATH = MODELS_DIR / f"{MODEL_NAME}.tflite"
 GOAL_LANE_UTILISATION = 0.90  # issue 11: on the conv layers of ResNet-8, every SIMD ISA and vector length
-RESULTS_DIR = REPO_ROOT / "build" / "bench"
 
 
 @dataclass(frozen=True)
@@ -232,7 +230,4 @@ def report_data(report: CountsReport) -> dict[str, object]:
 
 
 def write_json(report: CountsReport, directory: Path = RESULTS_DIR) -> Path:
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"counts-{report.variant.label}.json"
-    path.write_text(json.dumps(report_data(report), indent=1) + "\n")
-    return path
+    return write_results(f"counts-{report.variant.label}.json", report_data(report), directory)

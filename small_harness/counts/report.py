@@ -1,4 +1,4 @@
-"""`invoke bench` for emulated targets: count each variant's instructions (counts.py), print and
+"""`invoke bench.counts`: count each variant's instructions (counts.py), print and
 write them, and with --check compare them with the committed baselines (counts_baseline.py),
 writing a JUnit file (one case per variant) for the CI table. Where the emulator cannot load the
 plugin, --check skips saying why; without --check that is an error."""
@@ -37,7 +37,7 @@ def count_choices(targets: list[Target], spec: str) -> list[tuple[Target, list[V
     for target in targets:
         if target.counts is None:
             raise HarnessError(f"{target.name} runs under QEMU and its TOML has no [counts] table: no instruction "
-                               "counts are declared for it (see the README, Instruction counts)")
+                               "counts are declared for it (docs/COUNTS.md)")
         chosen.append((target, select_variants(target, spec)))
     return chosen
 

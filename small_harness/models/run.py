@@ -130,7 +130,7 @@ def run_model(path: Path, target: Target, backend: Backend, input_path: Path | N
         print(f"time: {reply.elapsed_ns / 1e6:.3f} ms for one inference ({target.name}, native)")
     else:
         print(f"time: not measured: under QEMU wall time means nothing ({reply.elapsed_ns / 1e6:.1f} ms emulated); "
-              f"exact instruction counts per layer: invoke bench --arch {target.name} --toolchain host")
+              f"exact instruction counts per layer: invoke bench.counts --arch {target.name}")
     _report_output(output, x, saved_to, output_path)
     return output
 

@@ -147,7 +147,7 @@ class Packages:
 
 @dataclass(frozen=True)
 class CountsSpec:
-    """A target's [counts] table: `invoke bench` counts its instructions under QEMU with the TCG
+    """A target's [counts] table: `invoke bench.counts` counts its instructions under QEMU with the TCG
     plugin (small_harness/counts/qemu_plugin/), and CI checks them against tests/baselines/<target>.json."""
 
     # Prefixes of one-lane (scalar) FMA mnemonics the kernel tables' fma_mnemonics do not already

@@ -1,4 +1,4 @@
-"""`invoke bench --models` options, without timing anything: thread counts and the ratio's sense."""
+"""`invoke bench.models` options, without timing anything: thread counts and the ratio's sense."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`invoke bench --threads` without --models, from given timings (nothing is timed here): parallel
+"""`invoke bench.scaling`, from given timings (nothing is timed here): parallel
 efficiency against the first count, the speed over LiteRT, the verdicts on the reference conv layers
 and on all of them, and the chart."""
 

@@ -39,7 +39,7 @@ def test_a_counts_job_checks_with_the_host_toolchain() -> None:
     jobs = [job for job in ci_jobs(list(TARGETS.values()), toolchain="docker") if job.kind == "counts"]
     assert jobs
     for job in jobs:
-        assert job.invoke_args == ("bench", "--arch", job.target, "--check", "--toolchain", "host",
+        assert job.invoke_args == ("bench.counts", "--arch", job.target, "--check", "--toolchain", "host",
                                    "--junit-dir", f"build/ci/{job.name}")
 
 

@@ -1,5 +1,5 @@
 """Instruction counts, harness side: reading the plugin's report, useful MACs, the plugin's arguments
-from the TOML, the baseline comparison of `invoke bench --check` and the JUnit file the CI job writes.
+from the TOML, the baseline comparison of `invoke bench.counts --check` and the JUnit file the CI job writes.
 Nothing is built or emulated here (tests/target/test_counts.py runs the plugin for real)."""
 
 from __future__ import annotations

@@ -38,7 +38,8 @@ def test_unknown_toolchain_prints_one_error_line() -> None:
 def test_every_task_is_listed() -> None:
     result = run_invoke("--list")
     assert result.returncode == 0, result.stderr
-    for name in ("build", "test", "run", "bench", "ci", "port-size", "toolchain.install", "toolchain.cmake"):
+    for name in ("build", "test", "run", "bench.layers (bench)", "bench.models", "bench.counts", "bench.scaling",
+                 "bench.against", "ci.run (ci)", "port-size", "toolchain.install", "toolchain.cmake"):
         assert name in result.stdout
 
 

@@ -1,4 +1,4 @@
-"""`invoke bench --models --against REV` takes turns between two real runners (on native targets,
+"""`invoke bench.against REV` takes turns between two real runners (on native targets,
 where wall time means something): here two runners of the same build. Their ratio is a measurement,
 not a test (under CI's parallel jobs one runner's CPU may be shared and the other's not: 0.3x was
 seen); what is tested is that both run every round and that a refusal is one line."""

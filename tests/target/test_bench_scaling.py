@@ -1,4 +1,4 @@
-"""`invoke bench --threads` times a layer at each thread count in a real runner beside LiteRT (on native
+"""`invoke bench.scaling` times a layer at each thread count in a real runner beside LiteRT (on native
 targets, where wall time means something): both compute the same output at every count (checked
 before timing) and every batch is timed. No speed is asserted: the VM is noisy."""
 

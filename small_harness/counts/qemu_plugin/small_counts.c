@@ -1,6 +1,6 @@
 /* small_counts: a QEMU TCG plugin (API version 1) that counts, per layer of the library, the
  * instructions executed, the floating-point FMA instructions and the lanes they held, and the load
- * and store instructions. `invoke bench` on an emulated target builds it with the host's gcc
+ * and store instructions. `invoke bench.counts` builds it with the host's gcc
  * (small_harness/counts/plugin.py) and loads it into qemu-user:
  *
  *   qemu-riscv64 ... -plugin build/count_plugin/small_counts.so,vlen=256,fma=vfmacc,fma=vfmadd,...
