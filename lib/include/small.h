@@ -124,7 +124,7 @@ typedef struct {
     size_t packed_bytes;
     const float *bias; /* inside packed, or NULL */
     /* inside packed, after the bias: the 3x3 weights transformed for Winograd F(2x2, 3x3), where the
-     * layer is computed so (README, "Winograd"); else NULL */
+     * layer is computed so (docs/DESIGN.md, "Winograd"); else NULL */
     const float *winograd_weights;
     int packed_borrowed;
     const small_kernel_info *kernel;

@@ -1,7 +1,7 @@
 """`invoke device-pack` and ci/device-bench.sh, without the network: the pip command the pack runs,
 the versions it pins, what it refuses before downloading anything, and the script's own refusals.
 (The whole path, pack for Python 3.13 then the script in a Debian 13 container with no network, is
-a manual check: README, "Thread scaling on a many-core machine".)"""
+a manual check: docs/PERFORMANCE.md, "Thread scaling on a many-core machine".)"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""One NaN and Inf semantics on every ISA and vector length (README, "NaN and Inf"): NaN propagates
+"""One NaN and Inf semantics on every ISA and vector length (docs/RELIABILITY.md, "NaN and Inf"): NaN propagates
 through every kind, max-pool and the activations included (as numpy and LiteRT); a softmax row
 holding a NaN or +Inf, or only -Inf, is all NaN (as numpy and LiteRT); -Inf gives 0 in softmax
 and in relu. The references in tests/reference.py compute in float64 with numpy, which follows

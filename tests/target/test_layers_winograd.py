@@ -1,4 +1,4 @@
-"""3x3 stride-1 convs through Winograd F(2x2, 3x3) (lib/src/winograd.c, README "Winograd"): on the
+"""3x3 stride-1 convs through Winograd F(2x2, 3x3) (lib/src/winograd.c, docs/DESIGN.md "Winograd"): on the
 tables that offer its transforms (reference.WINOGRAD_ISAS) every such layer of enough channels is
 served that way, and checked against the float64 reference within the same bound as a direct conv;
 elsewhere, and beyond the rule's limits, the same layers run directly. The sweeps cross every edge a
