@@ -111,15 +111,18 @@ static void softmax_ref(const small_tile *t) {
     }
 }
 
+#define REF_KERNEL(kind, fn)                                                                                     \
+    {.name = "f32-" #kind "-4x8-ref", .run = fn, .pixel_tile = REF_PIXELS, .channel_tile = REF_CHANNELS}
+
 static const small_kernel_info ref_kernels[SMALL_KERNEL_COUNT_] = {
-    [SMALL_KERNEL_CONV] = {"f32-conv-4x8-ref", conv_ref, REF_PIXELS, REF_CHANNELS, 0},
-    [SMALL_KERNEL_DWCONV] = {"f32-dwconv-4x8-ref", dwconv_ref, REF_PIXELS, REF_CHANNELS, 0},
-    [SMALL_KERNEL_MAXPOOL] = {"f32-maxpool-4x8-ref", maxpool_ref, REF_PIXELS, REF_CHANNELS, 0},
-    [SMALL_KERNEL_AVGPOOL] = {"f32-avgpool-4x8-ref", avgpool_ref, REF_PIXELS, REF_CHANNELS, 0},
-    [SMALL_KERNEL_ADD] = {"f32-add-4x8-ref", add_ref, REF_PIXELS, REF_CHANNELS, 0},
-    [SMALL_KERNEL_COPY] = {"f32-copy-4x8-ref", copy_ref, REF_PIXELS, REF_CHANNELS, 0},
-    [SMALL_KERNEL_SOFTMAX] = {"f32-softmax-1xall-ref", softmax_ref, 1, 0, 0},
-    [SMALL_KERNEL_FC] = {"f32-fc-1x8-ref", fc_ref, 1, REF_CHANNELS, 0},
+    [SMALL_KERNEL_CONV] = REF_KERNEL(conv, conv_ref),
+    [SMALL_KERNEL_DWCONV] = REF_KERNEL(dwconv, dwconv_ref),
+    [SMALL_KERNEL_MAXPOOL] = REF_KERNEL(maxpool, maxpool_ref),
+    [SMALL_KERNEL_AVGPOOL] = REF_KERNEL(avgpool, avgpool_ref),
+    [SMALL_KERNEL_ADD] = REF_KERNEL(add, add_ref),
+    [SMALL_KERNEL_COPY] = REF_KERNEL(copy, copy_ref),
+    [SMALL_KERNEL_SOFTMAX] = {.name = "f32-softmax-1xall-ref", .run = softmax_ref, .pixel_tile = 1},
+    [SMALL_KERNEL_FC] = {.name = "f32-fc-1x8-ref", .run = fc_ref, .pixel_tile = 1, .channel_tile = REF_CHANNELS},
 };
 
 static int ref_supported(void) { return 1; }
@@ -127,8 +130,14 @@ static int ref_supported(void) { return 1; }
 /* The end of every chain: every kind, on any CPU. No FMA-peak probe: scalar code has no peak to
  * compare vector kernels with. */
 const small_kernel_table small_table_ref = {
-    "ref", ref_supported,
-    {&ref_kernels[0], &ref_kernels[1], &ref_kernels[2], &ref_kernels[3], &ref_kernels[4], &ref_kernels[5],
-     &ref_kernels[6], &ref_kernels[7]},
-    0,
+    .isa = "ref",
+    .supported = ref_supported,
+    .kernels = {[SMALL_KERNEL_CONV] = &ref_kernels[SMALL_KERNEL_CONV],
+                [SMALL_KERNEL_DWCONV] = &ref_kernels[SMALL_KERNEL_DWCONV],
+                [SMALL_KERNEL_MAXPOOL] = &ref_kernels[SMALL_KERNEL_MAXPOOL],
+                [SMALL_KERNEL_AVGPOOL] = &ref_kernels[SMALL_KERNEL_AVGPOOL],
+                [SMALL_KERNEL_ADD] = &ref_kernels[SMALL_KERNEL_ADD],
+                [SMALL_KERNEL_COPY] = &ref_kernels[SMALL_KERNEL_COPY],
+                [SMALL_KERNEL_SOFTMAX] = &ref_kernels[SMALL_KERNEL_SOFTMAX],
+                [SMALL_KERNEL_FC] = &ref_kernels[SMALL_KERNEL_FC]},
 };

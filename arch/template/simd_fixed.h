@@ -724,9 +724,12 @@ static int SIMD_FN(winograd_output)(small_winograd_output local) { /* by value: 
         if (lanes[l] != 0.0f) return 1;
     return 0;
 }
-#define SIMD_WINOGRAD_FNS , SIMD_FN(winograd_input), SIMD_FN(winograd_output), SIMD_NAME(winograd, SIMD_CONV_PIXELS, SIMD_CONV_CHANNELS)
+/* The conv kernel's fields for its transforms (the table below). */
+#define SIMD_WINOGRAD_FIELDS                                                                                     \
+    .winograd_input = SIMD_FN(winograd_input), .winograd_output = SIMD_FN(winograd_output),                      \
+    .winograd_name = SIMD_NAME(winograd, SIMD_CONV_PIXELS, SIMD_CONV_CHANNELS),
 #else
-#define SIMD_WINOGRAD_FNS , 0, 0, 0
+#define SIMD_WINOGRAD_FIELDS
 #endif
 
 /* ---- The FMA-peak probe (`small_peak`, the yardstick of `invoke bench`): independent chains, so
@@ -745,19 +748,33 @@ static double SIMD_FN(peak)(long iterations, float *sink) {
 }
 
 #define SIMD_NAME(kind, pixels, channels) "f32-" #kind "-" SIMD_STR(pixels) "x" SIMD_STR(channels) "-" SIMD_STR(SIMD_ISA)
-#define SIMD_CW_KERNEL(kind) {SIMD_NAME(kind, SIMD_CW_PIXELS, SIMD_CW_CHANNELS), SIMD_FN(kind), SIMD_CW_PIXELS, SIMD_CW_CHANNELS, 0, 0, SIMD_WHOLE_ROWS, 0, 0, 0}
+#define SIMD_CW_KERNEL(kind)                                                                                      \
+    {.name = SIMD_NAME(kind, SIMD_CW_PIXELS, SIMD_CW_CHANNELS), .run = SIMD_FN(kind), .pixel_tile = SIMD_CW_PIXELS, \
+     .channel_tile = SIMD_CW_CHANNELS, .whole_rows = SIMD_WHOLE_ROWS}
 
-static const small_kernel_info SIMD_FN(kernels)[] = {
-    {SIMD_NAME(conv, SIMD_CONV_PIXELS, SIMD_CONV_CHANNELS), SIMD_FN(conv), SIMD_CONV_PIXELS, SIMD_CONV_CHANNELS, 0, 0, SIMD_WHOLE_ROWS
-     SIMD_WINOGRAD_FNS},
-    SIMD_CW_KERNEL(dwconv), SIMD_CW_KERNEL(maxpool), SIMD_CW_KERNEL(avgpool), SIMD_CW_KERNEL(add), SIMD_CW_KERNEL(copy),
-    {SIMD_NAME(fc, 1, SIMD_FC_CHANNELS), SIMD_FN(fc), 1, SIMD_FC_CHANNELS, 0},
+static const small_kernel_info SIMD_FN(kernels)[SMALL_KERNEL_COUNT_] = {
+    [SMALL_KERNEL_CONV] = {.name = SIMD_NAME(conv, SIMD_CONV_PIXELS, SIMD_CONV_CHANNELS), .run = SIMD_FN(conv),
+                           .pixel_tile = SIMD_CONV_PIXELS, .channel_tile = SIMD_CONV_CHANNELS,
+                           .whole_rows = SIMD_WHOLE_ROWS, SIMD_WINOGRAD_FIELDS},
+    [SMALL_KERNEL_DWCONV] = SIMD_CW_KERNEL(dwconv),
+    [SMALL_KERNEL_MAXPOOL] = SIMD_CW_KERNEL(maxpool),
+    [SMALL_KERNEL_AVGPOOL] = SIMD_CW_KERNEL(avgpool),
+    [SMALL_KERNEL_ADD] = SIMD_CW_KERNEL(add),
+    [SMALL_KERNEL_COPY] = SIMD_CW_KERNEL(copy),
+    [SMALL_KERNEL_FC] = {.name = SIMD_NAME(fc, 1, SIMD_FC_CHANNELS), .run = SIMD_FN(fc), .pixel_tile = 1,
+                         .channel_tile = SIMD_FC_CHANNELS},
 };
 
-/* Softmax stays portable: it is bound by exp and runs once per model. */
+/* Softmax stays portable: it is bound by exp and runs once per model (its entry is empty). */
 const small_kernel_table SIMD_CAT(small_table, SIMD_ISA) = {
-    SIMD_STR(SIMD_ISA), simd_supported,
-    {&SIMD_FN(kernels)[0], &SIMD_FN(kernels)[1], &SIMD_FN(kernels)[2], &SIMD_FN(kernels)[3], &SIMD_FN(kernels)[4],
-     &SIMD_FN(kernels)[5], 0, &SIMD_FN(kernels)[6]},
-    SIMD_FN(peak),
+    .isa = SIMD_STR(SIMD_ISA),
+    .supported = simd_supported,
+    .kernels = {[SMALL_KERNEL_CONV] = &SIMD_FN(kernels)[SMALL_KERNEL_CONV],
+                [SMALL_KERNEL_DWCONV] = &SIMD_FN(kernels)[SMALL_KERNEL_DWCONV],
+                [SMALL_KERNEL_MAXPOOL] = &SIMD_FN(kernels)[SMALL_KERNEL_MAXPOOL],
+                [SMALL_KERNEL_AVGPOOL] = &SIMD_FN(kernels)[SMALL_KERNEL_AVGPOOL],
+                [SMALL_KERNEL_ADD] = &SIMD_FN(kernels)[SMALL_KERNEL_ADD],
+                [SMALL_KERNEL_COPY] = &SIMD_FN(kernels)[SMALL_KERNEL_COPY],
+                [SMALL_KERNEL_FC] = &SIMD_FN(kernels)[SMALL_KERNEL_FC]},
+    .peak = SIMD_FN(peak),
 };

@@ -259,7 +259,8 @@ static double VLA_FN(peak)(long iterations, float *sink) {
 
 #define VLA_NAME(kind, pixels, group) "f32-" #kind "-" VLA_STR(pixels) "x" VLA_STR(group) "-" VLA_STR(VLA_ISA)
 #define VLA_CONV_KERNEL(group, pixels, next)                                                                      \
-    {VLA_NAME(conv, pixels, group), VLA_FN(VLA_CAT(conv, group)), pixels, 0, VLA_CAT(lanes, group), next, 1}
+    {.name = VLA_NAME(conv, pixels, group), .run = VLA_FN(VLA_CAT(conv, group)), .pixel_tile = pixels,              \
+     .channel_tile_now = VLA_CAT(lanes, group), .narrower = next, .whole_rows = 1}
 
 /* Widest first, each pointing at the next narrower (small_choose_kernel picks per layer). */
 static const small_kernel_info VLA_FN(conv_groups)[VLA_CONV_GROUPS] = {
@@ -282,19 +283,31 @@ static const small_kernel_info VLA_FN(conv_groups)[VLA_CONV_GROUPS] = {
 };
 
 #define VLA_LANES VLA_CAT(lanes, VLA_VECTOR)
-static const small_kernel_info VLA_FN(kernels)[] = {
-    {VLA_NAME(dwconv, VLA_WINDOW_PIXELS, VLA_VECTOR), VLA_FN(dwconv), VLA_WINDOW_PIXELS, 0, VLA_LANES, 0, 1},
-    {VLA_NAME(maxpool, VLA_WINDOW_PIXELS, VLA_VECTOR), VLA_FN(maxpool), VLA_WINDOW_PIXELS, 0, VLA_LANES, 0, 1},
-    {VLA_NAME(avgpool, VLA_WINDOW_PIXELS, VLA_VECTOR), VLA_FN(avgpool), VLA_WINDOW_PIXELS, 0, VLA_LANES, 0, 1},
-    {VLA_NAME(add, 8, VLA_VECTOR), VLA_FN(add), 8, 0, VLA_LANES, 0, 1},
-    {VLA_NAME(copy, 8, VLA_VECTOR), VLA_FN(copy), 8, 0, VLA_LANES, 0, 1},
-    {"f32-fc-1x2" VLA_STR(VLA_VECTOR) "-" VLA_STR(VLA_ISA), VLA_FN(fc), 1, 0, VLA_FN(fc_channels), 0},
+#define VLA_CW_KERNEL(kind, pixels)                                                                               \
+    {.name = VLA_NAME(kind, pixels, VLA_VECTOR), .run = VLA_FN(kind), .pixel_tile = pixels,                         \
+     .channel_tile_now = VLA_LANES, .whole_rows = 1}
+
+static const small_kernel_info VLA_FN(kernels)[SMALL_KERNEL_COUNT_] = {
+    [SMALL_KERNEL_DWCONV] = VLA_CW_KERNEL(dwconv, VLA_WINDOW_PIXELS),
+    [SMALL_KERNEL_MAXPOOL] = VLA_CW_KERNEL(maxpool, VLA_WINDOW_PIXELS),
+    [SMALL_KERNEL_AVGPOOL] = VLA_CW_KERNEL(avgpool, VLA_WINDOW_PIXELS),
+    [SMALL_KERNEL_ADD] = VLA_CW_KERNEL(add, 8),
+    [SMALL_KERNEL_COPY] = VLA_CW_KERNEL(copy, 8),
+    [SMALL_KERNEL_FC] = {.name = "f32-fc-1x2" VLA_STR(VLA_VECTOR) "-" VLA_STR(VLA_ISA), .run = VLA_FN(fc),
+                         .pixel_tile = 1, .channel_tile_now = VLA_FN(fc_channels)},
 };
 
-/* Softmax stays portable: it is bound by exp and runs once per model. */
+/* Softmax stays portable: it is bound by exp and runs once per model (its entry is empty); conv comes in
+ * register groups, widest first. */
 const small_kernel_table VLA_CAT(small_table, VLA_ISA) = {
-    VLA_STR(VLA_ISA), vla_supported,
-    {&VLA_FN(conv_groups)[0], &VLA_FN(kernels)[0], &VLA_FN(kernels)[1], &VLA_FN(kernels)[2], &VLA_FN(kernels)[3],
-     &VLA_FN(kernels)[4], 0, &VLA_FN(kernels)[5]},
-    VLA_FN(peak),
+    .isa = VLA_STR(VLA_ISA),
+    .supported = vla_supported,
+    .kernels = {[SMALL_KERNEL_CONV] = &VLA_FN(conv_groups)[0],
+                [SMALL_KERNEL_DWCONV] = &VLA_FN(kernels)[SMALL_KERNEL_DWCONV],
+                [SMALL_KERNEL_MAXPOOL] = &VLA_FN(kernels)[SMALL_KERNEL_MAXPOOL],
+                [SMALL_KERNEL_AVGPOOL] = &VLA_FN(kernels)[SMALL_KERNEL_AVGPOOL],
+                [SMALL_KERNEL_ADD] = &VLA_FN(kernels)[SMALL_KERNEL_ADD],
+                [SMALL_KERNEL_COPY] = &VLA_FN(kernels)[SMALL_KERNEL_COPY],
+                [SMALL_KERNEL_FC] = &VLA_FN(kernels)[SMALL_KERNEL_FC]},
+    .peak = VLA_FN(peak),
 };

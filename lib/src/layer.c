@@ -1,5 +1,6 @@
-/* Planning (validation, output shape, weight packing) and execution of one layer. Every op is
- * lowered here to an instance of the shared nest (nest.c) and one kernel kind. */
+/* The public layer API: a descriptor checked, its output shape, its kernel chosen and its weights packed
+ * (small_layer_plan), and one run (small_layer_run). How each op becomes an instance of the shared nest,
+ * and the three ops that are more than one nest, are lower.c's. */
 #include <limits.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -8,7 +9,7 @@
 #include <string.h>
 
 #include "nest.h"
-#include "prepared_layer.h"
+#include "lower.h"
 #include "threads.h"
 #include "winograd.h"
 
@@ -84,7 +85,7 @@ static small_status pick_kernel_for(small_layer *layer, small_kernel_kind kind, 
 
 static small_status pick_kernel(small_layer *layer, small_kernel_kind kind) { return pick_kernel_for(layer, kind, 0); }
 
-static small_kernel_choice choice_of(const small_layer *layer) {
+small_kernel_choice small_layer_kernel_choice(const small_layer *layer) {
     small_kernel_choice choice = {layer->kernel, layer->pixel_tile, layer->channel_tile};
     return choice;
 }
@@ -238,7 +239,7 @@ static small_status pack(small_layer *layer, const float *weights, const float *
     layer->packed = aligned_alloc(64, (bytes + 63) / 64 * 64);
     if (!layer->packed) return fail(layer, SMALL_ERR_NOMEM, "cannot allocate %zu bytes of weights", bytes);
     layer->packed_bytes = bytes;
-    const small_kernel_choice k = choice_of(layer);
+    const small_kernel_choice k = small_layer_kernel_choice(layer);
     small_pack_weights(&k, weights, out_channels, groups, (int)taps, (int)depth, layer->packed);
     if (bias) {
         memcpy(layer->packed + n_weights, bias, (size_t)out_channels * sizeof(float));
@@ -252,21 +253,19 @@ static small_status pack(small_layer *layer, const float *weights, const float *
     return SMALL_OK;
 }
 
-static int is_depthwise(const small_layer_desc *d) {
+int small_layer_is_depthwise(const small_layer_desc *d) {
     return d->groups == d->inputs[0].c && d->out_channels == d->inputs[0].c;
 }
 
 /* A convolution whose one window is its whole input, unpadded and undilated, is a matrix-vector
  * product over the input flattened in HWC order, which is also the order of its OHWI weights. */
-static int conv_is_matvec(const small_layer *layer) {
+int small_layer_is_matvec_conv(const small_layer *layer) {
     const small_layer_desc *d = &layer->desc;
     const small_shape in = d->inputs[0];
-    return d->groups == 1 && !is_depthwise(d) && layer->output.h == 1 && layer->output.w == 1 &&
+    return d->groups == 1 && !small_layer_is_depthwise(d) && layer->output.h == 1 && layer->output.w == 1 &&
            layer->pad_top == 0 && layer->pad_left == 0 && d->kernel_h == in.h && d->kernel_w == in.w &&
            (in.h == 1 || d->dilation_h == 1) && (in.w == 1 || d->dilation_w == 1);
 }
-
-static small_nest nest_of(const small_layer *layer);
 
 static small_status plan_conv(small_layer *layer, const float *weights, const float *bias) {
     const small_layer_desc *d = &layer->desc;
@@ -279,17 +278,17 @@ static small_status plan_conv(small_layer *layer, const float *weights, const fl
     if (s) return s;
     layer->output.c = d->out_channels;
     const int64_t taps = (int64_t)d->kernel_h * d->kernel_w;
-    if (is_depthwise(d)) {
+    if (small_layer_is_depthwise(d)) {
         if ((s = pick_kernel(layer, SMALL_KERNEL_DWCONV))) return s;
         return pack(layer, weights, bias, d->out_channels, 1, taps, 1, 0);
     }
-    if (conv_is_matvec(layer)) {
+    if (small_layer_is_matvec_conv(layer)) {
         if ((s = pick_kernel(layer, SMALL_KERNEL_FC))) return s;
         return pack(layer, weights, bias, d->out_channels, 1, 1, taps * in.c, 0);
     }
     if ((s = pick_kernel_for(layer, SMALL_KERNEL_CONV, d->out_channels / d->groups))) return s;
-    const small_nest n = nest_of(layer);
-    const small_kernel_choice k = choice_of(layer);
+    const small_nest n = small_lower(layer);
+    const small_kernel_choice k = small_layer_kernel_choice(layer);
     return pack(layer, weights, bias, d->out_channels, d->groups, taps, in.c / d->groups, small_winograd_applies(&n, &k));
 }
 
@@ -412,144 +411,6 @@ void small_layer_release(small_layer *layer) {
     if (!layer) return;
     if (!layer->packed_borrowed) free(layer->packed);
     memset(layer, 0, sizeof *layer);
-}
-
-/* The nest instance of a planned layer, for its first input. */
-static small_nest nest_of(const small_layer *layer) {
-    const small_layer_desc *d = &layer->desc;
-    small_nest n;
-    memset(&n, 0, sizeof n);
-    n.in = d->inputs[0];
-    n.out = layer->output;
-    n.kernel_h = n.kernel_w = n.stride_h = n.stride_w = n.dilation_h = n.dilation_w = n.groups = 1;
-    n.activation = d->activation;
-    n.alpha = d->alpha;
-    n.weights = layer->packed;
-    n.bias = layer->bias;
-    switch (d->op) {
-    case SMALL_OP_CONV2D:
-        if (conv_is_matvec(layer)) {
-            n.in = (small_shape){1, 1, (int)small_shape_size(n.in)};
-            n.depth = n.in.c;
-            n.matvec = 1;
-            break;
-        }
-        n.groups = d->groups;
-        n.depth = is_depthwise(d) ? 0 : n.in.c / d->groups;
-        /* fall through */
-    case SMALL_OP_MAXPOOL:
-    case SMALL_OP_AVGPOOL:
-        n.kernel_h = d->kernel_h;
-        n.kernel_w = d->kernel_w;
-        n.stride_h = d->stride_h;
-        n.stride_w = d->stride_w;
-        n.dilation_h = d->dilation_h;
-        n.dilation_w = d->dilation_w;
-        n.pad_top = layer->pad_top;
-        n.pad_left = layer->pad_left;
-        break;
-    case SMALL_OP_GLOBAL_AVGPOOL:
-        n.kernel_h = n.in.h;
-        n.kernel_w = n.in.w;
-        break;
-    case SMALL_OP_FULLY_CONNECTED:
-        n.in = (small_shape){1, 1, (int)small_shape_size(n.in)};
-        n.depth = n.in.c;
-        n.matvec = 1;
-        break;
-    case SMALL_OP_RESHAPE: /* HWC data is already in order: copy it as one flat row */
-        n.in = n.out = (small_shape){1, 1, (int)small_shape_size(n.in)};
-        break;
-    default: break; /* elementwise: a 1x1 window over the same shape */
-    }
-    n.y_pixel_step = n.out.c;
-    return n;
-}
-
-/* A global average pool (a window over the whole input, padding-free, to one pixel, no activation)
- * averages the two halves of the input's rows apart, then combines the two means, weighted by their
- * rows: at 2 threads each thread averages the half that it wrote in the layer before (the nest's row
- * shares), where one thread alone read the other core's half (DS-CNN's 25x5x64: 1.6 us at 2 threads
- * against 0.3 at 1), and the next inference's first writes over those lines paid for it again. The
- * halves are the same at every thread count, so the result is too. */
-enum { HALVES_MAX_CHANNELS = 256 }; /* the second half's mean is on the stack (1 KiB: microcontrollers) */
-
-static int is_global_average(const small_layer *layer, const small_nest *n) {
-    const small_op op = layer->desc.op;
-    /* An input of one pixel tile or less is split by channel blocks in the layers before it (nest.c:
-     * split_blocks), not by rows: the nest's own walk takes it whole. */
-    return (op == SMALL_OP_GLOBAL_AVGPOOL || op == SMALL_OP_AVGPOOL) && n->out.h == 1 && n->out.w == 1 &&
-           n->kernel_h == n->in.h && n->kernel_w == n->in.w && n->pad_top == 0 && n->pad_left == 0 &&
-           n->in.h >= 2 && n->in.h * n->in.w > layer->pixel_tile && n->out.c <= HALVES_MAX_CHANNELS &&
-           n->activation == SMALL_ACT_NONE;
-}
-
-typedef struct {
-    small_nest half[2];
-    const small_kernel_choice *k;
-    const float *x[2];
-    float *y[2];
-} pool_halves;
-
-static void run_halves(void *context, int u0, int u1) {
-    const pool_halves *h = context;
-    for (int u = u0; u < u1; ++u) small_nest_run(&h->half[u], h->k, h->x[u], 0, h->y[u], 1);
-}
-
-/* Apart from small_layer_run, so that its buffers do not grow every layer's frame (QEMU counts). */
-static __attribute__((noinline)) void run_global_average(const small_nest *n, const small_kernel_choice *k,
-                                                         const float *x, float *y, int threads) {
-    float second[HALVES_MAX_CHANNELS];
-    const int rows = n->in.h, top = rows / 2;
-    pool_halves h = {.k = k, .x = {x, x + (size_t)top * n->in.w * n->in.c}, .y = {y, second}};
-    for (int u = 0; u < 2; ++u) {
-        h.half[u] = *n;
-        h.half[u].in.h = h.half[u].kernel_h = u ? rows - top : top;
-    }
-    int first[SMALL_MAX_THREADS + 1]; /* thread 0 the first half, thread 1 the second, the others none */
-    for (int t = 0; t <= threads; ++t) first[t] = t < 2 ? t : 2;
-    small_parallel_for(threads, 2, first, run_halves, &h);
-    const float w0 = (float)top / (float)rows, w1 = (float)(rows - top) / (float)rows;
-    for (int c = 0; c < n->out.c; ++c) y[c] = y[c] * w0 + second[c] * w1;
-}
-
-/* Apart from small_run_prepared, so that a call of six arguments does not grow every layer's frame (one
- * more store per layer under QEMU, RISC-V). */
-static __attribute__((noinline)) int run_winograd(const small_prepared_layer *p, const float *x, float *y,
-                                                  int threads) {
-    return small_winograd_run(&p->nest, &p->kernel, p->winograd_weights, x, y, threads);
-}
-
-void small_prepare_layer(const small_layer *layer, small_prepared_layer *p) {
-    p->nest = nest_of(layer);
-    p->kernel = choice_of(layer);
-    p->winograd_weights = layer->winograd_weights;
-    p->op = layer->desc.op;
-    p->global_average = is_global_average(layer, &p->nest);
-}
-
-void small_run_prepared(const small_layer *layer, const small_prepared_layer *p, const float *const *inputs,
-                        float *output, int threads) {
-    if (p->global_average) {
-        run_global_average(&p->nest, &p->kernel, inputs[0], output, threads);
-        return;
-    }
-    /* Computed directly after all where a Winograd result is not finite (an Inf input, an overflow). */
-    if (p->winograd_weights && !run_winograd(p, inputs[0], output, threads)) return;
-    if (p->op != SMALL_OP_CONCAT) {
-        small_nest_run(&p->nest, &p->kernel, inputs[0], p->op == SMALL_OP_ADD ? inputs[1] : 0, output, threads);
-        return;
-    }
-    /* Concat: each input is copied into its channel slice of the wider output. */
-    const small_layer_desc *d = &layer->desc;
-    small_nest n = p->nest;
-    n.y_pixel_step = layer->output.c;
-    int offset = 0;
-    for (int i = 0; i < d->n_inputs; ++i) {
-        n.in = n.out = d->inputs[i];
-        small_nest_run(&n, &p->kernel, inputs[i], 0, output + offset, threads);
-        offset += d->inputs[i].c;
-    }
 }
 
 small_status small_layer_run(const small_layer *layer, const float *const *inputs, float *output) {

@@ -12,7 +12,7 @@
 
 #include "arena.h"
 #include "model_file.h"
-#include "prepared_layer.h"
+#include "lower.h"
 #include "refuse.h"
 #include "small.h"
 #include "threads.h"

@@ -5,86 +5,13 @@
  * input; along the row it splits pixels into the interior, where the whole window is inside the
  * input and pixels go to the kernel pixel_tile at a time, and the borders, where each pixel goes
  * alone with its own clipped columns (channelwise kinds: a border column of the inner rows goes as one
- * tile, run_column). So a kernel only ever reads real input. */
+ * tile, run_column). So a kernel only ever reads real input.
+ *
+ * This file is the walk alone: how a layer is walked (its view, units, interior, blocks) was decided
+ * once by its plan (nest_plan.c); a walk sets up its record from the plan, adds the data and what the
+ * thread count changes, and walks. */
 #include "nest.h"
 #include "threads.h"
-
-static int min_int(int a, int b) { return a < b ? a : b; }
-static int max_int(int a, int b) { return a > b ? a : b; }
-
-/* Division rounding towards minus / plus infinity, for b > 0 and either sign of a (a > INT_MIN), without
- * an intermediate that can overflow (-a + b - 1 did, for a stride near INT_MAX). */
-static int floor_div(int a, int b) { return a >= 0 ? a / b : -1 - (-1 - a) / b; }
-static int ceil_div(int a, int b) { return a > 0 ? 1 + (a - 1) / b : -(-a / b); }
-
-/* Taps [lo, hi) of a window that starts at `start` and has `taps` taps `dilation` apart which
- * fall inside [0, size). hi == lo when none does. */
-static void clip_window(int start, int taps, int dilation, int size, int *lo, int *hi) {
-    if (dilation == 1) { /* the common case, without the divisions (tens of cycles each, per row and border) */
-        *lo = start < 0 ? -start : 0;
-        *hi = max_int(*lo, min_int(taps, size - start));
-        return;
-    }
-    *lo = start < 0 ? ceil_div(-start, dilation) : 0;
-    *hi = max_int(*lo, min_int(taps, floor_div(size - 1 - start, dilation) + 1));
-}
-
-/* Outputs [*lo, *hi) along one axis whose whole window lies inside the input (no tap in padding).
- * Inlined: a call cost Cortex-M55 up to 48 stores per small layer. */
-static inline __attribute__((always_inline)) void inside_range(int pad, int stride, int taps, int dilation,
-                                                              int in_size, int out_size, int *lo, int *hi) {
-    const int reach = (taps - 1) * dilation;
-    *lo = min_int(ceil_div(pad, stride), out_size);
-    *hi = max_int(*lo, min_int(out_size, floor_div(in_size - 1 - reach + pad, stride) + 1));
-}
-
-/* A plain reshuffle whose loop compares dominated the fuzzer's time (libFuzzer traces every compare)
- * while teaching it nothing; AddressSanitizer still checks every access. */
-#if defined(__clang__)
-__attribute__((no_sanitize("coverage")))
-#endif
-void small_pack_weights(const small_kernel_choice *k, const float *ohwi, int out_channels, int groups,
-                        int taps, int depth, float *packed) {
-    const int group_out = out_channels / groups;
-    const int block = small_channel_block(k, group_out);
-    for (int g = 0; g < groups; ++g) {
-        const int group_end = (g + 1) * group_out;
-        for (int c0 = g * group_out; c0 < group_end; c0 += block) {
-            const int nc = min_int(block, group_end - c0);
-            float *dst = packed + (size_t)c0 * taps * depth;
-            for (int c = 0; c < nc; ++c)
-                for (int tap = 0; tap < taps; ++tap)
-                    for (int d = 0; d < depth; ++d)
-                        dst[((size_t)tap * depth + d) * nc + c] =
-                            ohwi[((size_t)(c0 + c) * taps + tap) * depth + d];
-        }
-    }
-}
-
-/* The nest's work is cut into units. A spatial unit is one output row, or, for a 1x1 layer walked as
- * one long row, a stretch of FLAT_CHUNK_TILES pixel tiles. With enough of them, a unit is a spatial
- * unit of every channel block: a thread then computes the same rows in every layer, and finds its
- * input in its own cache. With few (a small image of many channels), a unit is a spatial unit of one
- * channel block, so that the blocks spread over the threads. Either way each (row, block) is computed
- * by the same kernel calls whoever runs it, so outputs are bit-identical for any number of threads. */
-enum { FLAT_CHUNK_TILES = 1, MIN_PARALLEL_MATVEC_MACS = 1 << 18, FLAT_MIN_TILES = 8 };
-
-typedef struct {
-    const small_nest *n;
-    const small_kernel_choice *k;
-    const float *x, *x2;
-    float *y;
-    int mac, groups, group_out, block, blocks_per_group, depth, chunk, chunks, ow_lo, ow_hi;
-    int call_pixels;    /* most pixels per kernel call: the pixel tile, or a whole row (whole_rows) */
-    int spatial_units;  /* out.h * chunks */
-    int row_run;        /* reduce a conv's window row as one tap (see small_nest_run) */
-    int chunk_major;    /* units numbered chunk by chunk, each across the rows (a transposed walk) */
-    /* Floats between neighbours along the walked rows (h) and columns (w): input, output, and taps of
-     * the packed weights (in runs of depth * block). A transposed walk swaps them (small_nest_run). */
-    ptrdiff_t x_h, x_w, y_h, y_w, w_h, w_w;
-    int blocks_inside;  /* a unit covers every channel block (else one) */
-    small_tile proto;   /* the fields every tile shares */
-} nest_run;
 
 /* Channel block gb of all groups' blocks: its group, and its channels [b0, b_end) of the group's,
  * which end at group_end. */
@@ -92,33 +19,33 @@ typedef struct {
     int g, group_end, b0, b_end;
 } block_span;
 
-static block_span block_of(const nest_run *r, int gb) {
+static block_span block_of(const small_nest_walk *r, int gb) {
     block_span b;
     b.g = gb / r->blocks_per_group;
     b.group_end = (b.g + 1) * r->group_out;
     b.b0 = b.g * r->group_out + gb % r->blocks_per_group * r->block;
-    b.b_end = r->blocks_per_group > 1 ? min_int(b.b0 + r->block, b.group_end) : b.group_end;
+    b.b_end = r->blocks_per_group > 1 ? small_min_int(b.b0 + r->block, b.group_end) : b.group_end;
     return b;
 }
 
 /* The tiles of output row oh, columns [ow_begin, ow_end), in block b, through t: the caller's tile,
  * which holds the fields every tile shares (a row does not copy them). Inlined: a call per row cost
  * up to 9% more stores on small layers (RISC-V counts). */
-static inline __attribute__((always_inline)) void run_row(const nest_run *r, small_tile *t, const block_span *b, int oh,
+static inline __attribute__((always_inline)) void run_row(const small_nest_walk *r, small_tile *t, const block_span *b, int oh,
                                                          int ow_begin, int ow_end) {
     const small_nest *n = r->n;
     const small_kernel_choice *k = r->k;
     const int g = b->g, group_end = b->group_end, b0 = b->b0, b_end = b->b_end;
     const int ih0 = oh * n->stride_h - n->pad_top;
     int i_lo, i_hi;
-    clip_window(ih0, n->kernel_h, n->dilation_h, n->in.h, &i_lo, &i_hi);
+    small_clip_window(ih0, n->kernel_h, n->dilation_h, n->in.h, &i_lo, &i_hi);
     for (int ow = ow_begin; ow < ow_end; ow += t->pixels) {
         const int iw0 = ow * n->stride_w - n->pad_left;
         int j_lo = 0, j_hi = n->kernel_w; /* the interior's whole window row: no division */
         if (ow >= r->ow_lo && ow < r->ow_hi) {
-            t->pixels = min_int(r->call_pixels, min_int(r->ow_hi, ow_end) - ow);
+            t->pixels = small_min_int(r->call_pixels, small_min_int(r->ow_hi, ow_end) - ow);
         } else {
-            clip_window(iw0, n->kernel_w, n->dilation_w, n->in.w, &j_lo, &j_hi);
+            small_clip_window(iw0, n->kernel_w, n->dilation_w, n->in.w, &j_lo, &j_hi);
             t->pixels = 1;
         }
         t->taps_h = i_hi - i_lo;
@@ -135,7 +62,7 @@ static inline __attribute__((always_inline)) void run_row(const nest_run *r, sma
                 ? (ptrdiff_t)(ih0 + i_lo * n->dilation_h) * r->x_h + (ptrdiff_t)(iw0 + j_lo * n->dilation_w) * r->x_w
                 : 0;
         for (int c0 = b0; c0 < b_end; c0 += r->block) {
-            const int nc = min_int(r->block, group_end - c0);
+            const int nc = small_min_int(r->block, group_end - c0);
             const ptrdiff_t x_channel = r->mac ? (ptrdiff_t)g * n->depth : c0;
             t->channels = nc;
             t->bias = n->bias ? n->bias + c0 : 0;
@@ -157,11 +84,11 @@ static inline __attribute__((always_inline)) void run_row(const nest_run *r, sma
  * of one call per pixel (a lone pixel's call cost about 27 ns on AVX-512: 3 of the 9 us of MobileNet's
  * 48x48x8 depthwise layer). Channelwise kinds only (run_units_columns). Its channel-block loop is
  * run_row's, specialised: sharing one (always inlined) cost the conv layers 2-5% more stores on SVE. */
-static void run_column(const nest_run *r, small_tile *t, const block_span *b, int ow, int oh_begin, int oh_end) {
+static void run_column(const small_nest_walk *r, small_tile *t, const block_span *b, int ow, int oh_begin, int oh_end) {
     const small_nest *n = r->n;
     const int iw0 = ow * n->stride_w - n->pad_left;
     int j_lo, j_hi;
-    clip_window(iw0, n->kernel_w, n->dilation_w, n->in.w, &j_lo, &j_hi);
+    small_clip_window(iw0, n->kernel_w, n->dilation_w, n->in.w, &j_lo, &j_hi);
     const ptrdiff_t x_pixel_step = t->x_pixel_step, y_pixel_step = t->y_pixel_step;
     t->x_pixel_step = n->stride_h * r->x_h;
     t->y_pixel_step = r->y_h;
@@ -170,13 +97,13 @@ static void run_column(const nest_run *r, small_tile *t, const block_span *b, in
     t->depth = r->depth;
     const int most = r->k->info->whole_rows ? oh_end - oh_begin : r->k->pixel_tile;
     for (int oh = oh_begin; oh < oh_end; oh += t->pixels) {
-        t->pixels = min_int(most, oh_end - oh);
+        t->pixels = small_min_int(most, oh_end - oh);
         const ptrdiff_t x_offset =
             t->taps_w ? (ptrdiff_t)(oh * n->stride_h - n->pad_top) * r->x_h + (ptrdiff_t)(iw0 + j_lo * n->dilation_w) * r->x_w
                       : 0;
         /* A channelwise kind's channel blocks (one depth, no second input, as nothing padded has one). */
         for (int c0 = b->b0; c0 < b->b_end; c0 += r->block) {
-            const int nc = min_int(r->block, b->b_end - c0);
+            const int nc = small_min_int(r->block, b->b_end - c0);
             t->channels = nc;
             t->bias = n->bias ? n->bias + c0 : 0;
             t->w_col_step = r->w_w * nc;
@@ -194,29 +121,29 @@ static void run_column(const nest_run *r, small_tile *t, const block_span *b, in
 /* Rows [oh_begin, oh_end), columns [ow_begin, ow_end), in block b, of a layer with border columns:
  * the rows of [oh_lo, oh_hi), whose windows lie inside the input's rows, leave their border pixels to
  * run_column, afterwards. */
-static void run_band(const nest_run *r, small_tile *t, const block_span *b, int oh_begin, int oh_end, int ow_begin,
+static void run_band(const small_nest_walk *r, small_tile *t, const block_span *b, int oh_begin, int oh_end, int ow_begin,
                      int ow_end, int oh_lo, int oh_hi) {
-    const int full_begin = max_int(oh_begin, oh_lo), full_end = min_int(oh_end, oh_hi);
-    const int inner_begin = max_int(ow_begin, r->ow_lo), inner_end = min_int(ow_end, r->ow_hi);
+    const int full_begin = small_max_int(oh_begin, oh_lo), full_end = small_min_int(oh_end, oh_hi);
+    const int inner_begin = small_max_int(ow_begin, r->ow_lo), inner_end = small_min_int(ow_end, r->ow_hi);
     for (int oh = oh_begin; oh < oh_end; ++oh) {
         const int full = oh >= full_begin && oh < full_end;
         run_row(r, t, b, oh, full ? inner_begin : ow_begin, full ? inner_end : ow_end);
     }
     if (full_begin >= full_end) return;
-    for (int ow = ow_begin; ow < min_int(ow_end, r->ow_lo); ++ow) run_column(r, t, b, ow, full_begin, full_end);
-    for (int ow = max_int(ow_begin, r->ow_hi); ow < ow_end; ++ow) run_column(r, t, b, ow, full_begin, full_end);
+    for (int ow = ow_begin; ow < small_min_int(ow_end, r->ow_lo); ++ow) run_column(r, t, b, ow, full_begin, full_end);
+    for (int ow = small_max_int(ow_begin, r->ow_hi); ow < ow_end; ++ow) run_column(r, t, b, ow, full_begin, full_end);
 }
 
 /* The tiles of spatial units [s0, s1) in channel block gb (of all groups' blocks). Decoded once, then
  * stepped (divisions per unit cost as much as a small tile). */
-static void run_spatial(const nest_run *r, int gb, int s0, int s1) {
+static void run_spatial(const small_nest_walk *r, int gb, int s0, int s1) {
     const int rows = r->n->out.h, width = r->n->out.w;
     const block_span b = block_of(r, gb);
     small_tile t = r->proto;
     if (r->chunk_major) { /* unit = chunk * rows + row */
         int oh = s0 % rows, chunk = s0 / rows;
         for (int s = s0; s < s1; ++s) {
-            run_row(r, &t, &b, oh, chunk * r->chunk, min_int(width, (chunk + 1) * r->chunk));
+            run_row(r, &t, &b, oh, chunk * r->chunk, small_min_int(width, (chunk + 1) * r->chunk));
             if (++oh == rows) oh = 0, ++chunk;
         }
         return;
@@ -225,9 +152,9 @@ static void run_spatial(const nest_run *r, int gb, int s0, int s1) {
      * whole pixel tiles (so its tiles are theirs). */
     int chunk = s0 % r->chunks, oh = s0 / r->chunks;
     for (int s = s0; s < s1; chunk = 0, ++oh) {
-        const int chunks = min_int(r->chunks - chunk, s1 - s);
+        const int chunks = small_min_int(r->chunks - chunk, s1 - s);
         s += chunks;
-        run_row(r, &t, &b, oh, chunk * r->chunk, min_int(width, (chunk + chunks) * r->chunk));
+        run_row(r, &t, &b, oh, chunk * r->chunk, small_min_int(width, (chunk + chunks) * r->chunk));
     }
 }
 
@@ -238,46 +165,46 @@ static void run_spatial(const nest_run *r, int gb, int s0, int s1) {
  * (the thread count) and change no result; conv sums a lone pixel's products in another order than a
  * tile's, so it keeps its pixels in rows. Chosen per layer, so that the other layers' walk stays as it
  * was (one walk for both cost the conv layers of ResNet-8 4-13% more stores under QEMU, SVE). */
-static void run_columns_spatial(const nest_run *r, int gb, int s0, int s1) {
+static void run_columns_spatial(const small_nest_walk *r, int gb, int s0, int s1) {
     const small_nest *n = r->n;
     const int rows = n->out.h, width = n->out.w;
     /* Rows [oh_lo, oh_hi): the whole window column lies inside the input. Found per call, not kept in
-     * nest_run: a larger nest_run cost every small layer stores (QEMU counts). */
+     * small_nest_walk: a larger small_nest_walk cost every small layer stores (QEMU counts). */
     int oh_lo, oh_hi;
-    inside_range(n->pad_top, n->stride_h, n->kernel_h, n->dilation_h, n->in.h, rows, &oh_lo, &oh_hi);
+    small_inside_range(n->pad_top, n->stride_h, n->kernel_h, n->dilation_h, n->in.h, rows, &oh_lo, &oh_hi);
     const block_span b = block_of(r, gb);
     small_tile t = r->proto;
     for (int s = s0; s < s1;) {
         const int chunk = r->chunk_major ? s / rows : 0, oh = r->chunk_major ? s % rows : s;
-        const int count = min_int(rows - oh, s1 - s);
-        run_band(r, &t, &b, oh, oh + count, chunk * r->chunk, min_int(width, (chunk + 1) * r->chunk), oh_lo, oh_hi);
+        const int count = small_min_int(rows - oh, s1 - s);
+        run_band(r, &t, &b, oh, oh + count, chunk * r->chunk, small_min_int(width, (chunk + 1) * r->chunk), oh_lo, oh_hi);
         s += count;
     }
 }
 
 /* Units block by block, as run_units numbers them: one block, or those of split_blocks. */
 static void run_units_columns(void *context, int u0, int u1) {
-    const nest_run *r = context;
+    const small_nest_walk *r = context;
     const int spatial = r->spatial_units;
     for (int gb = u0 / spatial; gb < r->blocks_per_group && gb * spatial < u1; ++gb)
-        run_columns_spatial(r, gb, max_int(u0 - gb * spatial, 0), min_int(u1 - gb * spatial, spatial));
+        run_columns_spatial(r, gb, small_max_int(u0 - gb * spatial, 0), small_min_int(u1 - gb * spatial, spatial));
 }
 
 /* MAC kinds walk channel blocks outside the rows, so that a block's packed weights stay in cache
  * over the rows. */
 static void run_units(void *context, int u0, int u1) {
-    const nest_run *r = context;
+    const small_nest_walk *r = context;
     const int blocks = r->groups * r->blocks_per_group, spatial = r->spatial_units;
     if (r->blocks_inside) {
         for (int gb = 0; gb < blocks; ++gb) run_spatial(r, gb, u0, u1);
         return;
     }
     for (int gb = u0 / spatial; gb < blocks && gb * spatial < u1; ++gb)
-        run_spatial(r, gb, max_int(u0 - gb * spatial, 0), min_int(u1 - gb * spatial, spatial));
+        run_spatial(r, gb, small_max_int(u0 - gb * spatial, 0), small_min_int(u1 - gb * spatial, spatial));
 }
 
 /* Fully connected (the nest's degenerate case: one pixel, one tap): a unit is one channel block, one
- * kernel call, with no window to clip: none of nest_run's set-up. */
+ * kernel call, with no window to clip: none of small_nest_walk's set-up. */
 typedef struct {
     const small_nest *n;
     small_tile_fn run;
@@ -293,7 +220,7 @@ static void run_matvec_units(void *context, int u0, int u1) {
                     .activation = n->activation, .alpha = n->alpha};
     for (int u = u0; u < u1; ++u) {
         const int c0 = u * r->block;
-        t.channels = min_int(r->block, n->out.c - c0);
+        t.channels = small_min_int(r->block, n->out.c - c0);
         t.bias = n->bias ? n->bias + c0 : 0;
         t.w = n->weights + (size_t)c0 * n->depth;
         t.y = r->y + c0;
@@ -307,7 +234,7 @@ static void run_matvec_units(void *context, int u0, int u1) {
  * mostly what it wrote one layer before. A transposed walk's units are bands of r->chunk stored rows
  * (each of n->out.h units, its columns), so its shares end at the band nearest the row; a flattened
  * layer's are pixel tiles, so its shares end at the tile nearest pixel pixels * t / threads. */
-static void row_shares(const nest_run *r, int flattened, int threads, int *first) {
+static void row_shares(const small_nest_walk *r, int flattened, int threads, int *first) {
     const small_nest *n = r->n;
     const int units = r->spatial_units;
     for (int t = 0; t < threads; ++t) {
@@ -320,74 +247,44 @@ static void row_shares(const nest_run *r, int flattened, int threads, int *first
         } else {
             unit = (int)((long long)n->out.h * t / threads) * r->chunks;
         }
-        first[t] = min_int(unit, units);
+        first[t] = small_min_int(unit, units);
     }
     first[threads] = units;
 }
 
-/* Apart from small_nest_run, so that the shares' array does not grow its frame (the stores of small
+/* Apart from small_small_nest_walk, so that the shares' array does not grow its frame (the stores of small
  * layers, which run on one thread: QEMU counts). */
-static __attribute__((noinline)) void run_parallel(const nest_run *r, int units, int columns, int flattened,
+static __attribute__((noinline)) void run_parallel(const small_nest_walk *r, int units, int columns, int flattened,
                                                    int threads) {
     int first[SMALL_MAX_THREADS + 1]; /* row shares where a unit covers every channel block */
     if (r->blocks_inside) row_shares(r, flattened, threads, first);
     small_parallel_for(threads, units, r->blocks_inside ? first : NULL, columns ? run_units_columns : run_units, (void *)r);
 }
 
-/* Whether a 1x1 layer is walked as one long row (see small_nest_run). Not by the thread count: the
- * kernel calls, and so the results, must not depend on it. */
-static int flatten_pays(const small_nest *n, const small_kernel_choice *k) {
-    return n->out.h * n->out.w >= FLAT_MIN_TILES * k->pixel_tile || 2 * n->out.w < k->pixel_tile;
+/* The FC kind's walk apart from the others', so that neither's frame is the other's (FC layers are
+ * small: each saved register is a store per inference under QEMU). */
+static __attribute__((noinline)) void walk_matvec(const small_nest_plan *p, const float *x, float *y, int threads) {
+    const small_nest *n = &p->view;
+    matvec_run r = {.n = n, .run = p->k.info->run, .block = small_channel_block(&p->k, n->out.c), .x = x, .y = y};
+    if (threads > 1 && p->parallel)
+        small_parallel_for(threads, p->blocks, NULL, run_matvec_units, &r);
+    else
+        run_matvec_units(&r, 0, p->blocks);
 }
 
-void small_nest_run(const small_nest *n, const small_kernel_choice *k, const float *x, const float *x2, float *y,
-                    int threads) {
-    if (n->matvec) {
-        matvec_run r = {.n = n, .run = k->info->run, .block = small_channel_block(k, n->out.c), .x = x, .y = y};
-        const int units = (n->out.c + r.block - 1) / r.block;
-        /* Each thread would read the whole input vector, which the threads wrote: ad01's 640 x 128
-         * layers took 1.07x the time split at 2 threads. */
-        if (threads == 1 || (double)n->out.c * n->depth < MIN_PARALLEL_MATVEC_MACS)
-            run_matvec_units(&r, 0, units);
-        else
-            small_parallel_for(threads, units, NULL, run_matvec_units, &r);
-        return;
-    }
-    /* A 1x1 window with stride 1 and no padding reads input pixel i for output pixel i, and both
-     * tensors store their rows back to back: walk them as one long row, so that pixel tiles run on
-     * across row ends instead of leaving a partial tile at the end of every row. But not a layer of
-     * few tiles whose rows are at least half a tile wide, which threads would share unevenly:
-     * MobileNet's 6x6 1x1 layers are 3 tiles, split 2:1 at 2 threads, where by rows each thread takes
-     * the 3 rows the depthwise beside it takes (5.5 -> 4.0 us at 2 threads; the same at 1). */
-    small_nest flat;
-    int flattened = 0;
-    if (n->kernel_h == 1 && n->kernel_w == 1 && n->stride_h == 1 && n->stride_w == 1 && n->pad_top == 0 &&
-        n->pad_left == 0 && n->in.h == n->out.h && n->in.w == n->out.w && n->out.h > 1 && flatten_pays(n, k)) {
-        flat = *n;
-        flat.in.w = flat.out.w = n->out.h * n->out.w;
-        flat.in.h = flat.out.h = 1;
-        n = &flat;
-        flattened = 1;
-    }
-    /* Floats between neighbours in the tensors as stored (HWC, output pixels y_pixel_step apart). */
-    const ptrdiff_t in_h = (ptrdiff_t)n->in.w * n->in.c, in_w = n->in.c;
-    const ptrdiff_t out_h = (ptrdiff_t)n->out.w * n->y_pixel_step, out_w = n->y_pixel_step;
-    /* An output narrower than a pixel tile and taller than wide (KWS's 25 x 5) is walked by columns:
-     * a column is as good a row to the kernels, which see only steps; pixel tiles then fill, and
-     * fewer pixels sit on a padded border. The view swaps the axes of the geometry and of the steps. */
-    small_nest view;
-    const int transposed = !flattened && n->out.w < n->out.h && n->out.w < k->pixel_tile;
-    if (transposed) {
-        view = *n;
-        view.in.h = n->in.w, view.in.w = n->in.h, view.out.h = n->out.w, view.out.w = n->out.h;
-        view.kernel_h = n->kernel_w, view.kernel_w = n->kernel_h, view.stride_h = n->stride_w;
-        view.stride_w = n->stride_h, view.dilation_h = n->dilation_w, view.dilation_w = n->dilation_h;
-        view.pad_top = n->pad_left, view.pad_left = n->pad_top;
-        n = &view;
-    }
-    nest_run r = {.n = n, .k = k, .x = x, .x2 = x2, .y = y};
-    r.x_h = transposed ? in_w : in_h, r.x_w = transposed ? in_h : in_w;
-    r.y_h = transposed ? out_w : out_h, r.y_w = transposed ? out_h : out_w;
+static __attribute__((noinline)) void walk_nest(const small_nest_plan *p, const float *x, const float *x2, float *y,
+                                                int threads) {
+    const small_nest *n = &p->view;
+    const small_kernel_choice *k = &p->k;
+    /* Floats between neighbours in the tensors as stored (HWC, output pixels y_pixel_step apart); a
+     * transposed view swaps them, as the plan swapped the geometry. */
+    const int transposed = p->transposed;
+    const ptrdiff_t in_h = transposed ? n->in.c : (ptrdiff_t)n->in.w * n->in.c;
+    const ptrdiff_t in_w = transposed ? (ptrdiff_t)n->in.h * n->in.c : n->in.c;
+    const ptrdiff_t out_h = transposed ? n->y_pixel_step : (ptrdiff_t)n->out.w * n->y_pixel_step;
+    const ptrdiff_t out_w = transposed ? (ptrdiff_t)n->out.h * n->y_pixel_step : n->y_pixel_step;
+    small_nest_walk r = {.n = n, .k = k, .x = x, .x2 = x2, .y = y};
+    r.x_h = in_h, r.x_w = in_w, r.y_h = out_h, r.y_w = out_w;
     r.w_h = transposed ? 1 : n->kernel_w, r.w_w = transposed ? n->kernel_h : 1; /* taps are packed [kh][kw] */
     r.mac = n->depth > 0; /* broadcast-MAC ops reduce over a group's input channels */
     r.groups = r.mac ? n->groups : 1;
@@ -396,26 +293,19 @@ void small_nest_run(const small_nest *n, const small_kernel_choice *k, const flo
     /* MAC kinds walk channel blocks outermost, so that a block's packed weights stay in cache over
      * the whole output. Channelwise kinds have no weights to keep (or a few): they walk blocks
      * innermost, so that each pixel's channels are read contiguously, which the prefetchers follow
-     * far better than short runs a channel block apart. */
-    /* A channelwise layer on an image of at most one pixel tile splits its channel blocks over the
-     * threads (split_blocks), as the conv layers around it do, whose one tile no two threads can
-     * share: so that each thread reads the channels it wrote (MobileNet's 3x3x256 depthwise took 2.2 us
-     * at 2 threads split by rows, 0.6 at 1). */
-    const int split_blocks = !r.mac && threads > 1 && n->out.h * n->out.w <= k->pixel_tile && k->channel_tile > 0;
-    r.blocks_per_group = r.mac || split_blocks ? (r.group_out + r.block - 1) / r.block : 1;
+     * far better than short runs a channel block apart; but at 2+ threads a small image's blocks are
+     * units of their own (the plan's can_split_blocks). */
+    const int split_blocks = threads > 1 && p->can_split_blocks;
+    r.blocks_per_group = r.mac || split_blocks ? p->blocks : 1;
     r.depth = r.mac ? n->depth : 1;
     /* A conv's window row is one run of kernel_w * depth floats in the input (channels innermost, no
      * dilation, no groups, rows walked as stored) and in its packed weights ([tap][depth] per block):
      * reduce it as one tap. */
     r.row_run = r.mac && r.depth == n->in.c && n->dilation_w == 1 && !transposed;
-    /* Units: a flat layer's stretches of FLAT_CHUNK_TILES tiles; a transposed walk's rows cut every
-     * pixel tile and numbered chunk by chunk, so that a thread's share is a band of the stored rows,
-     * as in the layers before and after it (most walked as stored); else whole rows. */
     r.chunk_major = transposed;
-    r.chunk = flattened || transposed ? FLAT_CHUNK_TILES * k->pixel_tile : n->out.w;
-    r.chunks = (n->out.w + r.chunk - 1) / r.chunk;
-    /* Interior columns [ow_lo, ow_hi): the whole window row lies inside the input. */
-    inside_range(n->pad_left, n->stride_w, n->kernel_w, n->dilation_w, n->in.w, n->out.w, &r.ow_lo, &r.ow_hi);
+    r.chunk = p->chunk;
+    r.chunks = p->chunks;
+    r.ow_lo = p->ow_lo, r.ow_hi = p->ow_hi;
     r.call_pixels = k->info->whole_rows ? n->out.w : k->pixel_tile;
 
     small_tile *t = &r.proto;
@@ -430,18 +320,25 @@ void small_nest_run(const small_nest *n, const small_kernel_choice *k, const flo
     r.spatial_units = n->out.h * r.chunks;
     r.blocks_inside = r.spatial_units >= threads && !split_blocks;
     const int units = r.blocks_inside ? r.spatial_units : r.groups * r.blocks_per_group * r.spatial_units;
-    /* Handing a layer to the pool costs about 0.7 us (measured on 2 cores), so the smallest layers stay
-     * on the caller. Yet a layer on the caller alone reads and writes whole tensors whose halves the
-     * other core holds: ResNet-8's ADDs of 16K elements took 2.5x the time on the caller (2 threads),
-     * and ResNet-8 0.88x the time with the threshold at 2^13 MACs rather than 2^15; DS-CNN and VWW
-     * were unchanged, and raising it (keeping depthwise layers whole) took them up to 2x. */
-    const double macs = (double)n->out.h * n->out.w * n->out.c * n->kernel_h * n->kernel_w * r.depth;
-    const int columns = !r.mac && (r.ow_lo > 0 || r.ow_hi < n->out.w); /* channelwise, with borders */
-    if (threads > 1 && macs >= SMALL_MIN_PARALLEL_MACS) {
-        run_parallel(&r, units, columns, flattened, threads);
-    } else if (columns) {
+    if (threads > 1 && p->parallel) {
+        run_parallel(&r, units, p->columns, p->flattened, threads);
+    } else if (p->columns) {
         run_units_columns(&r, 0, units);
     } else {
         run_units(&r, 0, units); /* a direct call, which the compiler may inline */
     }
+}
+
+void small_nest_walk_run(const small_nest_plan *p, const float *x, const float *x2, float *y, int threads) {
+    if (p->matvec)
+        walk_matvec(p, x, y, threads);
+    else
+        walk_nest(p, x, x2, y, threads);
+}
+
+void small_nest_run(const small_nest *n, const small_kernel_choice *k, const float *x, const float *x2, float *y,
+                    int threads) {
+    small_nest_plan p;
+    small_nest_plan_make(&p, n, k);
+    small_nest_walk_run(&p, x, x2, y, threads);
 }

@@ -3,6 +3,7 @@
 #define SMALL_NEST_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "small_kernel.h"
 
@@ -28,13 +29,99 @@ static inline int small_channel_block(const small_kernel_choice *k, int group_ch
 }
 
 /* Handing a layer to the thread pool costs about 0.7 us (2 cores): layers of fewer MACs stay on the
- * caller (see small_nest_run). */
+ * caller (see nest_plan.c). */
 enum { SMALL_MIN_PARALLEL_MACS = 1 << 13 };
 
-/* Runs the nest over the whole output with kernel k (its tile on this CPU), on `threads` threads:
- * what small_pool_enter gave the run (threads.h), or 1 for a part of a layer already split across
- * threads. x2 is the second
- * input of ADD, else NULL. */
+/* ---- Index arithmetic, shared by the plan and the walk ------------------------------------------ */
+
+static inline int small_min_int(int a, int b) { return a < b ? a : b; }
+static inline int small_max_int(int a, int b) { return a > b ? a : b; }
+
+/* Division rounding towards minus / plus infinity, for b > 0 and either sign of a (a > INT_MIN), without
+ * an intermediate that can overflow (-a + b - 1 did, for a stride near INT_MAX). */
+static inline int small_floor_div(int a, int b) { return a >= 0 ? a / b : -1 - (-1 - a) / b; }
+static inline int small_ceil_div(int a, int b) { return a > 0 ? 1 + (a - 1) / b : -(-a / b); }
+
+/* Taps [lo, hi) of a window that starts at `start` and has `taps` taps `dilation` apart which
+ * fall inside [0, size). hi == lo when none does. */
+static inline void small_clip_window(int start, int taps, int dilation, int size, int *lo, int *hi) {
+    if (dilation == 1) { /* the common case, without the divisions (tens of cycles each, per row and border) */
+        *lo = start < 0 ? -start : 0;
+        *hi = small_max_int(*lo, small_min_int(taps, size - start));
+        return;
+    }
+    *lo = start < 0 ? small_ceil_div(-start, dilation) : 0;
+    *hi = small_max_int(*lo, small_min_int(taps, small_floor_div(size - 1 - start, dilation) + 1));
+}
+
+/* Outputs [*lo, *hi) along one axis whose whole window lies inside the input (no tap in padding).
+ * Inlined: a call cost Cortex-M55 up to 48 stores per small layer. */
+static inline __attribute__((always_inline)) void small_inside_range(int pad, int stride, int taps, int dilation,
+                                                              int in_size, int out_size, int *lo, int *hi) {
+    const int reach = (taps - 1) * dilation;
+    *lo = small_min_int(small_ceil_div(pad, stride), out_size);
+    *hi = small_max_int(*lo, small_min_int(out_size, small_floor_div(in_size - 1 - reach + pad, stride) + 1));
+}
+
+
+/* ---- The plan: how a layer is walked, decided once ----------------------------------------------
+ *
+ * The nest's work is cut into units. A spatial unit is one output row, or, for a 1x1 layer walked as
+ * one long row, a stretch of FLAT_CHUNK_TILES pixel tiles. With enough of them, a unit is a spatial
+ * unit of every channel block: a thread then computes the same rows in every layer, and finds its
+ * input in its own cache. With few (a small image of many channels), a unit is a spatial unit of one
+ * channel block, so that the blocks spread over the threads. Either way each (row, block) is computed
+ * by the same kernel calls whoever runs it, so outputs are bit-identical for any number of threads.
+ *
+ * What depends on the layer and the kernel alone is decided once by small_nest_plan_make (nest_plan.c):
+ * the view walked (the layer as laid out, as one long row, or transposed), how spatial units are cut,
+ * the interior columns, the channel blocks, whether the pool is worth it. A walk (nest.c) sets up its
+ * working record (small_nest_walk, below: steps and tile fields, a few dozen integer operations, which
+ * cost an inference fewer instructions than reading them from a stored record would) from the planned
+ * view, adds the data and what 2+ threads change (a small image's channel blocks shared out), and
+ * walks. */
+typedef struct {
+    const small_nest *n;
+    const small_kernel_choice *k;
+    const float *x, *x2;
+    float *y;
+    int mac, groups, group_out, block, blocks_per_group, depth, chunk, chunks, ow_lo, ow_hi;
+    int call_pixels;    /* most pixels per kernel call: the pixel tile, or a whole row (whole_rows) */
+    int spatial_units;  /* out.h * chunks */
+    int row_run;        /* reduce a conv's window row as one tap (nest_plan.c) */
+    int chunk_major;    /* units numbered chunk by chunk, each across the rows (a transposed walk) */
+    /* Floats between neighbours along the walked rows (h) and columns (w): input, output, and taps of
+     * the packed weights (in runs of depth * block). A transposed walk swaps them (nest_plan.c). */
+    ptrdiff_t x_h, x_w, y_h, y_w, w_h, w_w;
+    int blocks_inside;  /* a unit covers every channel block (else one) */
+    small_tile proto;   /* the fields every tile shares */
+} small_nest_walk;
+
+
+typedef struct {
+    small_nest view;          /* the layer as walked: itself, or its flattened or transposed view */
+    small_kernel_choice k;
+    int matvec;               /* the FC kind: units are channel blocks */
+    int flattened;            /* a 1x1 layer walked as one long row */
+    int transposed;           /* walked by columns */
+    int chunk, chunks;        /* a spatial unit's output pixels, and units per walked row */
+    int ow_lo, ow_hi;         /* interior columns: the whole window row inside the input */
+    int columns;              /* channelwise, with border columns (run_units_columns) */
+    int parallel;             /* enough MACs to hand to the pool at 2+ threads */
+    int can_split_blocks;     /* channelwise on an image of at most one pixel tile, blocked: at 2+
+                               * threads its channel blocks are shared out (nest.c) */
+    int blocks;               /* channel blocks of a group */
+} small_nest_plan;
+
+/* Plans the walk of n with kernel k (its tile on this CPU). */
+void small_nest_plan_make(small_nest_plan *p, const small_nest *n, const small_kernel_choice *k);
+
+/* Walks a planned layer over the whole output on `threads` threads: what small_pool_enter gave the run
+ * (threads.h), or 1 for a part of a layer already split across threads. x2 is the second input of
+ * ADD, else NULL. */
+void small_nest_walk_run(const small_nest_plan *p, const float *x, const float *x2, float *y, int threads);
+
+/* Plans and walks in one call: for nests made at run time (concat's slices, a pool's halves). */
 void small_nest_run(const small_nest *n, const small_kernel_choice *k, const float *x, const float *x2, float *y,
                     int threads);
 
