@@ -77,25 +77,25 @@ static int is_global_average(const small_layer *layer, const small_nest *n) {
            n->activation == SMALL_ACT_NONE;
 }
 
-/* The two halves of a global average, planned at prepare (plans[0] and plans[1]). */
-static void plan_halves(small_prepared_layer *p) {
-    const int rows = p->nest.in.h, top = rows / 2;
-    for (int u = 0; u < 2; ++u) {
-        small_nest half = p->nest;
-        half.in.h = half.kernel_h = u ? rows - top : top;
-        small_nest_plan_make(&p->plans[u], &half, &p->kernel);
-    }
+/* The two halves of a global average (nests of their rows), and their plans, made at prepare. */
+static small_nest half_of(const small_nest *n, int u) { /* for planning; a run builds its halves in place */
+    small_nest half = *n;
+    const int rows = n->in.h, top = rows / 2;
+    half.in.h = half.kernel_h = u ? rows - top : top;
+    return half;
 }
 
 typedef struct {
+    small_nest half[2];
     const small_nest_plan *plans;
+    const small_kernel_choice *k;
     const float *x[2];
     float *y[2];
 } pool_halves;
 
 static void run_halves(void *context, int u0, int u1) {
     const pool_halves *h = context;
-    for (int u = u0; u < u1; ++u) small_nest_walk_run(&h->plans[u], h->x[u], 0, h->y[u], 1);
+    for (int u = u0; u < u1; ++u) small_nest_walk_run(&h->plans[u], &h->half[u], h->k, h->x[u], 0, h->y[u], 1);
 }
 
 /* Apart from small_layer_run, so that its buffers do not grow every layer's frame (QEMU counts). */
@@ -104,7 +104,12 @@ static __attribute__((noinline)) void run_global_average(const small_prepared_la
     const small_nest *n = &p->nest;
     float second[HALVES_MAX_CHANNELS];
     const int rows = n->in.h, top = rows / 2;
-    pool_halves h = {.plans = p->plans, .x = {x, x + (size_t)top * n->in.w * n->in.c}, .y = {y, second}};
+    pool_halves h = {.plans = p->plans, .k = &p->kernel, .x = {x, x + (size_t)top * n->in.w * n->in.c},
+                     .y = {y, second}};
+    for (int u = 0; u < 2; ++u) {
+        h.half[u] = *n;
+        h.half[u].in.h = h.half[u].kernel_h = u ? rows - top : top;
+    }
     int first[SMALL_MAX_THREADS + 1]; /* thread 0 the first half, thread 1 the second, the others none */
     for (int t = 0; t <= threads; ++t) first[t] = t < 2 ? t : 2;
     small_parallel_for(threads, 2, first, run_halves, &h);
@@ -126,7 +131,10 @@ void small_prepare_layer(const small_layer *layer, small_prepared_layer *p) {
     p->op = layer->desc.op;
     p->global_average = is_global_average(layer, &p->nest);
     if (p->global_average)
-        plan_halves(p);
+        for (int u = 0; u < 2; ++u) {
+            const small_nest half = half_of(&p->nest, u);
+            small_nest_plan_make(&p->plans[u], &half, &p->kernel);
+        }
     else
         small_nest_plan_make(&p->plans[0], &p->nest, &p->kernel);
 }
@@ -140,7 +148,8 @@ void small_run_prepared(const small_layer *layer, const small_prepared_layer *p,
     /* Computed directly after all where a Winograd result is not finite (an Inf input, an overflow). */
     if (p->winograd_weights && !run_winograd(p, inputs[0], output, threads)) return;
     if (p->op != SMALL_OP_CONCAT) {
-        small_nest_walk_run(&p->plans[0], inputs[0], p->op == SMALL_OP_ADD ? inputs[1] : 0, output, threads);
+        small_nest_walk_run(&p->plans[0], &p->nest, &p->kernel, inputs[0], p->op == SMALL_OP_ADD ? inputs[1] : 0, output,
+                            threads);
         return;
     }
     /* Concat: each input is copied into its channel slice of the wider output. */

@@ -263,19 +263,25 @@ static __attribute__((noinline)) void run_parallel(const small_nest_walk *r, int
 
 /* The FC kind's walk apart from the others', so that neither's frame is the other's (FC layers are
  * small: each saved register is a store per inference under QEMU). */
-static __attribute__((noinline)) void walk_matvec(const small_nest_plan *p, const float *x, float *y, int threads) {
-    const small_nest *n = &p->view;
-    matvec_run r = {.n = n, .run = p->k.info->run, .block = small_channel_block(&p->k, n->out.c), .x = x, .y = y};
+__attribute__((noinline)) void small_nest_walk_matvec(const small_nest_plan *p, const small_nest *n,
+                                                     const small_kernel_choice *k, const float *x, float *y,
+                                                     int threads) {
+    matvec_run r = {.n = n, .run = k->info->run, .block = small_channel_block(k, n->out.c), .x = x, .y = y};
     if (threads > 1 && p->parallel)
         small_parallel_for(threads, p->blocks, NULL, run_matvec_units, &r);
     else
         run_matvec_units(&r, 0, p->blocks);
 }
 
-static __attribute__((noinline)) void walk_nest(const small_nest_plan *p, const float *x, const float *x2, float *y,
-                                                int threads) {
-    const small_nest *n = &p->view;
-    const small_kernel_choice *k = &p->k;
+__attribute__((noinline)) void small_nest_walk_nest(const small_nest_plan *p, const small_nest *layer,
+                                                   const small_kernel_choice *k, const float *x, const float *x2,
+                                                   float *y, int threads) {
+    small_nest view; /* made only where the plan walks another view than the layer's (a copy costs) */
+    const small_nest *n = layer;
+    if (p->flattened || p->transposed) {
+        small_nest_view(p, layer, &view);
+        n = &view;
+    }
     /* Floats between neighbours in the tensors as stored (HWC, output pixels y_pixel_step apart); a
      * transposed view swaps them, as the plan swapped the geometry. */
     const int transposed = p->transposed;
@@ -329,16 +335,9 @@ static __attribute__((noinline)) void walk_nest(const small_nest_plan *p, const 
     }
 }
 
-void small_nest_walk_run(const small_nest_plan *p, const float *x, const float *x2, float *y, int threads) {
-    if (p->matvec)
-        walk_matvec(p, x, y, threads);
-    else
-        walk_nest(p, x, x2, y, threads);
-}
-
 void small_nest_run(const small_nest *n, const small_kernel_choice *k, const float *x, const float *x2, float *y,
                     int threads) {
     small_nest_plan p;
     small_nest_plan_make(&p, n, k);
-    small_nest_walk_run(&p, x, x2, y, threads);
+    small_nest_walk_run(&p, n, k, x, x2, y, threads);
 }

@@ -99,8 +99,6 @@ typedef struct {
 
 
 typedef struct {
-    small_nest view;          /* the layer as walked: itself, or its flattened or transposed view */
-    small_kernel_choice k;
     int matvec;               /* the FC kind: units are channel blocks */
     int flattened;            /* a 1x1 layer walked as one long row */
     int transposed;           /* walked by columns */
@@ -113,13 +111,29 @@ typedef struct {
     int blocks;               /* channel blocks of a group */
 } small_nest_plan;
 
-/* Plans the walk of n with kernel k (its tile on this CPU). */
+/* Plans the walk of n with kernel k (its tile on this CPU). The plan is a few integers (a model keeps
+ * one per layer, on a microcontroller's heap too); the walk makes the view it names from the nest. */
 void small_nest_plan_make(small_nest_plan *p, const small_nest *n, const small_kernel_choice *k);
 
-/* Walks a planned layer over the whole output on `threads` threads: what small_pool_enter gave the run
- * (threads.h), or 1 for a part of a layer already split across threads. x2 is the second input of
- * ADD, else NULL. */
-void small_nest_walk_run(const small_nest_plan *p, const float *x, const float *x2, float *y, int threads);
+/* Walks n, planned by p with k, over the whole output on `threads` threads: what small_pool_enter gave
+ * the run (threads.h), or 1 for a part of a layer already split across threads. x2 is the second input
+ * of ADD, else NULL. */
+void small_nest_walk_matvec(const small_nest_plan *p, const small_nest *n, const small_kernel_choice *k, const float *x,
+                            float *y, int threads);
+void small_nest_walk_nest(const small_nest_plan *p, const small_nest *n, const small_kernel_choice *k, const float *x,
+                          const float *x2, float *y, int threads);
+/* Inlined, so that a walk is one call with its arguments (each past the registers a store and a load on
+ * 32-bit ARM: QEMU counts). */
+static inline void small_nest_walk_run(const small_nest_plan *p, const small_nest *n, const small_kernel_choice *k,
+                                       const float *x, const float *x2, float *y, int threads) {
+    if (p->matvec)
+        small_nest_walk_matvec(p, n, k, x, y, threads);
+    else
+        small_nest_walk_nest(p, n, k, x, x2, y, threads);
+}
+
+/* The view of n that a plan walks: n itself, or flattened to one long row, or transposed. */
+void small_nest_view(const small_nest_plan *p, const small_nest *n, small_nest *view);
 
 /* Plans and walks in one call: for nests made at run time (concat's slices, a pool's halves). */
 void small_nest_run(const small_nest *n, const small_kernel_choice *k, const float *x, const float *x2, float *y,

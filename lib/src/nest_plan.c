@@ -11,7 +11,7 @@ static int flatten_pays(const small_nest *n, const small_kernel_choice *k) {
 }
 
 void small_nest_plan_make(small_nest_plan *p, const small_nest *n, const small_kernel_choice *k) {
-    *p = (small_nest_plan){.view = *n, .k = *k, .matvec = n->matvec};
+    *p = (small_nest_plan){.matvec = n->matvec};
     if (n->matvec) {
         p->blocks = (n->out.c + small_channel_block(k, n->out.c) - 1) / small_channel_block(k, n->out.c);
         /* Each thread would read the whole input vector, which the threads wrote: ad01's 640 x 128
@@ -19,31 +19,23 @@ void small_nest_plan_make(small_nest_plan *p, const small_nest *n, const small_k
         p->parallel = (double)n->out.c * n->depth >= MIN_PARALLEL_MATVEC_MACS;
         return;
     }
-    small_nest *v = &p->view;
+    small_nest view;
+    small_nest *v = &view;
     /* A 1x1 window with stride 1 and no padding reads input pixel i for output pixel i, and both
      * tensors store their rows back to back: walk them as one long row, so that pixel tiles run on
      * across row ends instead of leaving a partial tile at the end of every row. But not a layer of
      * few tiles whose rows are at least half a tile wide, which threads would share unevenly:
      * MobileNet's 6x6 1x1 layers are 3 tiles, split 2:1 at 2 threads, where by rows each thread takes
      * the 3 rows the depthwise beside it takes (5.5 -> 4.0 us at 2 threads; the same at 1). */
-    if (n->kernel_h == 1 && n->kernel_w == 1 && n->stride_h == 1 && n->stride_w == 1 && n->pad_top == 0 &&
-        n->pad_left == 0 && n->in.h == n->out.h && n->in.w == n->out.w && n->out.h > 1 && flatten_pays(n, k)) {
-        v->in.w = v->out.w = n->out.h * n->out.w;
-        v->in.h = v->out.h = 1;
-        p->flattened = 1;
-    }
+    p->flattened = n->kernel_h == 1 && n->kernel_w == 1 && n->stride_h == 1 && n->stride_w == 1 && n->pad_top == 0 &&
+                   n->pad_left == 0 && n->in.h == n->out.h && n->in.w == n->out.w && n->out.h > 1 &&
+                   flatten_pays(n, k);
     /* An output narrower than a pixel tile and taller than wide (KWS's 25 x 5) is walked by columns:
      * a column is as good a row to the kernels, which see only steps; pixel tiles then fill, and
      * fewer pixels sit on a padded border. The view swaps the axes of the geometry (the walk swaps the
      * steps). */
-    p->transposed = !p->flattened && v->out.w < v->out.h && v->out.w < k->pixel_tile;
-    if (p->transposed) {
-        const small_nest s = *v;
-        v->in.h = s.in.w, v->in.w = s.in.h, v->out.h = s.out.w, v->out.w = s.out.h;
-        v->kernel_h = s.kernel_w, v->kernel_w = s.kernel_h, v->stride_h = s.stride_w;
-        v->stride_w = s.stride_h, v->dilation_h = s.dilation_w, v->dilation_w = s.dilation_h;
-        v->pad_top = s.pad_left, v->pad_left = s.pad_top;
-    }
+    p->transposed = !p->flattened && n->out.w < n->out.h && n->out.w < k->pixel_tile;
+    small_nest_view(p, n, v);
     const int mac = v->depth > 0; /* broadcast-MAC ops reduce over a group's input channels */
     const int group_out = v->out.c / (mac ? v->groups : 1);
     p->blocks = (group_out + small_channel_block(k, group_out) - 1) / small_channel_block(k, group_out);
@@ -67,6 +59,19 @@ void small_nest_plan_make(small_nest_plan *p, const small_nest *n, const small_k
      * were unchanged, and raising it (keeping depthwise layers whole) took them up to 2x. */
     const double macs = (double)v->out.h * v->out.w * v->out.c * v->kernel_h * v->kernel_w * (mac ? v->depth : 1);
     p->parallel = macs >= SMALL_MIN_PARALLEL_MACS;
+}
+
+void small_nest_view(const small_nest_plan *p, const small_nest *n, small_nest *v) {
+    *v = *n;
+    if (p->flattened) {
+        v->in.w = v->out.w = n->out.h * n->out.w;
+        v->in.h = v->out.h = 1;
+    } else if (p->transposed) {
+        v->in.h = n->in.w, v->in.w = n->in.h, v->out.h = n->out.w, v->out.w = n->out.h;
+        v->kernel_h = n->kernel_w, v->kernel_w = n->kernel_h, v->stride_h = n->stride_w;
+        v->stride_w = n->stride_h, v->dilation_h = n->dilation_w, v->dilation_w = n->dilation_h;
+        v->pad_top = n->pad_left, v->pad_left = n->pad_top;
+    }
 }
 
 /* A plain reshuffle whose loop compares dominated the fuzzer's time (libFuzzer traces every compare)
