@@ -77,12 +77,12 @@ static int is_global_average(const small_layer *layer, const small_nest *n) {
            n->activation == SMALL_ACT_NONE;
 }
 
-/* The two halves of a global average (nests of their rows), and their plans, made at prepare. */
-static small_nest half_of(const small_nest *n, int u) { /* for planning; a run builds its halves in place */
-    small_nest half = *n;
+/* Half u of a global average: a nest of its rows (the first rows / 2, then the rest), written in place
+ * (a struct returned by value was a second copy per half on Cortex-M55: QEMU counts). */
+static void make_half(small_nest *half, const small_nest *n, int u) {
     const int rows = n->in.h, top = rows / 2;
-    half.in.h = half.kernel_h = u ? rows - top : top;
-    return half;
+    *half = *n;
+    half->in.h = half->kernel_h = u ? rows - top : top;
 }
 
 typedef struct {
@@ -106,10 +106,7 @@ static __attribute__((noinline)) void run_global_average(const small_prepared_la
     const int rows = n->in.h, top = rows / 2;
     pool_halves h = {.plans = p->plans, .k = &p->kernel, .x = {x, x + (size_t)top * n->in.w * n->in.c},
                      .y = {y, second}};
-    for (int u = 0; u < 2; ++u) {
-        h.half[u] = *n;
-        h.half[u].in.h = h.half[u].kernel_h = u ? rows - top : top;
-    }
+    for (int u = 0; u < 2; ++u) make_half(&h.half[u], n, u);
     int first[SMALL_MAX_THREADS + 1]; /* thread 0 the first half, thread 1 the second, the others none */
     for (int t = 0; t <= threads; ++t) first[t] = t < 2 ? t : 2;
     small_parallel_for(threads, 2, first, run_halves, &h);
@@ -131,8 +128,9 @@ void small_prepare_layer(const small_layer *layer, small_prepared_layer *p) {
     p->op = layer->desc.op;
     p->global_average = is_global_average(layer, &p->nest);
     if (p->global_average)
-        for (int u = 0; u < 2; ++u) {
-            const small_nest half = half_of(&p->nest, u);
+        for (int u = 0; u < 2; ++u) { /* the halves' plans, at prepare: a run makes only their nests */
+            small_nest half;
+            make_half(&half, &p->nest, u);
             small_nest_plan_make(&p->plans[u], &half, &p->kernel);
         }
     else

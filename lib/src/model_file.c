@@ -56,8 +56,7 @@ small_file_packed_layout small_file_packed_layout_of(int n_tensors, int n_layers
     return l;
 }
 
-/* The checksum of a pre-packed file's first `end` bytes, its checksum word taken as zero. */
-static uint32_t packed_checksum(const unsigned char *data, size_t checksum_at, size_t end) {
+uint32_t small_file_packed_checksum(const unsigned char *data, size_t checksum_at, size_t end) {
     static const unsigned char zero[4] = {0, 0, 0, 0};
     uint32_t crc = small_crc32(0, data, checksum_at);
     crc = small_crc32(crc, zero, 4);
@@ -105,7 +104,7 @@ small_status small_file_open(small_file *f, const void *bytes, size_t size, smal
     if (f->packed) {
         const size_t end = (size_t)weights_offset + 4 * (size_t)weights_count;
         const uint32_t stored = (uint32_t)small_file_word(data, layout.checksum_at / 4);
-        const uint32_t computed = packed_checksum(data, layout.checksum_at, end);
+        const uint32_t computed = small_file_packed_checksum(data, layout.checksum_at, end);
         if (stored != computed)
             return small_refuse(why, SMALL_ERR_FORMAT, "pre-packed model damaged: its checksum is %08x, its bytes give %08x",
                           (unsigned)stored, (unsigned)computed);
@@ -236,6 +235,6 @@ small_status small_file_write_packed(const small_layer *layers, int n_layers, in
         small_file_put_word(sig, SMALL_FILE_SIG_NAME / 4, (int32_t)(l->packed_bytes / sizeof(float)));
         at += l->packed_bytes / sizeof(float);
     }
-    small_file_put_word(o, layout.checksum_at / 4, (int32_t)packed_checksum(o, layout.checksum_at, total));
+    small_file_put_word(o, layout.checksum_at / 4, (int32_t)small_file_packed_checksum(o, layout.checksum_at, total));
     return SMALL_OK;
 }

@@ -103,6 +103,10 @@ typedef struct {
 } small_file_packed_layout;
 small_file_packed_layout small_file_packed_layout_of(int n_tensors, int n_layers);
 
+/* The checksum of a pre-packed file's first `end` bytes (checksum_at + 4 <= end), its checksum word at
+ * checksum_at taken as zero: what its checksum word must hold. */
+uint32_t small_file_packed_checksum(const unsigned char *data, size_t checksum_at, size_t end);
+
 /* Word `index` of a little-endian buffer, and its writer, on a host of either byte order. */
 int32_t small_file_word(const unsigned char *data, size_t index);
 void small_file_put_word(unsigned char *out, size_t index, int32_t value);

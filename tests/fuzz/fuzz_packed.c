@@ -27,8 +27,8 @@ static void reseal(uint8_t *file, size_t size) {
     const small_file_packed_layout layout = small_file_packed_layout_of(n_tensors, n_layers);
     const uint64_t end = (uint64_t)weights_offset + 4 * (uint64_t)weights_count;
     if (layout.checksum_at + 4 > end || end > size) return;
-    small_file_put_word(file, layout.checksum_at / 4, 0);
-    small_file_put_word(file, layout.checksum_at / 4, (int32_t)small_crc32(0, file, (size_t)end));
+    small_file_put_word(file, layout.checksum_at / 4,
+                        (int32_t)small_file_packed_checksum(file, layout.checksum_at, (size_t)end));
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
