@@ -1,6 +1,7 @@
 """Developer commands (`invoke --list`): each task declares its flags and calls one command of
 small_harness/commands/, which does the work and prints. A failure is one `error: ...` line and exit
-status 1, never a traceback."""
+status 1, never a traceback. `invoke TASK --help` prints a task's help, also where it takes positional
+arguments (commands/task_help.py)."""
 
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ from small_harness.commands import repro as repro_commands
 from small_harness.commands import run as run_commands
 from small_harness.commands import test as test_command
 from small_harness.commands import toolchain as toolchain_commands
+from small_harness.commands.common import use_build_jobs
+from small_harness.commands.task_help import help_before_positionals
 from small_harness.core.errors import HarnessError
 from small_harness.targets.registry import NATIVE
 
@@ -41,6 +44,12 @@ PEER_ISA = ("LiteRT's kernels: native (default), or avx2: AVX-512, AMX and AVX-V
             "as on a CPU with AVX2 and nothing newer; pair with --variant avx2 (results in build/bench/litert-avx2/)")
 ONLY = "only layers whose name contains one of these comma-separated words"
 AUTO = "auto"
+JOBS = ("compile jobs at once in the builds (default: $SMALL_BUILD_JOBS, else every CPU this process may use; "
+        "ninja's own default is the cores plus 2)")
+RUN_ARCH = ("one target (name or alias, default native): the library's own choice of kernels; or one variant of it, "
+            "its kernel table forced (and its vector length), e.g. x86_64@avx2, aarch64@sve-vlen512, riscv64@vlen256")
+
+help_before_positionals()
 
 
 @contextmanager
@@ -54,8 +63,10 @@ def reported_errors() -> Iterator[None]:
         raise Exit(f"error: {error.message}", code=1) from None
 
 
-def calls(command: Callable[..., None], *args: object) -> None:
+def calls(command: Callable[..., None], *args: object, jobs: int = 0) -> None:
+    """Runs a command, its errors in one line; `jobs` is the --jobs of a task that builds."""
     with reported_errors():
+        use_build_jobs(jobs)
         command(*args)
 
 
@@ -76,10 +87,10 @@ def _numbers(text: str, flag: str) -> list[int]:
 
 # ---- build, test, run ---------------------------------------------------------------------------
 
-@task(help={"arch": ARCH, "toolchain": TOOLCHAIN})
-def build(c: Context, arch: str = NATIVE, toolchain: str = AUTO) -> None:
+@task(help={"arch": ARCH, "toolchain": TOOLCHAIN, "jobs": JOBS})
+def build(c: Context, arch: str = NATIVE, toolchain: str = AUTO, jobs: int = 0) -> None:
     """Build the library, runner and self-test for each target, then check the ELF files."""
-    calls(build_commands.build_targets, arch, toolchain)
+    calls(build_commands.build_targets, arch, toolchain, jobs=jobs)
 
 
 @task(name="elf-check", help={"arch": ARCH, "toolchain": TOOLCHAIN})
@@ -91,56 +102,59 @@ def elf_check(c: Context, arch: str = NATIVE, toolchain: str = AUTO) -> None:
 @task(help={"arch": ARCH, "toolchain": TOOLCHAIN, "variant": VARIANT,
             "harness": "run the harness's own tests (tests/harness/) instead of a target's; builds nothing",
             "junit-dir": "write JUnit XML here: pytest.xml, and selftest-<variant>.xml from ctest",
-            "pytest-args": "extra pytest arguments, e.g. '-k conv -x'"})
+            "pytest-args": "extra pytest arguments, e.g. '-k conv -x'", "jobs": JOBS})
 def test(c: Context, arch: str = NATIVE, toolchain: str = AUTO, variant: str = "all", harness: bool = False,
-         junit_dir: str = "", pytest_args: str = "") -> None:
+         junit_dir: str = "", pytest_args: str = "", jobs: int = 0) -> None:
     """Build each target, check its ELF files, run its C self-test and its test suite (tests/target/);
     or, with --harness, the harness's own tests."""
-    calls(test_command.test, arch, toolchain, variant, harness, _path(junit_dir), shlex.split(pytest_args))
+    calls(test_command.test, arch, toolchain, variant, harness, _path(junit_dir), shlex.split(pytest_args), jobs=jobs)
 
 
-@task(help={"model": "a float .tflite file", "arch": "one target (name or alias), default native",
+@task(help={"model": "a float .tflite file", "arch": RUN_ARCH,
             "toolchain": TOOLCHAIN, "input": "input .npy (default: a fixed-seed random input)",
-            "output": "write the output here as .npy"})
-def run(c: Context, model: str, arch: str = NATIVE, toolchain: str = AUTO, input: str = "", output: str = "") -> None:
-    """Import a .tflite model, build for the target and run one inference with the library."""
+            "output": "write the output here as .npy", "jobs": JOBS})
+def run(c: Context, model: str, arch: str = NATIVE, toolchain: str = AUTO, input: str = "", output: str = "",
+        jobs: int = 0) -> None:
+    """Import a .tflite model, build for the target and run one inference with the library; print the
+    kernel tables in force and the kernel that served each layer."""
     calls(run_commands.run, Path(model), arch, toolchain, Path(input) if input else None,
-          Path(output) if output else None)
+          Path(output) if output else None, jobs=jobs)
 
 
 @task(help={"model": "a float .tflite file, or 'all' (default) for the MLPerf Tiny float models",
             "arch": "bare-metal target(s): a name, a comma list, or 'all' (default: every bare-metal target)",
-            "toolchain": TOOLCHAIN})
-def size(c: Context, model: str = "all", arch: str = "all", toolchain: str = AUTO) -> None:
+            "toolchain": TOOLCHAIN, "jobs": JOBS})
+def size(c: Context, model: str = "all", arch: str = "all", toolchain: str = AUTO, jobs: int = 0) -> None:
     """Build each model into a bare-metal firmware image, run it, and report its flash and RAM (ELF
     sections, arena, heap, peak stack) against the board's memory map."""
-    calls(run_commands.size, model, arch, toolchain)
+    calls(run_commands.size, model, arch, toolchain, jobs=jobs)
 
 
-@task(help={"file": CASE, "arch": REPRO_ARCH, "toolchain": TOOLCHAIN})
-def repro(c: Context, file: str, arch: str = NATIVE, toolchain: str = AUTO) -> None:
+@task(help={"file": CASE, "arch": REPRO_ARCH, "toolchain": TOOLCHAIN, "jobs": JOBS})
+def repro(c: Context, file: str, arch: str = NATIVE, toolchain: str = AUTO, jobs: int = 0) -> None:
     """Replay a saved case (the requests that crashed or hung a runner) on a fresh runner, alone.
     Exits 1 when the runner crashes or hangs again, 0 when it serves the case cleanly."""
-    calls(repro_commands.repro, Path(file), arch, toolchain)
+    calls(repro_commands.repro, Path(file), arch, toolchain, jobs=jobs)
 
 
 @task(help={"file": CASE, "arch": REPRO_ARCH,
             "toolchain": "host (default): QEMU runs here, where gdb can reach its port",
-            "port": "the gdbstub's TCP port (default: a free one)"})
-def debug(c: Context, file: str, arch: str = NATIVE, toolchain: str = "host", port: int = 0) -> None:
+            "port": "the gdbstub's TCP port (default: a free one)", "jobs": JOBS})
+def debug(c: Context, file: str, arch: str = NATIVE, toolchain: str = "host", port: int = 0, jobs: int = 0) -> None:
     """Run a saved case under QEMU's gdbstub and print the gdb-multiarch command that attaches to it
     (for a native target: the gdb command that runs it)."""
-    calls(repro_commands.debug, Path(file), arch, toolchain, port)
+    calls(repro_commands.debug, Path(file), arch, toolchain, port, jobs=jobs)
 
 
 @task(help={"seconds": "how long each fuzzer runs (all run at once)", "arch": "the fuzzing target(s): "
             "default every target whose TOML says fuzzing = true", "toolchain": TOOLCHAIN,
-            "junit-dir": "write fuzz.xml here (one case per fuzzer)"})
-def fuzz(c: Context, seconds: int = 60, arch: str = "all", toolchain: str = AUTO, junit_dir: str = "") -> None:
+            "junit-dir": "write fuzz.xml here (one case per fuzzer)", "jobs": JOBS})
+def fuzz(c: Context, seconds: int = 60, arch: str = "all", toolchain: str = AUTO, junit_dir: str = "",
+         jobs: int = 0) -> None:
     """Run the libFuzzer targets (model loader plus one inference; pre-packed loader; layer descriptors;
     runner protocol) with ASan and UBSan. Corpora grow in build/fuzz/; anything found is saved in
     tests/fuzz/regressions/, which the test suite replays on every target. Exits 1 on a finding."""
-    calls(fuzz_command.fuzz, seconds, arch, toolchain, _path(junit_dir))
+    calls(fuzz_command.fuzz, seconds, arch, toolchain, _path(junit_dir), jobs=jobs)
 
 
 # ---- ports --------------------------------------------------------------------------------------
@@ -152,11 +166,11 @@ def port_size(c: Context) -> None:
     calls(port_commands.port_size)
 
 
-@task(help={"arch": ARCH + " (default all)", "toolchain": TOOLCHAIN})
-def kernels(c: Context, arch: str = "all", toolchain: str = AUTO) -> None:
+@task(help={"arch": ARCH + " (default all)", "toolchain": TOOLCHAIN, "jobs": JOBS})
+def kernels(c: Context, arch: str = "all", toolchain: str = AUTO, jobs: int = 0) -> None:
     """The conformance table of the ports: per kernel table, its template and lines, and for each kind
     whether it runs the table's own code or arch/ref's, with its tiles (asking each built variant)."""
-    calls(port_commands.kernels, arch, toolchain)
+    calls(port_commands.kernels, arch, toolchain, jobs=jobs)
 
 
 @task
@@ -196,65 +210,67 @@ def new_arch(c: Context, name: str, triple: str, isa: str = "", like: str = "fix
     "fma": "mnemonic prefixes of its vector FMA, comma-separated",
     "cpu": "QEMU's -cpu for its variants; with {vlen} for vector lengths",
     "vlens": "vector lengths to test at, comma-separated (vla)",
+    "fallback-cpu": "a QEMU -cpu of the target's machine without the ISA, where the build must take the next table",
 })
 def new_isa(c: Context, isa: str, target: str, like: str = "vla", isa_flags: str = "", fma: str = "", cpu: str = "",
-            vlens: str = "") -> None:
+            vlens: str = "", fallback_cpu: str = "") -> None:
     """Add a kernel table to an existing target (best first), with arch/ISA/ to fill in."""
-    calls(generate_commands.new_isa, target, isa, like, _words(isa_flags), _words(fma), cpu, _numbers(vlens, "--vlens"))
+    calls(generate_commands.new_isa, target, isa, like, _words(isa_flags), _words(fma), cpu, _numbers(vlens, "--vlens"),
+          fallback_cpu)
 
 
 # ---- bench --------------------------------------------------------------------------------------
 
 @task(name="layers", default=True, help={"arch": "native target(s): native (default), a name, or a comma list",
                                          "variant": BENCH_VARIANT, "toolchain": "host (default) or docker",
-                                         "only": ONLY, "peer-isa": PEER_ISA})
+                                         "only": ONLY, "peer-isa": PEER_ISA, "jobs": JOBS})
 def bench_layers(c: Context, arch: str = NATIVE, variant: str = "all", toolchain: str = "host", only: str = "",
-                 peer_isa: str = "native") -> None:
+                 peer_isa: str = "native", jobs: int = 0) -> None:
     """Time the bench layers (small_harness/bench/layers.toml) natively, per kernel table, against the
     measured FMA peak and LiteRT's same one-operator model: a table, build/bench/<variant>.json and a chart."""
-    calls(bench_commands.layers, arch, variant, toolchain, only, peer_isa)
+    calls(bench_commands.layers, arch, variant, toolchain, only, peer_isa, jobs=jobs)
 
 
 @task(name="models", help={"arch": "native target(s)", "variant": BENCH_VARIANT, "toolchain": "host (default) or docker",
                            "threads": "thread counts, comma-separated (default: 1 and every CPU this process may use)",
-                           "peer-isa": PEER_ISA})
+                           "peer-isa": PEER_ISA, "jobs": JOBS})
 def bench_models(c: Context, arch: str = NATIVE, variant: str = "all", toolchain: str = "host", threads: str = "",
-                 peer_isa: str = "native") -> None:
+                 peer_isa: str = "native", jobs: int = 0) -> None:
     """The MLPerf Tiny float models beside LiteRT, at 1 and N threads: a table,
     build/bench/models-<variant>.json and a chart."""
-    calls(bench_commands.models, arch, variant, toolchain, threads, peer_isa)
+    calls(bench_commands.models, arch, variant, toolchain, threads, peer_isa, jobs=jobs)
 
 
 @task(name="against", help={"revision": "any git revision (a commit, a tag, HEAD~3)", "arch": "native target(s)",
                             "variant": BENCH_VARIANT, "toolchain": "host (default) or docker",
-                            "threads": "thread counts, comma-separated (default: 1 and N)"})
+                            "threads": "thread counts, comma-separated (default: 1 and N)", "jobs": JOBS})
 def bench_against(c: Context, revision: str, arch: str = NATIVE, variant: str = "all", toolchain: str = "host",
-                  threads: str = "") -> None:
+                  threads: str = "", jobs: int = 0) -> None:
     """The MLPerf Tiny float models through this checkout's library against REVISION's, in alternating
     rounds, to measure a change (build/bench/against-<commit>-<variant>.json)."""
-    calls(bench_commands.against, revision, arch, variant, toolchain, threads)
+    calls(bench_commands.against, revision, arch, variant, toolchain, threads, jobs=jobs)
 
 
 @task(name="scaling", help={"arch": "native target(s)", "variant": BENCH_VARIANT, "toolchain": "host (default) or docker",
                             "only": ONLY, "threads": "thread counts, comma-separated (default: 1 and N)",
-                            "peer-isa": PEER_ISA})
+                            "peer-isa": PEER_ISA, "jobs": JOBS})
 def bench_scaling(c: Context, arch: str = NATIVE, variant: str = "all", toolchain: str = "host", only: str = "",
-                  threads: str = "", peer_isa: str = "native") -> None:
+                  threads: str = "", peer_isa: str = "native", jobs: int = 0) -> None:
     """Each bench layer at each thread count beside LiteRT, with its parallel efficiency:
     build/bench/scaling-<variant>.json and a chart."""
-    calls(bench_commands.scaling, arch, variant, toolchain, only, threads, peer_isa)
+    calls(bench_commands.scaling, arch, variant, toolchain, only, threads, peer_isa, jobs=jobs)
 
 
 @task(name="counts", help={"arch": "emulated target(s): a name, a comma list, or all with [counts] in their TOML",
                            "variant": VARIANT, "toolchain": "host (default): the plugin is a host library",
                            "check": "compare with tests/baselines/<target>.json; exit 1 on a regression",
                            "update-baseline": "write the counts into tests/baselines/<target>.json",
-                           "junit-dir": "write counts.xml (one case per variant) here"})
+                           "junit-dir": "write counts.xml (one case per variant) here", "jobs": JOBS})
 def bench_counts(c: Context, arch: str = "all", variant: str = "all", toolchain: str = "host", check: bool = False,
-                 update_baseline: bool = False, junit_dir: str = "") -> None:
+                 update_baseline: bool = False, junit_dir: str = "", jobs: int = 0) -> None:
     """Exact instruction counts per layer of ResNet-8 under QEMU (build/bench/counts-<variant>.json), checked
     against the committed baselines with --check."""
-    calls(bench_commands.counts, arch, variant, toolchain, check, update_baseline, _path(junit_dir))
+    calls(bench_commands.counts, arch, variant, toolchain, check, update_baseline, _path(junit_dir), jobs=jobs)
 
 
 @task(name="device-pack", help={"python": "the Python version of the machine that will run ci/device-bench.sh "

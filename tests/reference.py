@@ -99,17 +99,17 @@ def conv_kind(layer: L.Conv2D, shape: tuple[int, int, int]) -> str:
     return "fc" if whole and layer.groups == 1 else "conv"
 
 
-# Winograd F(2x2, 3x3) (lib/src/winograd.c): which conv layers the library computes that way. The
-# tables whose conv kernel offers the transforms (arch/*/*.c define SIMD_WINOGRAD), and the library's
-# limits: channels in and out, the workspace in floats and the fewest tiles it must hold.
-WINOGRAD_ISAS = ("avx2", "avx512", "asimd", "neon", "vsx", "zvector")
+# Winograd F(2x2, 3x3) (lib/src/winograd.c): which conv layers the library computes that way. A conv
+# kernel offers the transforms when the runner names its Winograd (KernelInfo.winograd: arch/*/*.c
+# define SIMD_WINOGRAD); the library's limits: channels in and out, the workspace in floats and the
+# fewest tiles it must hold.
 WINOGRAD_MIN_CHANNELS, WINOGRAD_WORKSPACE_FLOATS, WINOGRAD_MIN_CHUNK = 16, 24576, 4
 
 
 def winograd_serves(layer: L.Conv2D, shape: tuple[int, int, int], conv_kernel: KernelInfo) -> bool:
     """Whether the library computes this conv through Winograd with this conv kernel (the rule of
     small_winograd_applies)."""
-    if conv_kernel.name.rsplit("-", 1)[-1] not in WINOGRAD_ISAS:
+    if not conv_kernel.winograd:
         return False
     if layer.kernel != (3, 3) or layer.stride != (1, 1) or layer.dilation != (1, 1) or layer.groups != 1:
         return False
@@ -121,11 +121,6 @@ def winograd_serves(layer: L.Conv2D, shape: tuple[int, int, int], conv_kernel: K
     tiles = -(-out[0] // 2) * -(-out[1] // 2)
     most = min(WINOGRAD_WORKSPACE_FLOATS // (16 * (shape[2] + layer.out_channels)), tiles)
     return most >= min(WINOGRAD_MIN_CHUNK, tiles)
-
-
-def winograd_name(conv_name: str) -> str:
-    """The name a Winograd layer reports: its conv kernel's, "winograd" for "conv"."""
-    return conv_name.replace("f32-conv-", "f32-winograd-", 1)
 
 
 def _window_taps(padded: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
@@ -338,8 +333,8 @@ def assert_kernel(result: LayerResult, info: RunnerInfo, kind: str, channels: in
     """The layer was served by this build's kernel of the expected kind: with `channels` (output
     channels per group), the variant of the kind the library must choose for them; `winograd`: through
     that conv kernel's Winograd transforms."""
-    want = (info.kernels[kind] if channels is None else info.kernel_for(kind, channels)).name
-    want = winograd_name(want) if winograd else want
+    kernel = info.kernels[kind] if channels is None else info.kernel_for(kind, channels)
+    want = kernel.winograd if winograd else kernel.name
     assert result.kernel == want, f"served by {result.kernel!r}, expected the {kind} kernel {want!r}"
 
 

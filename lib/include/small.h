@@ -290,6 +290,12 @@ small_status small_kernel_query(small_kernel_kind kind, const char **name, int *
 small_status small_kernel_query_variant(small_kernel_kind kind, int index, const char **name, int *pixel_tile,
                                         int *channel_tile);
 
+/* Whether conv variant `index` (as small_kernel_query_variant numbers them) has the Winograd F(2x2, 3x3)
+ * transforms: *name is the name its 3x3 stride-1 layers of enough channels report
+ * ("f32-winograd-8x16-avx512"), or "" when it has none and computes every conv directly.
+ * SMALL_ERR_PARAM past the last variant. */
+small_status small_kernel_query_winograd(int index, const char **name);
+
 /* The FMA-peak probe of the first table in force that has one (for benchmarks): runs `iterations`
  * rounds of independent vector FMA chains and returns the floating-point operations done (0 when no
  * table has a probe); names the table in *isa. */

@@ -5,9 +5,10 @@
  * Protocol (little-endian on every host, so a big-endian one swaps each word; small_harness/runner/protocol.py
  * is the other side):
  *   request:  u32 MAGIC, u32 command
- *     CMD_INFO:  -> reply text "protocol 4\nisas ISA...\nsupported ISA...\nselected ISA...\n"
+ *     CMD_INFO:  -> reply text "protocol 5\nisas ISA...\nsupported ISA...\nselected ISA...\n"
  *                [ "select-error WHY\n" ] then "kernel KIND NAME PIXELS CHANNELS\n" per kind
  *                  and "variant KIND NAME PIXELS CHANNELS\n" per narrower variant of a kind (small_kernel_query_variant)
+ *                  and "winograd CONV-NAME WINOGRAD-NAME\n" per conv variant with the Winograd transforms
  *     CMD_LAYER: u32 n_fields, i32 fields[n_fields] (order of enum field below), f32 alpha,
  *                then arrays (u32 count, f32 data[count]): weights, bias, inputs[n_inputs]
  *                -> reply: status, message, kernel name, output shape, output data, elapsed ns
@@ -171,6 +172,7 @@ static void reply_info(void) {
     static const char *const kinds[SMALL_KERNEL_COUNT_] = {"conv", "dwconv", "maxpool", "avgpool",
                                                            "add",  "copy",   "softmax", "fc"};
     char text[2048], supported[256] = "";
+    const char *name_of_conv = "";
     const char *isas = small_kernel_isas();
     size_t used = 0;
     for (const char *word = isas; *word;) { /* the tables this CPU runs */
@@ -181,7 +183,7 @@ static void reply_info(void) {
             used += (size_t)snprintf(supported + used, sizeof supported - used, "%s%s", used ? " " : "", name);
         word += length + (word[length] == ' ');
     }
-    int n = snprintf(text, sizeof text, "protocol 4\nisas %s\nsupported %s\nselected %s\n", isas, supported,
+    int n = snprintf(text, sizeof text, "protocol 5\nisas %s\nsupported %s\nselected %s\n", isas, supported,
                      small_selected_kernels());
     if (selection_error.text[0]) n += snprintf(text + n, sizeof text - (size_t)n, "select-error %s\n", selection_error.text);
     for (int kind = 0; kind < SMALL_KERNEL_COUNT_; ++kind) {
@@ -192,6 +194,11 @@ static void reply_info(void) {
         for (int v = 1; small_kernel_query_variant((small_kernel_kind)kind, v, &name, &pixels, &channels) == SMALL_OK; ++v)
             n += snprintf(text + n, sizeof text - (size_t)n, "variant %s %s %d %d\n", kinds[kind], name, pixels, channels);
     }
+    /* the conv variants that compute 3x3 stride-1 layers through Winograd, and the name those report */
+    const char *winograd = "";
+    for (int v = 0; small_kernel_query_variant(SMALL_KERNEL_CONV, v, &name_of_conv, NULL, NULL) == SMALL_OK; ++v)
+        if (small_kernel_query_winograd(v, &winograd) == SMALL_OK && winograd[0])
+            n += snprintf(text + n, sizeof text - (size_t)n, "winograd %s %s\n", name_of_conv, winograd);
     reply_header(SMALL_OK, "");
     write_string(text);
 }

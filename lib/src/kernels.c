@@ -151,6 +151,15 @@ small_status small_kernel_query_variant(small_kernel_kind kind, int index, const
     return SMALL_OK;
 }
 
+small_status small_kernel_query_winograd(int index, const char **name) {
+    if (index < 0) return SMALL_ERR_PARAM;
+    const small_kernel_info *info = kind_head(SMALL_KERNEL_CONV);
+    for (int i = 0; i < index && info; ++i) info = info->narrower;
+    if (!info) return SMALL_ERR_PARAM;
+    if (name) *name = info->winograd_input && info->winograd_name ? info->winograd_name : "";
+    return SMALL_OK;
+}
+
 double small_kernel_peak(long iterations, float *sink, const char **isa) {
     ensure_chain();
     for (int i = 0; chain[i]; ++i)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import fcntl
+import os
 import shlex
 import shutil
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ ARTIFACT_NAMES = (LIBRARY_NAME, RUNNER_NAME, SELFTEST_NAME)
 FUZZER_NAMES = ("fuzz_model", "fuzz_packed", "fuzz_layer", "fuzz_runner")  # tests/fuzz/, built with -DSMALL_FUZZ=ON
 TOOLCHAIN_FILE_NAME = "toolchain.cmake"
 FAILURE_TAIL_LINES = 20
+JOBS_ENV = "SMALL_BUILD_JOBS"  # compile jobs at once (`--jobs N` of the tasks that build sets it)
 
 
 @dataclass(frozen=True)
@@ -48,6 +50,30 @@ def run_build_command(backend: Backend, target: Target, argv: list[str], cwd: Pa
         raise BuildError(f"{target.name} ({backend.name}): {shlex.join(argv)} failed with exit code "
                          f"{result.returncode}", details=tail)
     return result.output
+
+
+def set_build_jobs(jobs: int) -> None:
+    """`--jobs N`: every build of this process and of those it starts (the test suite's) runs N
+    compile jobs at once; 0 leaves SMALL_BUILD_JOBS, or the default, as they are."""
+    if jobs < 0:
+        raise HarnessError(f"--jobs {jobs}: give a number of compile jobs of at least 1 (0: the default)")
+    if jobs:
+        os.environ[JOBS_ENV] = str(jobs)
+
+
+def build_jobs() -> int:
+    """Compile jobs at once: SMALL_BUILD_JOBS, else every CPU this process may use (its affinity: a
+    container's or taskset's share, where ninja's own default is the machine's cores plus 2)."""
+    text = os.environ.get(JOBS_ENV, "").strip()
+    if not text:
+        return len(os.sched_getaffinity(0))
+    try:
+        jobs = int(text)
+    except ValueError:
+        jobs = 0
+    if jobs < 1:
+        raise HarnessError(f"{JOBS_ENV}={text!r}: give a number of compile jobs of at least 1")
+    return jobs
 
 
 def _write_toolchain_file(target: Target, build_dir: Path) -> bool:
@@ -115,7 +141,8 @@ def _build_locked(target: Target, backend: Backend, build_dir: Path, fuzz: bool,
     needs_configure = toolchain_changed or not configured_before
     if needs_configure:
         _configure(backend, target, build_dir, fuzz, source)
-    run_build_command(backend, target, ["cmake", "--build", str(build_dir)], cwd=REPO_ROOT)
+    run_build_command(backend, target, ["cmake", "--build", str(build_dir), "--parallel", str(build_jobs())],
+                      cwd=REPO_ROOT)
 
     artifacts = [build_dir / name for name in ARTIFACT_NAMES + (FUZZER_NAMES if fuzz else ())]
     missing = [path.name for path in artifacts if not path.is_file()]

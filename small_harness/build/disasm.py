@@ -20,6 +20,10 @@ KINDS_NEEDING_FMA = ("conv", "dwconv", "fc")
 _FUNCTION = re.compile(r"^[0-9a-f]+ <([^>]+)>:$")
 _INSTRUCTION = re.compile(r"^\s+[0-9a-f]+:\s+(\S+)")
 _RELATIVE = re.compile(r"[+-]0x[0-9a-f]+$")
+_FAKE_LABEL = re.compile(r"L0(\^A|\x01)(_\d+)?")  # GAS's FAKE_LABEL_NAME "L0\001", as objdump prints it
+# `objdump -t`: address, seven flag characters (F: function), section, size (and on some targets an
+# alignment or other column), name
+_SYMBOL = re.compile(r"^[0-9a-f]+ (.{7}) \S+\s+[0-9a-f]+\s+(?:\S+\s+)?(\S+)$")
 
 
 @dataclass(frozen=True)
@@ -29,24 +33,54 @@ class FmaReport:
     mnemonic: str  # the most frequent FMA mnemonic
 
 
-def mnemonics_by_function(disassembly: str) -> dict[str, Counter[str]]:
-    """Instruction mnemonics per function in `objdump -d --no-show-raw-insn` output."""
-    functions: dict[str, Counter[str]] = {}
+def function_symbols(symbol_table: str) -> frozenset[str]:
+    """The names of the function symbols (flag F) in `objdump -t` output, of an object or an archive."""
+    names = set()
+    for line in symbol_table.splitlines():
+        entry = _SYMBOL.match(line)
+        if entry and "F" in entry.group(1):
+            names.add(entry.group(2))
+    return frozenset(names)
+
+
+def mnemonics_by_function(disassembly: str, functions: frozenset[str] | None = None) -> dict[str, Counter[str]]:
+    """Instruction mnemonics per function in `objdump -d --no-show-raw-insn` output.
+
+    objdump heads a block at every symbol it knows, and not all of them start a function: assembler
+    labels that some toolchains keep in objects for linker relaxation (clang's .LBB0_2 on RISC-V, GAS's
+    fake label L0^A at nearly every LoongArch branch target) and symbol-relative names (<rvv_add-0x2>).
+    Given `functions` (function_symbols of the same file), only those start a function and every other
+    block continues the one before; without it, the known label forms are skipped by name."""
+    counted: dict[str, Counter[str]] = {}
     current: Counter[str] | None = None
     for line in disassembly.splitlines():
         header = _FUNCTION.match(line)
-        # Assembler-local labels (.LBB0_2, .Lpcrel_hi3) that some compilers keep in objects, e.g.
-        # clang-16 with RISC-V linker relaxation, are branch targets inside a function, and objdump's
-        # symbol-relative names (<rvv_add-0x2>) are addresses: neither starts a function.
-        if header and not header.group(1).startswith(".L") and not _RELATIVE.search(header.group(1)):
-            current = functions.setdefault(header.group(1), Counter())
-            continue
         if header:
+            name = header.group(1)
+            starts = (name in functions if functions is not None else
+                      not (name.startswith(".L") or _RELATIVE.search(name) or _FAKE_LABEL.fullmatch(name)))
+            if starts:
+                current = counted.setdefault(name, Counter())
             continue
         instruction = _INSTRUCTION.match(line)
         if instruction and current is not None:
             current[instruction.group(1)] += 1
-    return functions
+    return counted
+
+
+def disassemble(target: Target, backend: Backend, binary: Path) -> dict[str, Counter[str]]:
+    """Mnemonics per function of an object, archive or program, read with the target's objdump."""
+    if not target.elf.objdump:
+        raise HarnessError(f"{target.source.name}: a target with kernel tables under arch/ needs [elf] objdump")
+    outputs = []
+    for option in ("-t", "-d"):
+        argv = [target.elf.objdump, option, *(["--no-show-raw-insn"] if option == "-d" else []), str(binary)]
+        result = backend.run(target, argv, REPO_ROOT)
+        if result.returncode != 0:
+            raise HarnessError(f"{target.name}: {' '.join(argv[:2])} failed on {binary.name}: "
+                               f"{result.output.strip().splitlines()[-1:]}")
+        outputs.append(result.output)
+    return mnemonics_by_function(outputs[1], function_symbols(outputs[0]))
 
 
 def check_kernel_fmas(target: Target, backend: Backend, library: Path) -> list[FmaReport]:
@@ -54,13 +88,7 @@ def check_kernel_fmas(target: Target, backend: Backend, library: Path) -> list[F
     raises when a conv or depthwise kernel has none. [] for a build with arch/ref's table only."""
     if not target.simd_isas:
         return []
-    if not target.elf.objdump:
-        raise HarnessError(f"{target.source.name}: a target with kernel tables under arch/ needs [elf] objdump")
-    result = backend.run(target, [target.elf.objdump, "-d", "--no-show-raw-insn", str(library)], REPO_ROOT)
-    if result.returncode != 0:
-        raise HarnessError(f"{target.name}: {target.elf.objdump} failed on {library.name}: "
-                           f"{result.output.strip().splitlines()[-1:]}")
-    functions = mnemonics_by_function(result.output)
+    functions = disassemble(target, backend, library)
     reports = []
     for isa in target.simd_isas:
         prefix = f"{isa.name}_"

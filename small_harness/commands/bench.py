@@ -16,7 +16,7 @@ from small_harness.bench.charts import layers_chart, models_chart, scaling_chart
 from small_harness.bench.layer_list import BenchLayer, load_bench_layers
 from small_harness.bench.peer_isa import RESULTS_SUBDIR, check_peer_isa, hide_avx512_from_litert
 from small_harness.bench.results import RESULTS_DIR
-from small_harness.commands.common import chosen_backend
+from small_harness.commands.common import chosen_backend, usable_targets
 from small_harness.core.errors import HarnessError
 from small_harness.core.paths import relative
 from small_harness.counts.report import count_choices, run_counts, write_junit
@@ -105,7 +105,7 @@ def scaling(arch: str, variant: str, toolchain: str, only: str, threads: str, pe
 
 def counts(arch: str, variant: str, toolchain: str, check: bool, update_baseline: bool, junit_dir: Path | None) -> None:
     backend = chosen_backend(toolchain)
-    targets = resolve_targets(arch, backend=backend.name)
+    targets = usable_targets(resolve_targets(arch, backend=backend.name), backend)
     if arch == "all":  # every target that declares counts
         targets = [target for target in targets if target.counts is not None]
     native = [target.name for target in targets if target.is_native]

@@ -30,6 +30,7 @@ def new_arch(name: str, triple: str, isa: str, like: str, cflags: list[str], isa
     print(f"next: invoke test --arch {name}; then fill in the primitives (see docs/PORTING.md)")
 
 
-def new_isa(target: str, isa: str, like: str, isa_flags: list[str], fma: list[str], cpu: str, vlens: list[int]) -> None:
-    _print_written(new_isa_files(target, isa, like, isa_flags, fma, cpu, vlens) + regenerate())
+def new_isa(target: str, isa: str, like: str, isa_flags: list[str], fma: list[str], cpu: str, vlens: list[int],
+            fallback_cpu: str) -> None:
+    _print_written(new_isa_files(target, isa, like, isa_flags, fma, cpu, vlens, fallback_cpu) + regenerate())
     print(f"next: invoke test --arch {target}; then fill in the primitives (see docs/PORTING.md)")

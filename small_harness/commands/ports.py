@@ -6,7 +6,7 @@ from __future__ import annotations
 from small_harness.build.conformance import collect
 from small_harness.build.conformance import format_table as format_conformance
 from small_harness.build.port_size import format_table, port_sizes, template_sizes
-from small_harness.commands.common import chosen_backend
+from small_harness.commands.common import chosen_backend, usable_targets
 from small_harness.core.errors import HarnessError
 from small_harness.targets.registry import resolve_targets
 
@@ -20,5 +20,5 @@ def port_size() -> None:
 
 def kernels(arch: str, toolchain: str) -> None:
     backend = chosen_backend(toolchain)
-    rows, skipped = collect(resolve_targets(arch, backend=backend.name), backend)
+    rows, skipped = collect(usable_targets(resolve_targets(arch, backend=backend.name), backend), backend)
     print(format_conformance(rows, skipped))

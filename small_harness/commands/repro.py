@@ -8,7 +8,8 @@ from small_harness.commands.common import chosen_backend
 from small_harness.core.errors import HarnessError
 from small_harness.runner.client import describe_exit
 from small_harness.runner.repro import debug as debug_case
-from small_harness.runner.repro import replay, target_and_variant
+from small_harness.runner.launch import target_and_variant
+from small_harness.runner.repro import replay
 
 
 def repro(case: Path, arch: str, toolchain: str) -> None:

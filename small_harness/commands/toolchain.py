@@ -8,19 +8,27 @@ from small_harness.generate.cmake_toolchain import write_committed_toolchains
 from small_harness.targets.registry import load_targets, resolve_targets
 from small_harness.toolchain.docker.bootstrap import bootstrap_base_image
 from small_harness.toolchain.docker.engine import connect
-from small_harness.toolchain.host import check_host_toolchain, describe_toolchain, install_host_toolchain
+from small_harness.toolchain.host import (check_host_toolchain, describe_toolchain, install_host_toolchain,
+                                         no_host_toolchain)
 
 
 def install(arch: str) -> None:
     targets = [] if arch == "none" else resolve_targets(arch)
+    for target in targets:
+        if target.host_unavailable:
+            print(f"skipped {no_host_toolchain(target)}")
     installed = install_host_toolchain(targets)
     print(f"installed: {' '.join(installed)}" if installed else "nothing to install: all packages present")
     for target in targets:
-        check_host_toolchain(target)
+        if not target.host_unavailable:
+            check_host_toolchain(target)
 
 
 def check(arch: str) -> None:
     for target in resolve_targets(arch):
+        if target.host_unavailable and len(resolve_targets(arch)) > 1:
+            print(f"skipped {no_host_toolchain(target)}")
+            continue
         check_host_toolchain(target)
         print(describe_toolchain(target))
 

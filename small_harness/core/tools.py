@@ -39,6 +39,20 @@ def apt_install_command(packages: list[str]) -> str:
     return f"{sudo}apt-get install -y {' '.join(packages)}"
 
 
+def apt_missing(packages: list[str]) -> list[str] | None:
+    """Those of `packages` this machine's apt does not know (apt-cache show), or None when it cannot
+    tell: no apt-cache, or package lists that lack even libc6 (apt-get update never ran)."""
+    if shutil.which("apt-cache") is None:
+        return None
+
+    def known(package: str) -> bool:
+        return subprocess.run(["apt-cache", "show", "--no-all-versions", package], stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, check=False).returncode == 0
+    if not known("libc6"):
+        return None
+    return [package for package in packages if not known(package)]
+
+
 def program(name: str) -> str:
     """The path of a declared program; a MissingToolError naming its package when it is absent.
     An undeclared name is a harness bug: every program a task or test runs must be installable."""

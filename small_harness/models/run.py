@@ -1,5 +1,6 @@
 """`invoke run --model M.tflite --arch A`: import the model (models/cache.py), build the target, run one
-inference through the library's own runtime, and report the prediction, the arena and the time."""
+inference through the library's own runtime (on one variant of the target if asked: aarch64@sve-vlen512),
+and report the kernels that served each layer, the prediction, the arena and the time."""
 
 from __future__ import annotations
 
@@ -18,9 +19,10 @@ from small_harness.core.errors import HarnessError
 from small_harness.firmware.image import build_firmware, describe, measure, run_firmware
 from small_harness.models.litert import model_disagreement, model_rtol
 from small_harness.models.format import Model, memory_figures
+from small_harness.models.kernel_report import layer_table, tables_line
 from small_harness.runner.launch import start_runner
 from small_harness.runner.client import SmallError
-from small_harness.targets.types import Target
+from small_harness.targets.types import Target, Variant
 from small_harness.models.cache import ImportedModel, import_cached
 
 INPUT_SEED = 0
@@ -103,8 +105,10 @@ def _special_counts(array: np.ndarray) -> str:
     return ", ".join(part for part in (f"{nans} NaN" if nans else "", f"{infs} Inf" if infs else "") if part)
 
 
-def run_model(path: Path, target: Target, backend: Backend, input_path: Path | None,
+def run_model(path: Path, target: Target, variant: Variant | None, backend: Backend, input_path: Path | None,
               output_path: Path | None) -> np.ndarray:
+    """One inference on the target: on `variant` (its kernel table forced, its CPU), or with None on the
+    default CPU with the library's own choice of tables."""
     saved_to = check_output_path(output_path) if output_path is not None else None
     imported = import_cached(path)
     model = imported.model
@@ -116,12 +120,17 @@ def run_model(path: Path, target: Target, backend: Backend, input_path: Path | N
         _report_output(output, x, saved_to, output_path)
         return output
     result = build(target, backend)
-    with start_runner(target, None, backend, result.runner) as runner:
+    with start_runner(target, variant, backend, result.runner) as runner:
+        info = runner.info()
         try:
             loaded = runner.load_model(imported.file)
             reply = runner.run_model(x)
         except SmallError as error:
-            raise HarnessError(f"{path.name} on {target.name}: {error}") from None
+            where = variant.label if variant is not None else target.name
+            raise HarnessError(f"{path.name} on {where}: {error}" +
+                               (f" ({info.select_error})" if info.select_error else "")) from None
+    print(tables_line(info, _variant_words(target, variant)))
+    print(layer_table(model, loaded.kernels))
     output = reply.output.reshape(model.output_layout)
     figures = memory_figures(model)
     print(f"arena: {loaded.arena_bytes} bytes (naive sum of activations {figures.naive_bytes}, "
@@ -133,6 +142,16 @@ def run_model(path: Path, target: Target, backend: Backend, input_path: Path | N
               f"exact instruction counts per layer: invoke bench.counts --arch {target.name}")
     _report_output(output, x, saved_to, output_path)
     return output
+
+
+def _variant_words(target: Target, variant: Variant | None) -> str:
+    """ "aarch64@sve-vlen512 (SMALL_KERNELS=sve, -cpu max,sve512=on)", or "x86_64 (default)": the library's
+    own choice of tables on the target's default CPU."""
+    if variant is None:
+        return f"{target.name} (default)"
+    how = [f"{key}={value}" for key, value in variant.environment().items()]
+    how += [f"-cpu {variant.cpu}"] if variant.cpu else []
+    return variant.label + (f" ({', '.join(how)})" if how else "")
 
 
 def _run_firmware(path: Path, imported: ImportedModel, target: Target, backend: Backend, x: np.ndarray) -> np.ndarray:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+
 import os
 import re
 import select
@@ -9,7 +10,7 @@ import signal
 import subprocess
 import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Callable, Sequence, TypeVar
 
@@ -46,6 +47,7 @@ class KernelInfo:
     name: str
     pixel_tile: int
     channel_tile: int  # 0: all channels in one call
+    winograd: str = ""  # conv kernels: the name its Winograd layers report, "" without the transforms
 
 
 @dataclass(frozen=True)
@@ -284,6 +286,12 @@ class Runner:
                     kernels[words[0]] = kernel
                 else:
                     narrower[words[0]] = (*narrower.get(words[0], ()), kernel)
+            elif key == "winograd":  # after the conv lines it names
+                conv, winograd = rest.split()
+                if kernels.get("conv", KernelInfo("", 0, 0)).name == conv:
+                    kernels["conv"] = replace(kernels["conv"], winograd=winograd)
+                narrower["conv"] = tuple(replace(k, winograd=winograd) if k.name == conv else k
+                                         for k in narrower.get("conv", ()))
         return RunnerInfo(lists.get("isas", ()), lists.get("supported", ()), lists.get("selected", ()), select_error,
                           kernels, narrower)
 

@@ -1,5 +1,6 @@
-"""Starting a runner for a target variant: its command (the emulator, the variant's environment), the
-deadline its emulation calls for, and the command that replays a case it failed on."""
+"""Starting a runner for a target variant: which one an --arch names (riscv64@vlen256), its command (the
+emulator, the variant's environment), the deadline its emulation calls for, and the command that replays a
+case it failed on."""
 
 from __future__ import annotations
 
@@ -7,10 +8,25 @@ import os
 import shlex
 from pathlib import Path
 
+from small_harness.core.errors import HarnessError
 from small_harness.core.paths import relative
 from small_harness.runner.client import CRASH_KERNEL_ENV, Runner, exchange_deadline
+from small_harness.targets.registry import resolve_targets, variant_named
 from small_harness.targets.types import Target, Variant
 from small_harness.toolchain.backends import Backend
+
+
+def target_and_variant(arch: str, backend: str) -> tuple[Target, Variant | None]:
+    """One target, or one variant of it by label (riscv64@vlen256, or through an alias: x86@avx2); without
+    a label, None: the library's own choice of kernels on the default CPU. An unknown label is one error
+    naming the target's labels."""
+    name, at, suffix = arch.partition("@")
+    targets = resolve_targets(name, backend)
+    if len(targets) != 1:
+        raise HarnessError(f"--arch names {len(targets)} targets; give one (or one variant, e.g. riscv64@vlen256)")
+    if not at:
+        return targets[0], None
+    return variant_named(f"{targets[0].name}@{suffix}", backend)
 
 
 def repro_hint(target: Target, variant: Variant | None, backend: Backend, case: Path) -> str:

@@ -18,19 +18,7 @@ from small_harness.runner.client import describe_exit, exchange_deadline, saniti
 from small_harness.targets.types import Target, Variant
 from small_harness.core.paths import relative
 from small_harness.runner.launch import runner_argv
-from small_harness.targets.registry import resolve_targets, variant_named
 from small_harness.core.tools import program
-
-
-def target_and_variant(arch: str, backend: str) -> tuple[Target, Variant | None]:
-    """One target, or one variant of it by label (riscv64@vlen256); without a label, the library's
-    own choice of kernels on the default CPU."""
-    if "@" in arch:
-        return variant_named(arch, backend)
-    targets = resolve_targets(arch, backend)
-    if len(targets) != 1:
-        raise HarnessError(f"--arch names {len(targets)} targets; give one (or one variant, e.g. riscv64@vlen256)")
-    return targets[0], None
 
 
 @dataclass(frozen=True)

@@ -9,11 +9,13 @@ runs `invoke test`."""
 from __future__ import annotations
 
 import re
+import tomllib
 from pathlib import Path
 from typing import Any
 
 from small_harness.core.errors import HarnessError
-from small_harness.targets.toml_file import board_facts, machine_facts
+from small_harness.core.tools import apt_missing
+from small_harness.targets.toml_file import KNOWN_RELEASES, UNAVAILABLE, board_facts, host_release, machine_facts
 from small_harness.targets.types import REF_ISA, SIMD_KINDS
 from small_harness.core.paths import REPO_ROOT
 from small_harness.targets.registry import TOOLCHAINS_DIR
@@ -28,16 +30,19 @@ def _toml_list(values: list[str]) -> str:
     return "[" + ", ".join(f'"{value}"' for value in values) + "]"
 
 
-def isa_table(isa: str, flags: list[str], fma: list[str], cpu: str, vlens: list[int]) -> str:
+def isa_table(isa: str, flags: list[str], fma: list[str], cpu: str, vlens: list[int], fallback_cpu: str = "") -> str:
     """The [isa.<isa>] table of a port in progress: every kind left to arch/ref until it is ported."""
     lines = [f"[isa.{isa}]", f"flags = {_toml_list(flags)}",
-             f"# The mnemonic prefixes of the ISA's vector FMA: the FMA check looks for them in {isa}_conv and",
-             f"# {isa}_dwconv.", f"fma_mnemonics = {_toml_list(fma)}"]
+             f"# The mnemonic prefixes of the ISA's vector FMA: the FMA check looks for them in {isa}_conv,",
+             f"# {isa}_dwconv and {isa}_fc.", f"fma_mnemonics = {_toml_list(fma)}"]
     if cpu:
         lines += ["# QEMU's CPU for this table's variants" + ("; {vlen} takes each of vlens." if vlens else "."),
                   f'cpu = "{cpu}"']
     if vlens:
         lines.append(f"vlens = [{', '.join(str(v) for v in vlens)}]")
+    if fallback_cpu:
+        lines += ["# A QEMU CPU without this table: there the same build must take the next table by itself.",
+                  f'fallback_cpu = "{fallback_cpu}"']
     lines += ["# A port in progress: these kinds still run arch/ref. Remove each as its kernels arrive; the tests",
               "# fail if a kind listed here runs the ISA's code, or one not listed does not.",
               f"ref_kinds = {_toml_list(list(SIMD_KINDS))}"]
@@ -169,6 +174,32 @@ byte_order = "{facts['byte_order']}"
     return text
 
 
+def host_packages_note(text: str) -> str:
+    """What to add to a new TOML after asking this machine's apt for its [host.packages]: nothing when
+    apt knows them all, a [host.<release>] unavailable declaration when it lacks some (the host backend
+    then skips the target on this release, naming Docker as its route), and a comment when apt cannot
+    tell. Says which on stdout."""
+    packages = [name for values in tomllib.loads(text).get("host", {}).get("packages", {}).values() for name in values]
+    missing = apt_missing(packages)
+    release = host_release()
+    if missing is None:
+        print(f"apt: could not check the package names {', '.join(packages)} (no apt-cache, or no package lists: "
+              "run apt-get update); check them, and see docs/PORTING.md for a release that lacks them")
+        return ""
+    if not missing:
+        print(f"apt: this machine's release ({release or 'unknown'}) has {', '.join(packages)}")
+        return ""
+    if release not in KNOWN_RELEASES:
+        print(f"apt: this machine's release ({release or 'unknown'}) lacks {', '.join(missing)}; the TOML can only "
+              f"declare that for {', '.join(KNOWN_RELEASES)}")
+        return ""
+    print(f"apt: this machine's release ({release}) lacks {', '.join(missing)}: wrote [host.{release}] {UNAVAILABLE}, "
+          "so the host backend skips the target here and its route is --toolchain docker")
+    return (f"\n# Checked by `invoke new-arch` with apt-cache: {release} lacks these packages; the host backend skips "
+            f"the target here,\n# saying so, and its route is the Docker toolchain.\n[host.{release}]\n"
+            f'{UNAVAILABLE} = "this release has no {" or ".join(missing)}"\n')
+
+
 def arch_skeleton(isa: str, like: str) -> str:
     """arch/<isa>/<isa>.c: the template's primitives to fill in, inactive until SMALL_PORT_READY."""
     if like == "fixed":
@@ -275,6 +306,7 @@ def new_arch(name: str, triple: str, isa: str, like: str, cflags: list[str], isa
     if path.exists():
         raise HarnessError(f"toolchains/{name}.toml exists already")
     text = target_toml(name, triple, isa, like, cflags, isa_flags, fma, cpu, [], description, aliases, machine)
+    text += host_packages_note(text)
     written = [path]
     if like != "ref":
         written.append(write_arch(isa, like))
@@ -283,13 +315,16 @@ def new_arch(name: str, triple: str, isa: str, like: str, cflags: list[str], isa
 
 
 def new_isa(target_name: str, isa: str, like: str, isa_flags: list[str], fma: list[str], cpu: str,
-            vlens: list[int]) -> list[Path]:
+            vlens: list[int], fallback_cpu: str = "") -> list[Path]:
     """Adds the kernel table `isa` to an existing target, best first, and writes arch/<isa>/<isa>.c."""
     _check_names(isa, like)
     if like == "ref":
         raise HarnessError("--like ref: arch/ref's table is in every build already")
     if not fma:
         raise HarnessError("--fma is required: the mnemonic prefix of the ISA's vector FMA (e.g. fmla)")
+    if not fallback_cpu:
+        raise HarnessError("--fallback-cpu is required: a QEMU -cpu of the target's machine without the new table "
+                           "(e.g. max,sve=off), where the build must take the next table by itself (docs/PORTING.md)")
     path = TOOLCHAINS_DIR / f"{target_name}.toml"
     if not path.is_file():
         raise HarnessError(f"no toolchains/{target_name}.toml")
@@ -304,7 +339,7 @@ def new_isa(target_name: str, isa: str, like: str, isa_flags: list[str], fma: li
     first_table = re.search(r"^\[", text[match.end():], flags=re.M)
     at = match.end() + (first_table.start() if first_table else len(text) - match.end())
     text = (text[:match.start()] + f"kernel_isas = {_toml_list([isa, *names])}" + text[match.end():at]
-            + isa_table(isa, isa_flags, fma, cpu, vlens) + "\n" + text[at:])
+            + isa_table(isa, isa_flags, fma, cpu, vlens, fallback_cpu) + "\n" + text[at:])
     written = [write_arch(isa, like), path]
     path.write_text(text)
     return written

@@ -30,6 +30,9 @@ DEFAULT_BACKEND = "host"
 # on that release (Debian 13 has no clang 16, say). THIS_RELEASE means the release of this machine.
 KNOWN_RELEASES = ("bookworm", "trixie", "forky", "jammy", "noble")
 THIS_RELEASE = "this"
+# [host.<release>] unavailable = "why": that release has no host toolchain for the target (Debian 12 has
+# no loong64 cross compiler); the host backend skips it saying so, and its route there is Docker.
+UNAVAILABLE = "unavailable"
 
 
 class _Table:
@@ -152,24 +155,30 @@ def _with_backend_overrides(base: dict[str, Any], backend_table: dict[str, Any] 
 
 
 def _with_release_layer(backend_table: dict[str, Any] | None, release: str | None, file: Path,
-                        backend: str) -> tuple[dict[str, Any] | None, list[str]]:
+                        backend: str) -> tuple[dict[str, Any] | None, list[str], str]:
     """The host table with its [host.<release>] table laid over it (compiler and emulator key by
-    key, packages as a whole), and the compilers that all [host.<release>] tables name."""
+    key, packages as a whole), the compilers that all [host.<release>] tables name, and why this
+    release has no host toolchain for the target ("" when it has one: [host.<release>] unavailable)."""
     if backend_table is None:
-        return None, []
+        return None, [], ""
     layers = {key: value for key, value in backend_table.items() if key in KNOWN_RELEASES}
     merged = {key: value for key, value in backend_table.items() if key not in KNOWN_RELEASES}
     release_compilers = []
     for name, layer in layers.items():
-        if not isinstance(layer, dict) or any(key not in ("compiler", "emulator", "packages") or
-                                              not isinstance(value, dict) for key, value in layer.items()):
+        if not isinstance(layer, dict) or any(
+                not (isinstance(value, dict) and key in ("compiler", "emulator", "packages") or
+                     isinstance(value, str) and value and key == UNAVAILABLE) for key, value in layer.items()):
             raise TargetFileError(f"{relative(file)}: [{backend}.{name}] may hold compiler, emulator and packages "
-                                  "tables only")
+                                  f"tables and an {UNAVAILABLE} string only")
+        if UNAVAILABLE in layer and len(layer) > 1:
+            raise TargetFileError(f"{relative(file)}: [{backend}.{name}] says {UNAVAILABLE}: it holds nothing else")
         if "cc" in layer.get("compiler", {}):
             release_compilers.append(str(layer["compiler"]["cc"]))
-    for key, value in layers.get(release or "", {}).items():
-        merged[key] = value if key == "packages" else {**merged.get(key, {}), **value}
-    return merged, release_compilers
+    layer = layers.get(release or "", {})
+    for key, value in layer.items():
+        if key != UNAVAILABLE:
+            merged[key] = value if key == "packages" else {**merged.get(key, {}), **value}
+    return merged, release_compilers, str(layer.get(UNAVAILABLE, ""))
 
 
 def _read_compiler(data: dict[str, Any], file: Path) -> Compiler:
@@ -248,6 +257,16 @@ def _read_isas(top: _Table, file: Path) -> tuple[KernelIsa, ...]:
     extra = sorted(set(tables) - set(names))
     if extra:
         raise TargetFileError(f"{relative(file)}: [isa.{extra[0]}] is not in kernel_isas")
+    # The library chooses among several tables at run time: each choice but the last is tested on a CPU
+    # without the table (Target.fallback_variants), so each names one.
+    for isa, following in zip(isas, isas[1:]):
+        if isa.fallback_cpu is None:
+            raise TargetFileError(f"{relative(file)}: [isa.{isa.name}] fallback_cpu is missing: with several kernel "
+                                  f"tables, each but the last names a QEMU CPU without it, on which the build must "
+                                  f"take {following.name} by itself (docs/PORTING.md)")
+    if isas[-1].fallback_cpu is not None:
+        raise TargetFileError(f"{relative(file)}: [isa.{isas[-1].name}] fallback_cpu: the last table has none to "
+                              "fall back to")
     return tuple(isas)
 
 
@@ -391,10 +410,12 @@ def load_target(file: Path, backend: str = DEFAULT_BACKEND, release: str | None 
     if release == THIS_RELEASE:
         release = host_release()
     compilers: list[str] = []  # every compiler the host table names, for any release
+    host_unavailable = ""
     if backend == DEFAULT_BACKEND:
         compilers.append(str(_with_backend_overrides(top.table("compiler"), backend_table, "compiler", file,
                                                      backend).get("cc", "")))
-        backend_table, release_compilers = _with_release_layer(backend_table, release, file, backend)
+        backend_table, release_compilers, host_unavailable = _with_release_layer(backend_table, release, file,
+                                                                                 backend)
         compilers += release_compilers
 
     compiler_data = _with_backend_overrides(top.table("compiler"), backend_table, "compiler", file, backend)
@@ -420,6 +441,8 @@ def load_target(file: Path, backend: str = DEFAULT_BACKEND, release: str | None 
         fuzzing=top.boolean("fuzzing", default=False),
         board=_read_board(top.table("board"), file) if top.has("board") else None,
         counts=_read_counts(top, emulator is not None, file),
+        host_unavailable=f"{host_unavailable} (this machine runs {release})" if host_unavailable else "",
+        user_qemu=str(machine_facts().get(compiler.triple or "", {}).get("qemu", "")) or None,
     )
     top.reject_unknown_keys()
     if (target.board is None) != (target.emulator is None or target.emulator.machine is None):

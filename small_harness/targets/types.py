@@ -171,6 +171,11 @@ class Target:
     fuzzing: bool = False  # `invoke fuzz` builds its libFuzzer targets with this target's toolchain
     counts: CountsSpec | None = None  # instruction counts under emulation ([counts]), or None
     board: Board | None = None  # bare metal: the board's memory map; None for a Linux target
+    # Why this Debian release has no host toolchain for it ([host.<release>] unavailable), or "": the
+    # host backend then skips it, saying that its route is the Docker toolchain.
+    host_unavailable: str = ""
+    # The QEMU user-mode emulator of its triple (machines.toml), for a native target's fallback_cpu runs.
+    user_qemu: str | None = None
 
     @property
     def is_bare_metal(self) -> bool:
@@ -211,6 +216,15 @@ class Target:
                 found.append(Variant(self.name, isa.name, vlen, "-".join(parts), cpu, forced=several))
         return found
 
+    def fallback_variants(self) -> list[Variant]:
+        """Per table with a fallback_cpu: the build run unforced on that CPU, which lacks the table, so
+        that the library must take the next table by itself (Variant.isa). Labelled x86_64@no-avx512."""
+        found = []
+        for isa, following in zip(self.kernel_isas, self.kernel_isas[1:]):
+            if isa.fallback_cpu:
+                found.append(Variant(self.name, following.name, None, f"no-{isa.name}", isa.fallback_cpu, forced=False))
+        return found
+
     def compiler_command(self) -> list[str]:
         """The compiler and the flags that choose the target, as shown to users."""
         target_flag = [f"--target={self.compiler.target}"] if self.compiler.target else []
@@ -220,7 +234,10 @@ class Target:
         """The argv prefix that runs a target binary: [] when native, else qemu with -cpu and -L (after
         `env VAR=value` when the emulator declares an environment)."""
         if self.emulator is None:
-            return []
+            # a native target runs a variant with a CPU (a fallback_cpu) under its triple's QEMU
+            if variant is None or not variant.cpu or not self.user_qemu:
+                return []
+            return [self.user_qemu, "-cpu", variant.cpu] + (["-L", self.compiler.sysroot] if self.compiler.sysroot else [])
         cpu = variant.cpu if variant is not None and variant.cpu else self.emulator.cpu
         if self.emulator.machine is not None:
             # System mode: the bridge passes the program's stdin and stdout through semihosting.

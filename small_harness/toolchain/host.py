@@ -22,6 +22,15 @@ def _require_host_backend(target: Target) -> None:
         raise HarnessError(f"{target.name}: loaded for the {target.backend} backend, not the host")
 
 
+def no_host_toolchain(target: Target) -> str:
+    """One line for a target whose host toolchain this Debian release lacks ([host.<release>] unavailable),
+    naming its route; "" for any other target."""
+    if not target.host_unavailable:
+        return ""
+    return (f"{target.name}: no host toolchain here: {target.host_unavailable}; it builds and runs with the "
+            f"Docker toolchain: --toolchain docker (docs/TOOLCHAINS.md)")
+
+
 def _missing_items(target: Target) -> tuple[list[str], list[str]]:
     """What is missing on this machine for `target`, and the packages that would provide it."""
     missing: list[str] = []
@@ -52,6 +61,8 @@ def _missing_items(target: Target) -> tuple[list[str], list[str]]:
 def check_host_toolchain(target: Target) -> None:
     """Raise MissingToolError (one line, with the apt-get command) if anything is missing."""
     _require_host_backend(target)
+    if target.host_unavailable:
+        raise MissingToolError(no_host_toolchain(target))
     if target.is_native and platform.machine() != target.system_processor:
         raise MissingToolError(
             f"{target.name}: runs natively, without an emulator, but this host is {platform.machine()}"
@@ -73,11 +84,13 @@ def _installed(package: str) -> bool:
 
 def packages_to_install(targets: list[Target]) -> list[str]:
     """The Debian packages that are missing for the harness's own programs (small_harness/core/tools.toml,
-    checked by program, so one from elsewhere counts) and for the targets' toolchains."""
+    checked by program, so one from elsewhere counts) and for the targets' toolchains (but those this
+    release has none of: no_host_toolchain)."""
     to_install = missing_tool_packages()
     for target in targets:
         _require_host_backend(target)
-        to_install += [p for p in target.packages.all() if p not in to_install and not _installed(p)]
+        if not target.host_unavailable:
+            to_install += [p for p in target.packages.all() if p not in to_install and not _installed(p)]
     return to_install
 
 

@@ -14,7 +14,10 @@ from small_harness.core.errors import HarnessError
 from small_harness.generate.files import BEGIN, END, README, readme_with_table, target_table
 from small_harness.targets.types import SIMD_KINDS
 from small_harness.targets.registry import TOOLCHAINS_DIR, load_targets
-from small_harness.targets.toml_file import load_target
+from small_harness.core.errors import MissingToolError
+from small_harness.core.tools import apt_missing
+from small_harness.targets.toml_file import host_release, load_target
+from small_harness.toolchain.host import check_host_toolchain, packages_to_install
 
 
 @pytest.fixture
@@ -90,13 +93,50 @@ def test_new_arch_needs_the_fma_mnemonic(repo: Path) -> None:
 
 def test_new_isa_adds_a_table_first(repo: Path) -> None:
     shutil.copy(TOOLCHAINS_DIR / "riscv64.toml", repo / "toolchains")
-    new.new_isa("riscv64", "rvx", "vla", ["-march=rv64gcv"], ["vfmacc"], "rv64,v=true,vlen={vlen}", [128, 256])
+    with pytest.raises(HarnessError, match="--fallback-cpu is required"):
+        new.new_isa("riscv64", "rvx", "vla", ["-march=rv64gcv"], ["vfmacc"], "rv64,v=true,vlen={vlen}", [128, 256])
+    new.new_isa("riscv64", "rvx", "vla", ["-march=rv64gcv"], ["vfmacc"], "rv64,v=true,vlen={vlen}", [128, 256],
+                "rv64,v=false")
     target = load_target(repo / "toolchains" / "riscv64.toml", release=None)
     assert [isa.name for isa in target.kernel_isas] == ["rvx", "rvv"] and target.kernel_isas[0].vlens == (128, 256)
     assert [v.label for v in target.variants()][:2] == ["riscv64@rvx-vlen128", "riscv64@rvx-vlen256"]
+    assert [(v.label, v.isa, v.cpu) for v in target.fallback_variants()] == [("riscv64@no-rvx", "rvv", "rv64,v=false")]
     assert "simd_vla.h" in (repo / "arch" / "rvx" / "rvx.c").read_text()
     with pytest.raises(HarnessError, match="riscv64 has the kernel table rvv already"):
-        new.new_isa("riscv64", "rvv", "vla", [], ["vfmacc"], "", [])
+        new.new_isa("riscv64", "rvv", "vla", [], ["vfmacc"], "", [], "max")
+
+
+def test_new_arch_asks_apt_for_its_packages(repo: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """On this machine's release, with its real apt: a TOML whose host packages apt lacks declares the release
+    unavailable (the host backend skips it there); one whose packages apt has does not."""
+    (written, *_) = new.new_arch("lx", "loongarch64-linux-gnu", "lsx", "fixed", [], ["-mlsx"], ["vfmadd"], "", "", [])
+    target = load_target(written, release=host_release())
+    packages = list(target.packages.all())
+    missing = apt_missing(packages)
+    said = capsys.readouterr().out
+    if missing is None:
+        assert "apt: could not check the package names" in said and not target.host_unavailable
+    elif missing:
+        assert f"[host.{host_release()}] unavailable" in said
+        assert target.host_unavailable.startswith(f"this release has no {missing[0]}")
+        assert load_target(written, release="forky" if host_release() != "forky" else "noble").host_unavailable == ""
+    else:
+        assert "apt: this machine's release" in said and not target.host_unavailable
+
+
+def test_a_release_without_host_packages_is_skipped_on_the_host(repo: Path, monkeypatch: pytest.MonkeyPatch,
+                                                                capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(new, "apt_missing", lambda packages: packages[:1])
+    monkeypatch.setattr(new, "host_release", lambda: "bookworm")
+    (written, *_) = new.new_arch("lx", "loongarch64-linux-gnu", "lsx", "fixed", [], ["-mlsx"], ["vfmadd"], "", "", [])
+    on_bookworm = load_target(written, release="bookworm")
+    assert on_bookworm.host_unavailable == ("this release has no gcc-loongarch64-linux-gnu "
+                                            "(this machine runs bookworm)")
+    assert load_target(written, release="trixie").host_unavailable == ""
+    assert load_target(written, backend="docker").host_unavailable == ""
+    with pytest.raises(MissingToolError, match=r"^lx: no host toolchain here: .* --toolchain docker"):
+        check_host_toolchain(on_bookworm)
+    assert "lx" not in packages_to_install([on_bookworm])
 
 
 def test_readme_target_table_is_in_sync() -> None:

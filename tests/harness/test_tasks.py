@@ -111,3 +111,35 @@ def test_repro_and_fuzz_refuse_bad_arguments_in_one_line(tmp_path: Path) -> None
     _one_error_line(run_invoke("repro", str(tmp_path / "none.case"), "--arch", "riscv64@vlen3", "--toolchain", "host"),
                     "riscv64 has no variant riscv64@vlen3")
     _one_error_line(run_invoke("fuzz", "--arch", "riscv64", "--toolchain", "host"), "fuzzing = true")
+
+
+def test_run_refuses_an_unknown_variant_in_one_line_listing_the_labels() -> None:
+    """Issue 27: --arch takes a variant label, as repro does."""
+    _one_error_line(run_invoke("run", "--model", str(MODELS_DIR / "ad01_fp32.tflite"), "--arch", "x86_64@avx3",
+                               "--toolchain", "host"),
+                    "x86_64 has no variant x86_64@avx3; it has x86_64@avx512, x86_64@avx2, x86_64@ref")
+
+
+def _tasks_with_positional_arguments() -> list[str]:
+    script = ("import tasks; print(' '.join(name for name in tasks.namespace.task_names "
+              "if tasks.namespace[name].positional))")
+    done = subprocess.run([sys.executable, "-c", script], cwd=REPO_ROOT, capture_output=True, text=True, check=True)
+    return done.stdout.split()
+
+
+def test_task_help_after_the_task_name_also_where_it_takes_positional_arguments() -> None:
+    """Issue 27: invoke took `--help` as the first positional argument's value: `invoke new-arch --help` failed
+    with "did not receive required positional arguments: 'triple'", `invoke repro --help` looked for a case
+    file named --help (commands/task_help.py)."""
+    positional = _tasks_with_positional_arguments()
+    assert {"new-arch", "new-isa", "run", "repro", "debug", "bench.against"} <= set(positional)
+    # -h too, where it is not a flag of the task's own (bench.against's -h is --threads, as invoke assigns them)
+    for arguments in [(name, "--help") for name in positional] + [("new-arch", "-h"), ("repro", "-h")]:
+        result = run_invoke(*arguments)
+        assert result.returncode == 0 and result.stderr == "", (arguments, result.stderr)
+        assert result.stdout.startswith(f"Usage: inv[oke] [--core-opts] {arguments[0]} [--options]"), arguments
+    new_arch = run_invoke("new-arch", "ppc64le", "--help")  # one of its two positional arguments given
+    assert new_arch.returncode == 0 and "--triple=STRING" in new_arch.stdout and "--machine=STRING" in new_arch.stdout
+    missing = run_invoke("new-arch")
+    assert missing.returncode == 1
+    assert "'new-arch' did not receive required positional arguments: 'name', 'triple'" in missing.stderr

@@ -14,7 +14,7 @@ from small_harness.runner import layers as L
 from small_harness.toolchain.backends import Backend
 from small_harness.build.cmake import BuildResult
 from small_harness.runner.client import Runner, RunnerInfo
-from small_harness.targets.toml_file import machine_facts
+from small_harness.runner.launch import start_runner
 from small_harness.targets.types import SIMD_KINDS
 from small_harness.targets.types import REF_ISA, Target, Variant
 
@@ -97,23 +97,25 @@ def test_kernel_names_say_op_type_tile_and_isa(runner_info: RunnerInfo) -> None:
 @pytest.mark.per_target
 def test_the_library_falls_back_by_itself_on_a_cpu_without_a_table(target: Target, backend: Backend,
                                                                    build_result: BuildResult) -> None:
-    """The same build, run unforced on a QEMU CPU model that lacks a table (fallback_cpu in the TOML),
-    chooses the next table by itself and serves every kind from it."""
-    tables = [isa for isa in target.kernel_isas if isa.fallback_cpu]
-    if not tables:
-        pytest.skip(f"{target.name} names no fallback_cpu")
-    qemu = machine_facts()[target.compiler.triple]["qemu"]
-    for isa in tables:
-        following = target.kernel_isas[target.kernel_isas.index(isa) + 1].name
-        command = backend.interactive_command(target, [qemu, "-cpu", isa.fallback_cpu, str(build_result.runner)])
-        with Runner(command) as runner:
+    """The same build, run unforced on a QEMU CPU model that lacks a table (fallback_cpu in the TOML:
+    every table but the last names one), chooses the next table by itself and serves every kind from
+    it. Started as every runner is (start_runner), so the emulator gets its sysroot and settings."""
+    fallbacks = target.fallback_variants()
+    if not fallbacks:
+        pytest.skip(f"{target.name} has one kernel table: nothing to fall back from")
+    for variant in fallbacks:
+        with start_runner(target, variant, backend, build_result.runner) as runner:
             info = runner.info()
-            assert isa.name not in info.supported and info.selected[0] == following, info
-            assert all(info.kernels[kind].name.endswith(f"-{following}") for kind in SIMD_KINDS)
-            x = np.linspace(-1, 1, 5 * 7 * 20, dtype=np.float32).reshape(5, 7, 20)
-            w = np.linspace(-1, 1, 24 * 3 * 3 * 20, dtype=np.float32).reshape(24, 3, 3, 20)
+            lacking = variant.suffix.removeprefix("no-")
+            assert lacking not in info.supported and info.selected[0] == variant.isa, (variant.label, info)
+            kinds = [kind for kind in SIMD_KINDS if kind not in target.isa(variant.isa).ref_kinds]
+            assert all(info.kernels[kind].name.endswith(f"-{variant.isa}") for kind in kinds), (variant.label, info)
+            # independent symmetric operands, as the reference's error bound assumes
+            rng = np.random.default_rng(0)
+            x = rng.uniform(-1, 1, (5, 7, 20)).astype(np.float32)
+            w = rng.uniform(-1, 1, (24, 3, 3, 20)).astype(np.float32)
             layer = L.Conv2D(24, (3, 3), padding="same", activation="relu")
             result = runner.run(layer, [x], w)
             conv = info.kernels["conv"]
-            assert result.kernel == (ref.winograd_name(conv.name) if ref.winograd_serves(layer, x.shape, conv)
-                                     else conv.name)
+            assert result.kernel == (conv.winograd if ref.winograd_serves(layer, x.shape, conv) else conv.name)
+            ref.assert_matches(result.output, ref.conv2d(layer, x, w, None), variant.label)

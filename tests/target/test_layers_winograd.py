@@ -1,5 +1,5 @@
 """3x3 stride-1 convs through Winograd F(2x2, 3x3) (lib/src/winograd.c, docs/DESIGN.md "Winograd"): on the
-tables that offer its transforms (reference.WINOGRAD_ISAS) every such layer of enough channels is
+tables that offer its transforms (the runner names a conv kernel's Winograd) every such layer of enough channels is
 served that way, and checked against the float64 reference within the same bound as a direct conv;
 elsewhere, and beyond the rule's limits, the same layers run directly. The sweeps cross every edge a
 Winograd walk has: odd output sizes (a tile cut by the edge), padding on any side (a tile's rows and
@@ -23,7 +23,7 @@ from test_layers_conv import conv_operands
 
 
 def _has_winograd(info: RunnerInfo) -> bool:
-    return info.kernels["conv"].name.rsplit("-", 1)[-1] in ref.WINOGRAD_ISAS
+    return bool(info.kernels["conv"].winograd)
 
 
 def _check(runner: Runner, info: RunnerInfo, layer: L.Conv2D, shape: tuple[int, int, int], case_id: str,
