@@ -1,6 +1,6 @@
 """Checks that build artifacts are ELF files for the target they claim: machine, class, byte order,
-ARM float ABI, RISC-V arch string, ppc64 ABI version. Static libraries are opened and every member
-object is checked."""
+ARM float ABI, RISC-V arch string, ppc64 ABI version, LoongArch float ABI. Static libraries are opened
+and every member object is checked."""
 
 from __future__ import annotations
 
@@ -30,6 +30,11 @@ ARM_VFP_ARGS_ABI = {0: "soft", 1: "hard"}
 # ppc64 e_flags: the ABI version, 1 (ELFv1, big-endian Linux) or 2 (ELFv2, ppc64le); 0 unspecified.
 EF_PPC64_ABI = 0x3
 
+# The float ABI that e_flags carries, by machine: (mask, name by value, the Linux psABI's ABI). LoongArch
+# (psABI v2.x): the base ABI modifier, 1 lp64s (soft-float), 2 lp64f (single), 3 lp64d (double); Linux
+# (Debian loong64) is lp64d. A machine listed here must have its Linux ABI; add one the same way.
+E_FLAGS_FLOAT_ABI = {"EM_LOONGARCH": (0x7, {1: "soft", 2: "single", 3: "double"}, "double")}
+
 # e_machine of the machine running this script, to say "this build came out for the host".
 HOST_MACHINES = {"x86_64": "EM_X86_64", "aarch64": "EM_AARCH64", "armv7l": "EM_ARM", "riscv64": "EM_RISCV"}
 
@@ -43,6 +48,7 @@ class ElfReport:
     arm_float_abi: str | None  # None unless the file is ARM
     riscv_arch: str | None  # None unless the file is RISC-V
     ppc64_abi: int | None = None  # None unless the file is ppc64
+    float_abi: str | None = None  # None unless E_FLAGS_FLOAT_ABI lists the machine
 
     def summary(self) -> str:
         parts = [self.machine, f"ELF{self.elf_class}", f"{self.byte_order}-endian"]
@@ -52,6 +58,8 @@ class ElfReport:
             parts.append(f"{self.arm_float_abi}-float")
         if self.riscv_arch is not None:
             parts.append(self.riscv_arch)
+        if self.float_abi is not None:
+            parts.append(f"{self.float_abi}-float")
         return " ".join(parts)
 
 
@@ -94,6 +102,14 @@ def _riscv_arch(elf: ELFFile) -> str:
     return arch if isinstance(arch, str) else "(no Tag_RISCV_arch)"
 
 
+def _e_flags_float_abi(elf: ELFFile, machine: str) -> str | None:
+    if machine not in E_FLAGS_FLOAT_ABI:
+        return None
+    mask, names, _ = E_FLAGS_FLOAT_ABI[machine]
+    value = elf["e_flags"] & mask
+    return names.get(value, f"unknown ({value:#x})")
+
+
 def _host_hint(machine: str) -> str:
     return ": this build came out for the host" if HOST_MACHINES.get(platform.machine()) == machine else ""
 
@@ -112,6 +128,7 @@ def _check_elf_bytes(target: Target, data: bytes, name: str) -> ElfReport:
             arm_float_abi=_arm_float_abi(elf) if machine == "EM_ARM" else None,
             riscv_arch=_riscv_arch(elf) if machine == "EM_RISCV" else None,
             ppc64_abi=elf["e_flags"] & EF_PPC64_ABI if machine == "EM_PPC64" else None,
+            float_abi=_e_flags_float_abi(elf, machine),
         )
     except ELFError as error:
         raise ElfMismatchError(f"{name}: unreadable ELF file: {error}") from error
@@ -132,6 +149,9 @@ def _check_elf_bytes(target: Target, data: bytes, name: str) -> ElfReport:
         raise ElfMismatchError(
             f"{name}: ARM float ABI {report.arm_float_abi}, expected {expected.arm_float_abi}"
         )
+    linux_float_abi = E_FLAGS_FLOAT_ABI[report.machine][2] if report.float_abi is not None else None
+    if report.float_abi != linux_float_abi:
+        raise ElfMismatchError(f"{name}: float ABI {report.float_abi}, expected {linux_float_abi} ({report.machine} Linux)")
     if expected.riscv_arch_contains:
         # Compare whole components: "v1p0" must not match inside e.g. "zvl128b1p0".
         components = (report.riscv_arch or "").split("_")

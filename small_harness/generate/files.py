@@ -23,6 +23,8 @@ END = "<!-- end of targets -->"
 
 def _compilers(host: Target, docker: Target) -> str:
     host_cc = host.compiler.cc + "".join(f" or {cc}" for cc in host.compiler.alternatives)
+    if host.releases_without_host:
+        host_cc += f" (none on {', '.join(host.releases_without_host)})"
     return host_cc if docker.compiler.cc == host.compiler.cc else f"{host_cc} / {docker.compiler.cc}"
 
 

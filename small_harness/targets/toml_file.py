@@ -155,12 +155,13 @@ def _with_backend_overrides(base: dict[str, Any], backend_table: dict[str, Any] 
 
 
 def _with_release_layer(backend_table: dict[str, Any] | None, release: str | None, file: Path,
-                        backend: str) -> tuple[dict[str, Any] | None, list[str], str]:
+                        backend: str) -> tuple[dict[str, Any] | None, list[str], str, list[str]]:
     """The host table with its [host.<release>] table laid over it (compiler and emulator key by
-    key, packages as a whole), the compilers that all [host.<release>] tables name, and why this
-    release has no host toolchain for the target ("" when it has one: [host.<release>] unavailable)."""
+    key, packages as a whole), the compilers that all [host.<release>] tables name, why this release
+    has no host toolchain for the target ("" when it has one: [host.<release>] unavailable), and every
+    release that has none."""
     if backend_table is None:
-        return None, [], ""
+        return None, [], "", []
     layers = {key: value for key, value in backend_table.items() if key in KNOWN_RELEASES}
     merged = {key: value for key, value in backend_table.items() if key not in KNOWN_RELEASES}
     release_compilers = []
@@ -178,7 +179,8 @@ def _with_release_layer(backend_table: dict[str, Any] | None, release: str | Non
     for key, value in layer.items():
         if key != UNAVAILABLE:
             merged[key] = value if key == "packages" else {**merged.get(key, {}), **value}
-    return merged, release_compilers, str(layer.get(UNAVAILABLE, ""))
+    without = [name for name, value in layers.items() if UNAVAILABLE in value]
+    return merged, release_compilers, str(layer.get(UNAVAILABLE, "")), without
 
 
 def _read_compiler(data: dict[str, Any], file: Path) -> Compiler:
@@ -410,12 +412,12 @@ def load_target(file: Path, backend: str = DEFAULT_BACKEND, release: str | None 
     if release == THIS_RELEASE:
         release = host_release()
     compilers: list[str] = []  # every compiler the host table names, for any release
-    host_unavailable = ""
+    host_unavailable, releases_without = "", []
     if backend == DEFAULT_BACKEND:
         compilers.append(str(_with_backend_overrides(top.table("compiler"), backend_table, "compiler", file,
                                                      backend).get("cc", "")))
-        backend_table, release_compilers, host_unavailable = _with_release_layer(backend_table, release, file,
-                                                                                 backend)
+        backend_table, release_compilers, host_unavailable, releases_without = _with_release_layer(
+            backend_table, release, file, backend)
         compilers += release_compilers
 
     compiler_data = _with_backend_overrides(top.table("compiler"), backend_table, "compiler", file, backend)
@@ -442,6 +444,7 @@ def load_target(file: Path, backend: str = DEFAULT_BACKEND, release: str | None 
         board=_read_board(top.table("board"), file) if top.has("board") else None,
         counts=_read_counts(top, emulator is not None, file),
         host_unavailable=f"{host_unavailable} (this machine runs {release})" if host_unavailable else "",
+        releases_without_host=tuple(releases_without),
         user_qemu=str(machine_facts().get(compiler.triple or "", {}).get("qemu", "")) or None,
     )
     top.reject_unknown_keys()

@@ -174,6 +174,7 @@ class Target:
     # Why this Debian release has no host toolchain for it ([host.<release>] unavailable), or "": the
     # host backend then skips it, saying that its route is the Docker toolchain.
     host_unavailable: str = ""
+    releases_without_host: tuple[str, ...] = ()  # every release whose [host.<release>] says unavailable
     # The QEMU user-mode emulator of its triple (machines.toml), for a native target's fallback_cpu runs.
     user_qemu: str | None = None
 
