@@ -40,17 +40,15 @@ def apt_install_command(packages: list[str]) -> str:
 
 
 def apt_missing(packages: list[str]) -> list[str] | None:
-    """Those of `packages` this machine's apt does not know (apt-cache show), or None when it cannot
-    tell: no apt-cache, or package lists that lack even libc6 (apt-get update never ran)."""
+    """Those of `packages` this machine's apt does not know (apt-cache pkgnames, one call), or None when
+    it cannot tell: no apt-cache, or package lists that lack even libc6 (apt-get update never ran)."""
     if shutil.which("apt-cache") is None:
         return None
-
-    def known(package: str) -> bool:
-        return subprocess.run(["apt-cache", "show", "--no-all-versions", package], stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, check=False).returncode == 0
-    if not known("libc6"):
+    listed = subprocess.run(["apt-cache", "pkgnames"], capture_output=True, text=True, check=False)
+    known = set(listed.stdout.split())
+    if listed.returncode != 0 or "libc6" not in known:
         return None
-    return [package for package in packages if not known(package)]
+    return [package for package in packages if package not in known]
 
 
 def program(name: str) -> str:
