@@ -16,7 +16,7 @@ def install(arch: str) -> None:
     targets = [] if arch == "none" else resolve_targets(arch)
     for target in targets:
         if target.host_unavailable:
-            print(f"skipped {no_host_toolchain(target)}")
+            print(f"skipped {no_host_toolchain(target)}", flush=True)  # before apt-get's own output
     installed = install_host_toolchain(targets)
     print(f"installed: {' '.join(installed)}" if installed else "nothing to install: all packages present")
     for target in targets:
