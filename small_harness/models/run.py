@@ -135,7 +135,7 @@ def run_model(path: Path, target: Target, variant: Variant | None, backend: Back
     figures = memory_figures(model)
     print(f"arena: {loaded.arena_bytes} bytes (naive sum of activations {figures.naive_bytes}, "
           f"lower bound {figures.lower_bound_bytes})")
-    if target.is_native:
+    if not target.emulated(variant):
         print(f"time: {reply.elapsed_ns / 1e6:.3f} ms for one inference ({target.name}, native)")
     else:
         print(f"time: not measured: under QEMU wall time means nothing ({reply.elapsed_ns / 1e6:.1f} ms emulated); "

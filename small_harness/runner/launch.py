@@ -53,5 +53,5 @@ def runner_argv(target: Target, variant: Variant | None, runner: Path, emulator_
 def start_runner(target: Target, variant: Variant | None, backend: Backend, runner: Path) -> Runner:
     """A runner for one variant with the deadline its emulation calls for and a reproducer hint."""
     command = backend.interactive_command(target, runner_argv(target, variant, runner))
-    return Runner(command, deadline_s=exchange_deadline(emulated=not target.is_native),
+    return Runner(command, deadline_s=exchange_deadline(emulated=target.emulated(variant)),
                   reproduce=lambda case: repro_hint(target, variant, backend, case))

@@ -125,10 +125,12 @@ def check_variant_spec(targets: list[Target], spec: str) -> None:
 
 
 def variant_named(label: str, backend: str = DEFAULT_BACKEND) -> tuple[Target, Variant]:
-    """The target and variant of a label such as riscv64@vlen256."""
+    """The target and variant of a label such as riscv64@vlen256 or x86_64@no-avx512."""
     name = label.split("@", 1)[0]
     (target,) = resolve_targets(name, backend)
-    for variant in target.variants():
+    # the variants its tests run, and its fallback runs (x86_64@no-avx512: unforced, on a CPU without the table)
+    known = target.variants() + target.fallback_variants()
+    for variant in known:
         if variant.label == label:
             return target, variant
-    raise HarnessError(f"{name} has no variant {label}; it has {', '.join(v.label for v in target.variants())}")
+    raise HarnessError(f"{name} has no variant {label}; it has {', '.join(v.label for v in known)}")

@@ -249,6 +249,11 @@ class Target:
             command += ["-L", self.compiler.sysroot]
         return (["env", *self.emulator.environment] if self.emulator.environment else []) + command
 
+    def emulated(self, variant: Variant | None = None) -> bool:
+        """Whether the variant runs under QEMU: every variant of an emulated target, and a native target's
+        fallback runs (on a CPU model without a table)."""
+        return bool(self.emulator_command(variant))
+
     def run_command(self, variant: Variant | None = None) -> list[str]:
         """The argv prefix that runs a target binary as the variant asks (None: the default CPU,
         and the library's own choice of tables): its environment (through `env`, which QEMU user

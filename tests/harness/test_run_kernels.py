@@ -21,53 +21,60 @@ from small_harness.runner import layers as L
 from small_harness.runner.client import LayerResult, RunnerInfo
 from small_harness.runner.launch import target_and_variant
 from small_harness.runner.protocol import ModelReply
+from small_harness.targets.registry import load_targets
 from test_tflite_malformed import fully_connected
 
 
-@pytest.mark.parametrize("arch, label, isa, vlen", [
-    ("aarch64@sve-vlen512", "aarch64@sve-vlen512", "sve", 512),
-    ("x86_64@avx2", "x86_64@avx2", "avx2", None),
-    ("x86@avx2", "x86_64@avx2", "avx2", None),  # through an alias
-    ("riscv64@vlen256", "riscv64@vlen256", "rvv", 256),
-])
-def test_a_label_names_one_variant(arch: str, label: str, isa: str, vlen: int | None) -> None:
-    target, variant = target_and_variant(arch, "host")
-    assert variant is not None and (variant.label, variant.isa, variant.vlen) == (label, isa, vlen)
-    assert target.name == label.split("@")[0]
+TARGETS = load_targets()
+# a target whose variants are forced tables under QEMU, and a native one whose tables need CPU features
+EMULATED = next(t for t in TARGETS.values() if len(t.variants()) > 1 and not t.is_native and not t.is_bare_metal)
+NEEDS_FLAGS = next(t for t in TARGETS.values() if t.is_native and any(isa.cpu_flags for isa in t.simd_isas))
+
+
+@pytest.mark.parametrize("name", TARGETS)
+def test_a_label_names_one_variant_through_the_name_and_each_alias(name: str) -> None:
+    target = TARGETS[name]
+    for variant in [v for v in target.variants() + target.fallback_variants() if v.suffix]:
+        for word in (target.name, *target.aliases):
+            found, chosen = target_and_variant(f"{word}@{variant.label.partition('@')[2]}", "host")
+            assert found.name == name and chosen == variant, (word, variant.label)
 
 
 def test_a_bare_target_is_the_default_run() -> None:
-    target, variant = target_and_variant("x86_64", "host")
-    assert (target.name, variant) == ("x86_64", None)
+    for name in TARGETS:
+        target, variant = target_and_variant(name, "host")
+        assert (target.name, variant) == (name, None)
 
 
 def test_an_unknown_variant_is_one_error_listing_the_labels() -> None:
-    with pytest.raises(HarnessError) as caught:
-        target_and_variant("x86_64@avx3", "host")
-    assert str(caught.value) == "x86_64 has no variant x86_64@avx3; it has x86_64@avx512, x86_64@avx2, x86_64@ref"
-    with pytest.raises(HarnessError, match="aarch64 has no variant aarch64@sve-vlen96; it has aarch64@sve-vlen128, "):
-        target_and_variant("aarch64@sve-vlen96", "host")
+    for target in TARGETS.values():
+        labels = ", ".join(v.label for v in target.variants() + target.fallback_variants())
+        with pytest.raises(HarnessError) as caught:
+            target_and_variant(f"{target.name}@no-such-variant", "host")
+        assert str(caught.value) == f"{target.name} has no variant {target.name}@no-such-variant; it has {labels}"
 
 
-@pytest.mark.parametrize("arch", ["x86_64,aarch64", "all", "all@avx2"])
-def test_more_than_one_target_is_refused(arch: str) -> None:
-    with pytest.raises(HarnessError, match=r"--arch names \d+ targets; give one"):
-        target_and_variant(arch, "host")
+def test_more_than_one_target_is_refused() -> None:
+    first, second, *_ = TARGETS
+    for arch in (f"{first},{second}", "all", f"all@{TARGETS[first].variants()[0].suffix}"):
+        with pytest.raises(HarnessError, match=r"--arch names \d+ targets; give one"):
+            target_and_variant(arch, "host")
 
 
 def test_run_refuses_an_unknown_variant_before_choosing_a_backend(monkeypatch: pytest.MonkeyPatch) -> None:
     def no_backend(toolchain: str) -> None:
         raise AssertionError("a backend was chosen")
     monkeypatch.setattr(run_command, "chosen_backend", no_backend)
-    with pytest.raises(HarnessError, match="riscv64 has no variant riscv64@vlen3; it has riscv64@vlen128"):
-        run_command.run(Path("m.tflite"), "riscv64@vlen3", "host", None, None)
+    with pytest.raises(HarnessError, match=f"^{EMULATED.name} has no variant {EMULATED.name}@vlen3; it has "):
+        run_command.run(Path("m.tflite"), f"{EMULATED.name}@vlen3", "host", None, None)
 
 
 def test_run_refuses_a_native_variant_whose_cpu_features_are_missing(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(run_command, "missing_cpu_flags", lambda target, variant: ["avx512f"])
+    monkeypatch.setattr(run_command, "missing_cpu_flags", lambda target, variant: ["some-feature"])
     monkeypatch.setattr(run_command, "chosen_backend", lambda toolchain: pytest.fail("a backend was chosen"))
-    with pytest.raises(HarnessError, match="^x86_64@avx512 needs CPU features this machine lacks: avx512f$"):
-        run_command.run(Path("m.tflite"), "x86_64@avx512", "host", None, None)
+    label = NEEDS_FLAGS.variants()[0].label
+    with pytest.raises(HarnessError, match=f"^{label} needs CPU features this machine lacks: some-feature$"):
+        run_command.run(Path("m.tflite"), label, "host", None, None)
 
 
 INFO = RunnerInfo(isas=("sve", "asimd", "ref"), supported=("sve", "asimd", "ref"), selected=("sve", "ref"),
@@ -127,7 +134,8 @@ def test_run_starts_the_variant_and_prints_its_kernels(tmp_path: Path, monkeypat
                                                        capsys: pytest.CaptureFixture[str]) -> None:
     tflite_file = tmp_path / "fc.tflite"
     tflite_file.write_bytes(write(fully_connected()))
-    target, variant = target_and_variant("aarch64@sve-vlen512", "host")
+    target, variant = target_and_variant(EMULATED.variants()[0].label, "host")
+    assert variant is not None and variant.forced
     started: list[Any] = []
     monkeypatch.setattr(run_model, "build", lambda target, backend: SimpleNamespace(runner=tmp_path / "runner"))
 
@@ -140,9 +148,8 @@ def test_run_starts_the_variant_and_prints_its_kernels(tmp_path: Path, monkeypat
     assert started == [variant]
     lines = capsys.readouterr().out.splitlines()
     kernels = next(i for i, line in enumerate(lines) if line.startswith("kernels on "))
-    assert variant is not None
-    assert lines[kernels] == (f"kernels on aarch64@sve-vlen512 (SMALL_KERNELS=sve, -cpu {variant.cpu}): in force "
-                              "sve, ref; built sve, asimd, ref; this CPU runs sve, asimd, ref")
+    assert lines[kernels] == (f"kernels on {variant.label} (SMALL_KERNELS={variant.isa}, -cpu {variant.cpu}): in "
+                              "force sve, ref; built sve, asimd, ref; this CPU runs sve, asimd, ref")
     assert lines[kernels + 1:kernels + 3] == ["layer  op               output  kernel",
                                               "    0  FULLY_CONNECTED  1x1x3   f32-fc-1x2vl-sve"]
     assert "top classes: 1 (0.7000), 2 (0.2000), 0 (0.1000)" in lines

@@ -43,8 +43,9 @@ SIZES = ((2, 2), (3, 5), (4, 7), (5, 4), (7, 9), (9, 13), (1, 6), (6, 1))  # out
 
 
 def _channel_counts(info: RunnerInfo) -> list[tuple[int, int]]:
-    lanes = 16 if info.kernels["conv"].name.endswith("avx512") else 8
     block = ref.channel_tile(info.kernels["conv"])
+    # a vector of channels: the fixed-width conv tiles hold two (8 at least, the sweep's first choice)
+    lanes = max(block // 2, 8)
     return [(16, 16), (17, 16), (16, lanes + 9), (2 * lanes + 1, block + 1), (33, 2 * block + 3), (15, 40), (40, 15)]
 
 
