@@ -123,7 +123,7 @@ def winograd_serves(layer: L.Conv2D, shape: tuple[int, int, int], conv_kernel: K
     return most >= min(WINOGRAD_MIN_CHUNK, tiles)
 
 
-def _window_taps(padded: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
+def window_taps(padded: np.ndarray, kernel: tuple[int, int], stride: tuple[int, int],
                  dilation: tuple[int, int], out: tuple[int, int]) -> Iterator[tuple[int, int, np.ndarray]]:
     """For each tap (i, j): the (out_h, out_w, C) input values it meets, one per output pixel."""
     for i in range(kernel[0]):
@@ -187,7 +187,7 @@ def conv2d(layer: L.Conv2D, x: np.ndarray, weights: np.ndarray, bias: np.ndarray
     w_grouped = w64.reshape(groups, out_channels // groups, kernel_h, kernel_w, depth)
     total = np.zeros((*out, groups, out_channels // groups))
     magnitude = np.zeros_like(total)
-    for i, j, patch in _window_taps(padded, layer.kernel, layer.stride, layer.dilation, out):
+    for i, j, patch in window_taps(padded, layer.kernel, layer.stride, layer.dilation, out):
         x_grouped = patch.reshape(*out, groups, depth)
         tap = w_grouped[:, :, i, j, :]
         total += np.einsum("hwgk,gok->hwgo", x_grouped, tap)
@@ -223,7 +223,7 @@ def max_pool(layer: L.MaxPool, x: np.ndarray) -> Expected:
     pads, out = resolve_padding(x64.shape[:2], layer.kernel, layer.stride, (1, 1), layer.padding)
     padded = _pad(x64, pads, -np.inf)
     result = np.full((*out, x64.shape[2]), -np.inf)
-    for _, _, patch in _window_taps(padded, layer.kernel, layer.stride, (1, 1), out):
+    for _, _, patch in window_taps(padded, layer.kernel, layer.stride, (1, 1), out):
         result = np.maximum(result, patch)
     return _activate(result, np.zeros_like(result), layer.activation, layer.alpha)
 
@@ -237,10 +237,10 @@ def avg_pool(layer: L.AvgPool, x: np.ndarray) -> Expected:
     total = np.zeros((*out, x64.shape[2]))
     magnitude = np.zeros_like(total)
     count = np.zeros((*out, 1))
-    for _, _, patch in _window_taps(padded, layer.kernel, layer.stride, (1, 1), out):
+    for _, _, patch in window_taps(padded, layer.kernel, layer.stride, (1, 1), out):
         total += patch
         magnitude += np.abs(patch)
-    for _, _, patch in _window_taps(padded_ones, layer.kernel, layer.stride, (1, 1), out):
+    for _, _, patch in window_taps(padded_ones, layer.kernel, layer.stride, (1, 1), out):
         count += patch
     mean = total / count
     # The sum's bound scales down with the division; the division (or a multiply by a rounded

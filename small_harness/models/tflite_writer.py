@@ -1,5 +1,6 @@
 """A minimal .tflite writer for tests: float32 tensors (or another element type, for files the importer
-must refuse), builtin operators, constant buffers. It makes the small models that real files do not
+must refuse; or int8 with quantization parameters, for the int8 reference), builtin operators, constant
+buffers. It makes the small models that real files do not
 cover (element-wise ops with constant operands, broadcasting, NaN inputs, malformed files), which the
 importer, the library and LiteRT then read like any other file. It checks nothing: a tensor's shape and
 its data are written as given, so a test can declare a shape its data does not fill."""
@@ -20,12 +21,22 @@ STORED_AS = {tflite.TensorType.FLOAT32: "<f4", tflite.TensorType.INT8: "i1", tfl
              tflite.TensorType.INT16: "<i2", tflite.TensorType.INT32: "<i4"}
 
 
+@dataclass(frozen=True)
+class Quantization:
+    """A tensor's affine quantization, real = scale * (q - zero_point): one scale and zero point per
+    tensor, or one per slice along quantized_dimension (per-channel weights)."""
+    scale: tuple[float, ...]
+    zero_point: tuple[int, ...]
+    quantized_dimension: int = 0
+
+
 @dataclass
 class Tensor:
     name: str
     shape: tuple[int, ...]
     data: np.ndarray | None = None  # a constant; None for an activation
     element_type: int = tflite.TensorType.FLOAT32  # tflite.TensorType, one of STORED_AS
+    quantization: Quantization | None = None
 
 
 @dataclass
@@ -45,9 +56,9 @@ class Graph:
     outputs: list[int] = field(default_factory=list)
 
     def tensor(self, name: str, shape: tuple[int, ...], data: np.ndarray | None = None,
-               element_type: int = tflite.TensorType.FLOAT32) -> int:
+               element_type: int = tflite.TensorType.FLOAT32, quantization: Quantization | None = None) -> int:
         stored = None if data is None else np.asarray(data, STORED_AS[element_type])
-        self.tensors.append(Tensor(name, shape, stored, element_type))
+        self.tensors.append(Tensor(name, shape, stored, element_type, quantization))
         return len(self.tensors) - 1
 
 
@@ -83,17 +94,76 @@ def fully_connected_options(activation: int = tflite.ActivationFunctionType.NONE
     return build
 
 
-def conv_options(padding: int = tflite.Padding.VALID, activation: int = tflite.ActivationFunctionType.NONE) -> Options:
-    """CONV_2D with stride 1 and dilation 1."""
+def conv_options(padding: int = tflite.Padding.VALID, activation: int = tflite.ActivationFunctionType.NONE,
+                 stride: tuple[int, int] = (1, 1), dilation: tuple[int, int] = (1, 1)) -> Options:
+    """CONV_2D; stride and dilation as (along H, along W)."""
     def build(b: flatbuffers.Builder) -> tuple[int, int]:
         tflite.Conv2DOptionsStart(b)
         tflite.Conv2DOptionsAddPadding(b, padding)
-        tflite.Conv2DOptionsAddStrideH(b, 1)
-        tflite.Conv2DOptionsAddStrideW(b, 1)
+        tflite.Conv2DOptionsAddStrideH(b, stride[0])
+        tflite.Conv2DOptionsAddStrideW(b, stride[1])
         tflite.Conv2DOptionsAddFusedActivationFunction(b, activation)
-        tflite.Conv2DOptionsAddDilationHFactor(b, 1)
-        tflite.Conv2DOptionsAddDilationWFactor(b, 1)
+        tflite.Conv2DOptionsAddDilationHFactor(b, dilation[0])
+        tflite.Conv2DOptionsAddDilationWFactor(b, dilation[1])
         return BuiltinOptions.Conv2DOptions, tflite.Conv2DOptionsEnd(b)
+    return build
+
+
+def depthwise_conv_options(padding: int = tflite.Padding.VALID,
+                           activation: int = tflite.ActivationFunctionType.NONE, stride: tuple[int, int] = (1, 1),
+                           dilation: tuple[int, int] = (1, 1), depth_multiplier: int = 1) -> Options:
+    """DEPTHWISE_CONV_2D; stride and dilation as (along H, along W)."""
+    def build(b: flatbuffers.Builder) -> tuple[int, int]:
+        tflite.DepthwiseConv2DOptionsStart(b)
+        tflite.DepthwiseConv2DOptionsAddPadding(b, padding)
+        tflite.DepthwiseConv2DOptionsAddStrideH(b, stride[0])
+        tflite.DepthwiseConv2DOptionsAddStrideW(b, stride[1])
+        tflite.DepthwiseConv2DOptionsAddDepthMultiplier(b, depth_multiplier)
+        tflite.DepthwiseConv2DOptionsAddFusedActivationFunction(b, activation)
+        tflite.DepthwiseConv2DOptionsAddDilationHFactor(b, dilation[0])
+        tflite.DepthwiseConv2DOptionsAddDilationWFactor(b, dilation[1])
+        return BuiltinOptions.DepthwiseConv2DOptions, tflite.DepthwiseConv2DOptionsEnd(b)
+    return build
+
+
+def pool_options(filter_size: tuple[int, int], stride: tuple[int, int] = (1, 1), padding: int = tflite.Padding.VALID,
+                 activation: int = tflite.ActivationFunctionType.NONE) -> Options:
+    """AVERAGE_POOL_2D or MAX_POOL_2D; filter size and stride as (along H, along W)."""
+    def build(b: flatbuffers.Builder) -> tuple[int, int]:
+        tflite.Pool2DOptionsStart(b)
+        tflite.Pool2DOptionsAddPadding(b, padding)
+        tflite.Pool2DOptionsAddStrideH(b, stride[0])
+        tflite.Pool2DOptionsAddStrideW(b, stride[1])
+        tflite.Pool2DOptionsAddFilterHeight(b, filter_size[0])
+        tflite.Pool2DOptionsAddFilterWidth(b, filter_size[1])
+        tflite.Pool2DOptionsAddFusedActivationFunction(b, activation)
+        return BuiltinOptions.Pool2DOptions, tflite.Pool2DOptionsEnd(b)
+    return build
+
+
+def softmax_options(beta: float = 1.0) -> Options:
+    def build(b: flatbuffers.Builder) -> tuple[int, int]:
+        tflite.SoftmaxOptionsStart(b)
+        tflite.SoftmaxOptionsAddBeta(b, beta)
+        return BuiltinOptions.SoftmaxOptions, tflite.SoftmaxOptionsEnd(b)
+    return build
+
+
+def concatenation_options(axis: int, activation: int = tflite.ActivationFunctionType.NONE) -> Options:
+    def build(b: flatbuffers.Builder) -> tuple[int, int]:
+        tflite.ConcatenationOptionsStart(b)
+        tflite.ConcatenationOptionsAddAxis(b, axis)
+        tflite.ConcatenationOptionsAddFusedActivationFunction(b, activation)
+        return BuiltinOptions.ConcatenationOptions, tflite.ConcatenationOptionsEnd(b)
+    return build
+
+
+def reshape_options(new_shape: tuple[int, ...]) -> Options:
+    def build(b: flatbuffers.Builder) -> tuple[int, int]:
+        shape = b.CreateNumpyVector(np.asarray(new_shape, np.int32))
+        tflite.ReshapeOptionsStart(b)
+        tflite.ReshapeOptionsAddNewShape(b, shape)
+        return BuiltinOptions.ReshapeOptions, tflite.ReshapeOptionsEnd(b)
     return build
 
 
@@ -103,6 +173,16 @@ def _vector(b: flatbuffers.Builder, start: Callable[[flatbuffers.Builder, int], 
     for item in reversed(items):
         prepend(item)
     return int(b.EndVector())
+
+
+def _quantization(b: flatbuffers.Builder, quantization: Quantization) -> int:
+    scale = b.CreateNumpyVector(np.asarray(quantization.scale, np.float32))
+    zero_point = b.CreateNumpyVector(np.asarray(quantization.zero_point, np.int64))
+    tflite.QuantizationParametersStart(b)
+    tflite.QuantizationParametersAddScale(b, scale)
+    tflite.QuantizationParametersAddZeroPoint(b, zero_point)
+    tflite.QuantizationParametersAddQuantizedDimension(b, quantization.quantized_dimension)
+    return int(tflite.QuantizationParametersEnd(b))
 
 
 def write(graph: Graph) -> bytes:
@@ -120,11 +200,14 @@ def write(graph: Graph) -> bytes:
     for index, t in enumerate(graph.tensors):
         name = b.CreateString(t.name)
         shape = b.CreateNumpyVector(np.asarray(t.shape, np.int32))
+        quantization = _quantization(b, t.quantization) if t.quantization else None
         tflite.TensorStart(b)
         tflite.TensorAddShape(b, shape)
         tflite.TensorAddType(b, t.element_type)
         tflite.TensorAddBuffer(b, index + 1 if t.data is not None else 0)
         tflite.TensorAddName(b, name)
+        if quantization is not None:
+            tflite.TensorAddQuantization(b, quantization)
         tensors.append(tflite.TensorEnd(b))
     codes = sorted({op.code for op in graph.operators})
     code_tables = []
