@@ -138,8 +138,10 @@ def run_model(path: Path, target: Target, variant: Variant | None, backend: Back
     if not target.emulated(variant):
         print(f"time: {reply.elapsed_ns / 1e6:.3f} ms for one inference ({target.name}, native)")
     else:
-        print(f"time: not measured: under QEMU wall time means nothing ({reply.elapsed_ns / 1e6:.1f} ms emulated); "
-              f"exact instruction counts per layer: invoke bench.counts --arch {target.name}")
+        counts = (f"; exact instruction counts per layer: invoke bench.counts --arch {target.name}"
+                  if target.counts is not None else "")
+        print(f"time: not measured: under QEMU wall time means nothing ({reply.elapsed_ns / 1e6:.1f} ms emulated)"
+              + counts)
     _report_output(output, x, saved_to, output_path)
     return output
 
