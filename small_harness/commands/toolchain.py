@@ -17,10 +17,10 @@ def install(arch: str) -> None:
     for target in targets:
         if target.host_unavailable:
             print(f"skipped {no_host_toolchain(target)}", flush=True)  # before apt-get's own output
-    installed = install_host_toolchain(targets)
+    installed, left_out = install_host_toolchain(targets)
     print(f"installed: {' '.join(installed)}" if installed else "nothing to install: all packages present")
     for target in targets:
-        if not target.host_unavailable:
+        if not target.host_unavailable and target not in left_out:
             check_host_toolchain(target)
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from small_harness.core.errors import HarnessError, MissingToolError
 from small_harness.targets.toml_file import DEFAULT_BACKEND
 from small_harness.targets.types import Target
-from small_harness.core.tools import apt_install_command, declared_tools, missing_tool_packages
+from small_harness.core.tools import apt_install_command, apt_missing, declared_tools, missing_tool_packages
 
 # Programs every build runs, whatever the target (declared in small_harness/core/tools.toml).
 BUILD_TOOLS = ("cmake", "ctest", "ninja")
@@ -94,21 +94,41 @@ def packages_to_install(targets: list[Target]) -> list[str]:
     return to_install
 
 
-def install_host_toolchain(targets: list[Target]) -> list[str]:
-    """apt-get install what the harness and the targets need and is not installed yet; returns
-    those packages. Nothing is run when everything is installed, so this also works offline."""
+def apt_lacks(targets: list[Target]) -> list[tuple[Target, list[str]]]:
+    """The targets (but those declared unavailable here) with packages this machine's apt does not know,
+    and those packages; [] when apt cannot tell (core/tools.py: apt_missing)."""
+    candidates = [target for target in targets if not target.host_unavailable]
+    unknown = set(apt_missing([p for target in candidates for p in target.packages.all()]) or ())
+    found = [(target, [p for p in target.packages.all() if p in unknown]) for target in candidates]
+    return [(target, missing) for target, missing in found if missing]
+
+
+def install_host_toolchain(targets: list[Target]) -> tuple[list[str], list[Target]]:
+    """apt-get install what the harness and the targets need and is not installed yet; returns those
+    packages, and the targets left out because this release's apt has not heard of some of their packages
+    (a release no [host.<release>] table describes yet, as Ubuntu's): each is named in one line with its
+    route, Docker. Nothing is run when everything is installed, so this also works offline."""
     if shutil.which("dpkg-query") is None or shutil.which("apt-get") is None:
         raise HarnessError("installing needs a Debian-based host with apt-get")
     to_install = packages_to_install(targets)
     if not to_install:
-        return []
+        return [], []
     if os.geteuid() != 0:
         raise HarnessError(f"installing needs root; run: sudo apt-get update && {apt_install_command(to_install)}")
     environment = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
-    for argv in (["apt-get", "update"], ["apt-get", "install", "-y", "--no-install-recommends", *to_install]):
-        if subprocess.run(argv, env=environment, check=False).returncode != 0:
-            raise HarnessError(f"{' '.join(argv)} failed (its output is above)")
-    return to_install
+    if subprocess.run(["apt-get", "update"], env=environment, check=False).returncode != 0:
+        raise HarnessError("apt-get update failed (its output is above)")
+    lacking = apt_lacks(targets)
+    left_out = [target for target, _ in lacking]
+    for target, missing in lacking:
+        print(f"skipped {target.name}: this release's apt has no {', '.join(missing)}; it builds and runs with the "
+              "Docker toolchain: --toolchain docker (or declare [host.<release>] unavailable in its TOML)", flush=True)
+    if left_out:
+        to_install = packages_to_install([target for target in targets if target not in left_out])
+    argv = ["apt-get", "install", "-y", "--no-install-recommends", *to_install]
+    if to_install and subprocess.run(argv, env=environment, check=False).returncode != 0:
+        raise HarnessError(f"{' '.join(argv)} failed (its output is above)")
+    return to_install, left_out
 
 
 def _first_version_line(program: str) -> str:
