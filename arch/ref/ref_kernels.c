@@ -127,6 +127,9 @@ static const small_kernel_info ref_kernels[SMALL_KERNEL_COUNT_] = {
 
 static int ref_supported(void) { return 1; }
 
+/* The int8 kinds (ref_kernels_s8.c): conv, dwconv, fc. */
+extern const small_kernel_info small_ref_s8_kernels[3];
+
 /* The end of every chain: every kind, on any CPU. No FMA-peak probe: scalar code has no peak to
  * compare vector kernels with. */
 const small_kernel_table small_table_ref = {
@@ -139,5 +142,8 @@ const small_kernel_table small_table_ref = {
                 [SMALL_KERNEL_ADD] = &ref_kernels[SMALL_KERNEL_ADD],
                 [SMALL_KERNEL_COPY] = &ref_kernels[SMALL_KERNEL_COPY],
                 [SMALL_KERNEL_SOFTMAX] = &ref_kernels[SMALL_KERNEL_SOFTMAX],
-                [SMALL_KERNEL_FC] = &ref_kernels[SMALL_KERNEL_FC]},
+                [SMALL_KERNEL_FC] = &ref_kernels[SMALL_KERNEL_FC],
+                [SMALL_KERNEL_S8_CONV] = &small_ref_s8_kernels[0],
+                [SMALL_KERNEL_S8_DWCONV] = &small_ref_s8_kernels[1],
+                [SMALL_KERNEL_S8_FC] = &small_ref_s8_kernels[2]},
 };

@@ -28,6 +28,7 @@
 #define SMALL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -80,7 +81,8 @@ typedef enum {
     SMALL_ACT_NONE = 0,
     SMALL_ACT_RELU = 1,
     SMALL_ACT_RELU6 = 2,
-    SMALL_ACT_LEAKY_RELU = 3 /* x < 0 ? alpha * x : x */
+    SMALL_ACT_LEAKY_RELU = 3, /* x < 0 ? alpha * x : x */
+    SMALL_ACT_RELU_N1_TO_1 = 4 /* clamp to [-1, 1]: int8 layers only (small_layer_plan_s8) */
 } small_activation;
 
 #define SMALL_MAX_INPUTS 8
@@ -173,6 +175,32 @@ small_limits small_get_limits(void);
 small_status small_set_threads(int threads);
 int small_get_threads(void);
 
+/* ---- int8 layers --------------------------------------------------------------------------------
+ * TFLite's quantization spec, bit-exact with LiteRT's reference kernels (tests/reference_int8.py):
+ * real = scale * (q - zero_point) for activations; weights symmetric (zero point 0), one scale per
+ * output channel or one for all; bias int32 at scale input_scale * weight_scale. CONV2D (grouped and
+ * depthwise as for float) requantizes per channel with a fixed-point multiplier and shift computed at
+ * plan time (QuantizeMultiplier of (double)input_scale * weight_scale / output_scale); FULLY_CONNECTED
+ * requantizes in double, as LiteRT 2.3.0's reference kernel does. Activations: NONE, RELU, RELU6,
+ * RELU_N1_TO_1 (a clamp of the int8 output). A layer planned here runs only through small_layer_run_s8,
+ * and a float one only through small_layer_run. */
+typedef struct {
+    float input_scale;
+    int input_zero_point;        /* -128 .. 127 */
+    float output_scale;
+    int output_zero_point;       /* -128 .. 127 */
+    const float *weight_scales;  /* n_weight_scales: 1 (per tensor) or out_channels (per channel) */
+    int n_weight_scales;
+} small_quant;
+
+/* As small_layer_plan, for CONV2D and FULLY_CONNECTED on int8 tensors: weights int8 in the same layout
+ * (OHWI, [out][K]), bias int32 (NULL: zero). */
+small_status small_layer_plan_s8(small_layer *layer, const small_layer_desc *desc, const small_quant *quant,
+                                 const int8_t *weights, const int32_t *bias);
+
+/* As small_layer_run, on int8 tensors, for a layer planned by small_layer_plan_s8. */
+small_status small_layer_run_s8(const small_layer *layer, const int8_t *const *inputs, int8_t *output);
+
 /* Floats of weights and of bias that small_layer_plan reads for this descriptor (0 for ops
  * without them, and 0 when the descriptor is invalid: plan then reports why). */
 size_t small_layer_weight_count(const small_layer_desc *desc);
@@ -260,7 +288,10 @@ typedef enum {
     SMALL_KERNEL_COPY = 5,    /* activations, concat, reshape */
     SMALL_KERNEL_SOFTMAX = 6,
     SMALL_KERNEL_FC = 7,      /* fully connected, and a conv whose one window is its whole input */
-    SMALL_KERNEL_COUNT_ = 8
+    SMALL_KERNEL_S8_CONV = 8, /* int8 (small_layer_plan_s8): conv, grouped conv (every int8 conv but depthwise) */
+    SMALL_KERNEL_S8_DWCONV = 9,
+    SMALL_KERNEL_S8_FC = 10,
+    SMALL_KERNEL_COUNT_ = 11
 } small_kernel_kind;
 
 /* The tables of this build, best first, space-separated, e.g. "avx512 avx2 ref". */

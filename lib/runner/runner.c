@@ -12,6 +12,10 @@
  *     CMD_LAYER: u32 n_fields, i32 fields[n_fields] (order of enum field below), f32 alpha,
  *                then arrays (u32 count, f32 data[count]): weights, bias, inputs[n_inputs]
  *                -> reply: status, message, kernel name, output shape, output data, elapsed ns
+ *     CMD_LAYER_S8: as CMD_LAYER up to alpha, then f32 input scale, i32 input zero point, f32 output
+ *                scale, i32 output zero point, arrays f32 weight scales, int8 weights (u32 count, bytes),
+ *                i32 bias, int8 input (small_layer_plan_s8, small_layer_run_s8)
+ *                -> reply as for CMD_LAYER, its output int8 bytes (u32 count, bytes)
  *     CMD_MODEL_LOAD: u32 size, bytes[size] (a model file) -> reply: input shape, output shape,
  *                u64 arena bytes, string of the layers' kernel names, one per line
  *     CMD_MODEL_LOAD_ARENA: u32 arena_bytes, then as CMD_MODEL_LOAD: the arena in a buffer of that size
@@ -39,7 +43,7 @@
 
 enum { MAGIC = 0x524c4d53u /* "SMLR" */, CMD_INFO = 1, CMD_LAYER = 2, CMD_QUIT = 3, CMD_MODEL_LOAD = 4,
        CMD_MODEL_RUN = 5, CMD_THREADS = 6, CMD_MODEL_LOAD_ARENA = 7,
-       CMD_MODEL_PACK = 8 };
+       CMD_MODEL_PACK = 8, CMD_LAYER_S8 = 9 };
 static const char *crash_kernel;             /* SMALL_RUNNER_CRASH_KERNEL, set by main only */
 static volatile uintptr_t crash_address = 0; /* volatile: the compiler cannot see the NULL store coming */
 #ifndef SMALL_RUNNER_MAX_ARRAY
@@ -137,6 +141,7 @@ static void write_shape(small_shape s) {
  * memory corruption, so the runner stops as a crash would, naming the kernel. */
 enum { GUARD_FLOATS = 64 };
 static const uint32_t GUARD_BITS = 0x7fc0deadu;
+enum { GUARD_BYTE = 0xa5 }; /* int8 outputs' guard (serve_layer_s8) */
 
 static void fill_guard(float *guard) {
     for (int i = 0; i < GUARD_FLOATS; ++i) memcpy(guard + i, &GUARD_BITS, sizeof GUARD_BITS);
@@ -170,7 +175,8 @@ static small_message selection_error;
 
 static void reply_info(void) {
     static const char *const kinds[SMALL_KERNEL_COUNT_] = {"conv", "dwconv", "maxpool", "avgpool",
-                                                           "add",  "copy",   "softmax", "fc"};
+                                                           "add",  "copy",   "softmax", "fc",
+                                                           "s8_conv", "s8_dwconv", "s8_fc"};
     char text[2048], supported[256] = "";
     const char *name_of_conv = "";
     const char *isas = small_kernel_isas();
@@ -328,6 +334,90 @@ static int serve_layer(void) {
     return 1;
 }
 
+/* One (u32 count, bytes[count]) array of int8 into a fresh buffer; *ok = 0 on a broken stream. */
+static void *read_bytes(uint32_t *count, int *ok) {
+    *ok = read_words(count, 1) && *count <= MAX_ARRAY;
+    if (!*ok || *count == 0) return NULL;
+    void *data = aligned_alloc(64, ((size_t)*count + 63) / 64 * 64);
+    *ok = data && read_exact(data, *count);
+    return data;
+}
+
+/* CMD_LAYER_S8: an int8 layer (conv, depthwise, fully connected), planned and run once per repeat.
+ * Returns 0 when the stream is broken. */
+static int serve_layer_s8(void) {
+    uint32_t n_fields = 0;
+    int32_t fields[F_COUNT], zeros[2] = {0, 0};
+    float alpha = 0, scales[2] = {0, 0};
+    int ok = read_words(&n_fields, 1) && n_fields == F_COUNT && read_words(fields, F_COUNT) && read_words(&alpha, 1) &&
+             read_words(&scales[0], 1) && read_words(&zeros[0], 1) && read_words(&scales[1], 1) &&
+             read_words(&zeros[1], 1);
+    uint32_t n_scales = 0, n_weights = 0, n_bias = 0, n_in = 0;
+    float *weight_scales = ok ? read_array(&n_scales, &ok) : NULL;
+    int8_t *weights = ok ? read_bytes(&n_weights, &ok) : NULL;
+    int32_t *bias = ok ? (int32_t *)(void *)read_array(&n_bias, &ok) : NULL; /* 32-bit words, as floats */
+    int8_t *input = ok ? read_bytes(&n_in, &ok) : NULL;
+    const small_layer_desc desc = desc_from_fields(fields, alpha);
+    if (!ok || desc.n_inputs != 1) {
+        reply_header(SMALL_ERR_FORMAT, "malformed int8 layer request");
+        free(weight_scales), free(weights), free(bias), free(input);
+        return 0;
+    }
+    const small_quant quant = {scales[0], zeros[0], scales[1], zeros[1], weight_scales, (int)n_scales};
+    small_layer layer;
+    memset(&layer, 0, sizeof layer);
+    char mismatch[96];
+    const char *message = mismatch;
+    small_status s = SMALL_ERR_SHAPE;
+    const size_t want_weights = small_layer_weight_count(&desc), want_bias = small_layer_bias_count(&desc);
+    if (want_weights && n_weights != want_weights) {
+        snprintf(mismatch, sizeof mismatch, "weights have %u elements, the layer needs %zu", n_weights, want_weights);
+    } else if (fields[F_HAS_BIAS] && want_bias && n_bias != want_bias) {
+        snprintf(mismatch, sizeof mismatch, "bias has %u elements, the layer needs %zu", n_bias, want_bias);
+    } else if (n_in != small_shape_size(desc.inputs[0])) {
+        snprintf(mismatch, sizeof mismatch, "input has %u elements, its shape needs %zu", n_in,
+                 small_shape_size(desc.inputs[0]));
+    } else {
+        s = small_layer_plan_s8(&layer, &desc, &quant, weights, fields[F_HAS_BIAS] ? bias : NULL);
+        message = layer.message;
+    }
+    const size_t n_out = s == SMALL_OK ? small_shape_size(layer.output) : 0;
+    int8_t *output = NULL;
+    uint64_t elapsed = 0;
+    if (s == SMALL_OK && !(output = aligned_alloc(64, (n_out + 4 * GUARD_FLOATS + 63) / 64 * 64))) {
+        s = SMALL_ERR_NOMEM;
+        message = "cannot allocate the output";
+    }
+    if (s == SMALL_OK) {
+        memset(output + n_out, GUARD_BYTE, 4 * GUARD_FLOATS); /* the guard of check_guard, in bytes */
+        const int repeat = fields[F_REPEAT] < 1 ? 1 : fields[F_REPEAT] > SMALL_RUNNER_MAX_REPEAT ? SMALL_RUNNER_MAX_REPEAT
+                                                                                             : fields[F_REPEAT];
+        const int8_t *inputs[1] = {input};
+        const uint64_t start = now_ns();
+        small_count_layer();
+        for (int r = 0; r < repeat && s == SMALL_OK; ++r) s = small_layer_run_s8(&layer, inputs, output);
+        small_count_end();
+        elapsed = now_ns() - start;
+        for (int i = 0; i < 4 * GUARD_FLOATS; ++i)
+            if ((unsigned char)output[n_out + i] != GUARD_BYTE) {
+                fprintf(stderr, "small_runner: %s wrote past the end of its output (byte %d after it)\n",
+                        small_layer_kernel_name(&layer), i);
+                fflush(stderr);
+                abort();
+            }
+    }
+    const small_shape shape = s == SMALL_OK ? layer.output : (small_shape){0, 0, 0};
+    reply_header(s, s == SMALL_OK ? "" : message);
+    write_string(small_layer_kernel_name(&layer));
+    write_shape(shape);
+    write_u32((uint32_t)n_out);
+    if (n_out) fwrite(output, 1, n_out, wire_out);
+    write_u64(elapsed);
+    small_layer_release(&layer);
+    free(output), free(weight_scales), free(weights), free(bias), free(input);
+    return 1;
+}
+
 static small_model *model; /* the one loaded model, replaced by the next CMD_MODEL_LOAD */
 static void *model_arena;   /* its arena when the request gave one (CMD_MODEL_LOAD_ARENA) */
 static unsigned char *model_file; /* its file: a pre-packed one's weights are read there */
@@ -474,6 +564,7 @@ int small_runner_serve(FILE *in, FILE *out) {
         switch (header[1]) {
         case CMD_INFO: reply_info(); break;
         case CMD_LAYER: keep_going = serve_layer(); break;
+        case CMD_LAYER_S8: keep_going = serve_layer_s8(); break;
         case CMD_MODEL_LOAD: keep_going = serve_model_load(0); break;
         case CMD_MODEL_LOAD_ARENA: keep_going = serve_model_load(1); break;
         case CMD_MODEL_PACK: keep_going = serve_model_pack(); break;

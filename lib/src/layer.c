@@ -253,6 +253,28 @@ static small_status pack(small_layer *layer, const float *weights, const float *
     return SMALL_OK;
 }
 
+/* What layer_s8.c shares of the float plan: its refusals, window, kernel choice and limits. */
+small_status small_layer_fail(small_layer *layer, small_status status, const char *fmt, ...) {
+    va_list args;
+    va_start(args, fmt);
+    char text[sizeof layer->message];
+    vsnprintf(text, sizeof text, fmt, args);
+    va_end(args);
+    return fail(layer, status, "%s", text);
+}
+
+small_status small_layer_check_window(small_layer *layer) { return check_window(layer, 0); }
+
+small_status small_layer_pick_kernel(small_layer *layer, small_kernel_kind kind, int channels) {
+    return pick_kernel_for(layer, kind, channels);
+}
+
+int small_layer_shape_ok(small_shape s) { return shape_ok(s); }
+
+size_t small_layer_weight_elements(int out_channels, int64_t taps, int64_t depth) {
+    return weight_floats(out_channels, taps, depth);
+}
+
 int small_layer_is_depthwise(const small_layer_desc *d) {
     return d->groups == d->inputs[0].c && d->out_channels == d->inputs[0].c;
 }
@@ -415,7 +437,7 @@ void small_layer_release(small_layer *layer) {
 
 small_status small_layer_run(const small_layer *layer, const float *const *inputs, float *output) {
     if (!layer || !inputs || !output) return SMALL_ERR_NULL;
-    if (!layer->kernel) return SMALL_ERR_PARAM; /* not planned, or plan failed */
+    if (!layer->kernel || layer->kernel->run_s8) return SMALL_ERR_PARAM; /* not planned, plan failed, or int8 */
     for (int i = 0; i < layer->desc.n_inputs; ++i)
         if (!inputs[i]) return SMALL_ERR_NULL;
     small_prepared_layer p;

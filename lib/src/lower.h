@@ -34,4 +34,12 @@ small_kernel_choice small_layer_kernel_choice(const small_layer *layer);
 int small_layer_is_depthwise(const small_layer_desc *d);
 int small_layer_is_matvec_conv(const small_layer *layer);
 
+/* From layer.c, what the int8 plan (layer_s8.c) shares with the float one. */
+small_status small_layer_fail(small_layer *layer, small_status status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+small_status small_layer_check_window(small_layer *layer);
+small_status small_layer_pick_kernel(small_layer *layer, small_kernel_kind kind, int channels);
+int small_layer_shape_ok(small_shape s);
+size_t small_layer_weight_elements(int out_channels, int64_t taps, int64_t depth); /* 0: too many */
+
 #endif

@@ -15,11 +15,21 @@ typedef struct {
     int groups;
     int depth;                      /* MAC ops broadcasting x: input channels per group; else 0 */
     int matvec;                     /* the FC kind: one output pixel reducing the whole input (depth) */
-    const float *weights;           /* packed by small_pack_weights, or NULL */
-    const float *bias;              /* out.c floats, or NULL */
+    /* An int8 layer (small_nest_walk_run_s8) fills the _s8 members, which share the float ones' places. */
+    union {
+        const float *weights;       /* packed by small_pack_weights, or NULL */
+        const int8_t *weights_s8;   /* small_pack_weights_s8 */
+    };
+    union {
+        const float *bias;                /* out.c floats, or NULL */
+        const small_s8_channel *requant;  /* out.c records (small_kernel.h) */
+    };
     small_activation activation;
-    float alpha;
-    ptrdiff_t y_pixel_step;         /* floats between output pixels: out.c, or more inside a concat */
+    union {
+        float alpha;
+        small_s8_params s8;
+    };
+    ptrdiff_t y_pixel_step;         /* elements between output pixels: out.c, or more inside a concat */
 } small_nest;
 
 /* Output channels per kernel call: the kernel's channel tile, or all of a group's (channel_tile 0).
@@ -76,26 +86,11 @@ static inline __attribute__((always_inline)) void small_inside_range(int pad, in
  * What depends on the layer and the kernel alone is decided once by small_nest_plan_make (nest_plan.c):
  * the view walked (the layer as laid out, as one long row, or transposed), how spatial units are cut,
  * the interior columns, the channel blocks, whether the pool is worth it. A walk (nest.c) sets up its
- * working record (small_nest_walk, below: steps and tile fields, a few dozen integer operations, which
+ * working record (small_nest_walk, nest_walk.h: steps and tile fields, a few dozen integer operations, which
  * cost an inference fewer instructions than reading them from a stored record would) from the planned
  * view, adds the data and what 2+ threads change (a small image's channel blocks shared out), and
  * walks. */
-typedef struct {
-    const small_nest *n;
-    const small_kernel_choice *k;
-    const float *x, *x2;
-    float *y;
-    int mac, groups, group_out, block, blocks_per_group, depth, chunk, chunks, ow_lo, ow_hi;
-    int call_pixels;    /* most pixels per kernel call: the pixel tile, or a whole row (whole_rows) */
-    int spatial_units;  /* out.h * chunks */
-    int row_run;        /* reduce a conv's window row as one tap (nest_plan.c) */
-    int chunk_major;    /* units numbered chunk by chunk, each across the rows (a transposed walk) */
-    /* Floats between neighbours along the walked rows (h) and columns (w): input, output, and taps of
-     * the packed weights (in runs of depth * block). A transposed walk swaps them (nest_plan.c). */
-    ptrdiff_t x_h, x_w, y_h, y_w, w_h, w_w;
-    int blocks_inside;  /* a unit covers every channel block (else one) */
-    small_tile proto;   /* the fields every tile shares */
-} small_nest_walk;
+/* small_nest_walk, the working record, is defined per element type by the walk's template (nest_walk.h). */
 
 
 typedef struct {
@@ -132,6 +127,20 @@ static inline void small_nest_walk_run(const small_nest_plan *p, const small_nes
         small_nest_walk_nest(p, n, k, x, x2, y, threads);
 }
 
+/* The same walks over int8 tensors, for the int8 kinds (SMALL_KERNEL_S8_*): the one nest, instantiated
+ * for int8 elements (nest_walk.h, nest_s8.c); n's weights_s8, requant and s8 are used. */
+void small_nest_walk_matvec_s8(const small_nest_plan *p, const small_nest *n, const small_kernel_choice *k,
+                               const int8_t *x, int8_t *y, int threads);
+void small_nest_walk_nest_s8(const small_nest_plan *p, const small_nest *n, const small_kernel_choice *k,
+                             const int8_t *x, const int8_t *x2, int8_t *y, int threads);
+static inline void small_nest_walk_run_s8(const small_nest_plan *p, const small_nest *n, const small_kernel_choice *k,
+                                          const int8_t *x, const int8_t *x2, int8_t *y, int threads) {
+    if (p->matvec)
+        small_nest_walk_matvec_s8(p, n, k, x, y, threads);
+    else
+        small_nest_walk_nest_s8(p, n, k, x, x2, y, threads);
+}
+
 /* The view of n that a plan walks: n itself, or flattened to one long row, or transposed. */
 void small_nest_view(const small_nest_plan *p, const small_nest *n, small_nest *view);
 
@@ -142,5 +151,8 @@ void small_nest_run(const small_nest *n, const small_kernel_choice *k, const flo
 /* Packs OHWI weights [out][taps][depth] into the block layout the kernel k reads. */
 void small_pack_weights(const small_kernel_choice *k, const float *ohwi, int out_channels, int groups,
                         int taps, int depth, float *packed);
+/* The same layout, of int8 weights. */
+void small_pack_weights_s8(const small_kernel_choice *k, const int8_t *ohwi, int out_channels, int groups,
+                           int taps, int depth, int8_t *packed);
 
 #endif

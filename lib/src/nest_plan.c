@@ -97,3 +97,25 @@ void small_pack_weights(const small_kernel_choice *k, const float *ohwi, int out
     }
 }
 
+
+/* small_pack_weights' layout, of int8 weights (a kernel reads an int8 block as a float one, element by
+ * element). */
+#if defined(__clang__)
+__attribute__((no_sanitize("coverage")))
+#endif
+void small_pack_weights_s8(const small_kernel_choice *k, const int8_t *ohwi, int out_channels, int groups,
+                           int taps, int depth, int8_t *packed) {
+    const int group_out = out_channels / groups;
+    const int block = small_channel_block(k, group_out);
+    for (int g = 0; g < groups; ++g) {
+        const int group_end = (g + 1) * group_out;
+        for (int c0 = g * group_out; c0 < group_end; c0 += block) {
+            const int nc = small_min_int(block, group_end - c0);
+            int8_t *dst = packed + (size_t)c0 * taps * depth;
+            for (int c = 0; c < nc; ++c)
+                for (int tap = 0; tap < taps; ++tap)
+                    for (int d = 0; d < depth; ++d)
+                        dst[((size_t)tap * depth + d) * nc + c] = ohwi[((size_t)(c0 + c) * taps + tap) * depth + d];
+        }
+    }
+}

@@ -27,8 +27,27 @@
 #define SMALL_KERNEL_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "small.h"
+
+/* int8 kinds (SMALL_KERNEL_S8_*), per output channel: what the epilogue needs, found through the
+ * tile's `requant` as a float kind finds its bias (the nest steps it by channel alike). Made at plan
+ * time (lib/src/layer_s8.c). */
+typedef struct {
+    int32_t bias;        /* CONV, DWCONV: the bias. FC: bias - x_zero * weight_sum (mod 2^32): the input's
+                          * zero point folded, so that the kernel sums x * w alone */
+    int32_t multiplier;  /* CONV, DWCONV: QuantizeMultiplier's q in [2^30, 2^31), or 0 */
+    int32_t shift;       /*   and its shift: acc * q * 2^(shift - 31) */
+    int32_t weight_sum;  /* the channel's weights summed over every tap and depth: folds the input's zero
+                          * point where the whole window is read (FC; a dot-product kernel's interior) */
+    double scale;        /* FC: (double)input_scale * weight_scale / output_scale */
+} small_s8_channel;
+
+/* int8 kinds, for the whole layer: zero points and the activation's clamp, all int8 by the spec. */
+typedef struct {
+    int8_t x_zero, y_zero, y_min, y_max;
+} small_s8_params;
 
 typedef struct {
     /* Input at the first valid tap of pixel 0 (for MAC kinds at the group's first input channel,
@@ -53,14 +72,42 @@ typedef struct {
     float alpha;
 } small_tile;
 
+/* A tile of an int8 kind (SMALL_KERNEL_S8_*): small_tile's geometry, field for field in the same order and
+ * with the same names, over int8 tensors, and the int8 epilogue in the place of the float one. A type of
+ * its own, not unions in small_tile: clang gives a union member's accesses the type "may alias anything",
+ * and a union over small_tile's x alone changed the float walk's code on RISC-V (+124 stores, 2.2%, on
+ * ResNet-8's first convs at VLEN >= 256). The nest fills one or the other (nest_walk.h). */
+typedef struct {
+    const int8_t *x;
+    ptrdiff_t x_pixel_step, x_row_step, x_col_step;
+    int taps_h, taps_w;
+    const int8_t *x2;
+    const int8_t *w;
+    ptrdiff_t w_row_step, w_col_step;
+    int depth;
+    const small_s8_channel *requant; /* `channels` records, never NULL */
+    int8_t *y;
+    ptrdiff_t y_pixel_step;
+    int pixels, channels;
+    small_s8_params s8;              /* zero points and the activation's clamp */
+} small_tile_s8;
+
 /* The kinds, as in small.h (small_kernel_kind): CONV (y = act(bias + sum over taps, depth of x * w),
  * broadcasting x), DWCONV (channel by channel), MAXPOOL, AVGPOOL (sum over taps / taps), ADD (one
  * tap, x + x2), COPY (one tap: activations, concat), SOFTMAX (all channels of a pixel in one call),
  * FC (a matrix-vector product: one pixel, one tap, y[c] = act(bias[c] + sum over k < depth of
  * x[k] * w[k * channels + c]), w the block's weights packed [depth][channels]; each weight is read once
- * per call, so a kernel streams them). */
+ * per call, so a kernel streams them).
+ *
+ * The int8 kinds compute what TFLite's reference kernels do (tests/reference_int8.py), over the same
+ * geometry: S8_CONV and S8_DWCONV acc = requant.bias + sum over taps, depth of (x - x_zero) * w in int32
+ * (wrapping), then y = clamp(small_s8_requantize(acc, multiplier, shift) + y_zero, y_min, y_max); S8_FC
+ * acc = requant.bias + sum of x * w (the zero point folded into the bias), requantized in double:
+ * round(acc * scale), ties away from zero. A tap the nest clips (padding) adds nothing, as TFLite's
+ * (x - x_zero) of a padded pixel is 0. */
 
 typedef void (*small_tile_fn)(const small_tile *tile);
+typedef void (*small_tile_s8_fn)(const small_tile_s8 *tile);
 
 /* Winograd F(2x2, 3x3) (lib/src/winograd.c): a 3x3 stride-1 conv computed per 4x4 input tile, 2x2
  * outputs each, as 16 products of a 1x1 conv (one per point of the tile: the conv kernel, on
@@ -124,6 +171,9 @@ struct small_kernel_info {
     void (*winograd_input)(small_winograd_input a);
     int (*winograd_output)(small_winograd_output a);
     const char *winograd_name;
+    /* An int8 kind's kernel (run is NULL): it reads and writes int8 tensors (small_layer_run_s8). Appended,
+     * so that no float field moves. */
+    small_tile_s8_fn run_s8;
 };
 
 /* One ISA's kernels. */
@@ -162,6 +212,36 @@ static inline float small_activate(float v, small_activation act, float alpha) {
     case SMALL_ACT_LEAKY_RELU: return v < 0.0f ? alpha * v : v;
     default: return v;
     }
+}
+
+/* gemmlowp's SaturatingRoundingDoublingHighMul (ARM's VQRDMULH): (a * b + nudge) / 2^31 truncated, the
+ * nudge +2^30 or 1 - 2^30 by the product's sign, so ties round towards +infinity (-0.5 gives 0, as in
+ * TFLite); INT32_MIN * INT32_MIN saturates. */
+static inline int32_t small_s8_high_mul(int32_t a, int32_t b) {
+    if (a == INT32_MIN && b == INT32_MIN) return INT32_MAX;
+    const int64_t ab = (int64_t)a * b;
+    return (int32_t)((ab + (ab >= 0 ? (1 << 30) : 1 - (1 << 30))) / ((int64_t)1 << 31));
+}
+
+/* gemmlowp's RoundingDivideByPOT: x / 2^exponent (0..31), to nearest, ties away from zero. */
+static inline int32_t small_s8_divide_by_pot(int32_t x, int exponent) {
+    const int64_t mask = ((int64_t)1 << exponent) - 1, remainder = x & mask;
+    const int64_t threshold = (mask >> 1) + (x < 0);
+    return (int32_t)((x >> exponent) + (remainder > threshold));
+}
+
+/* TFLite's MultiplyByQuantizedMultiplier: acc shifted left by a positive shift in int32 (wrapping, as the
+ * C++ does: 0 from 32 bits on), the high multiply, then a rounding right shift by a negative one. */
+static inline int32_t small_s8_requantize(int32_t acc, int32_t multiplier, int shift) {
+    const int left = shift > 0 ? shift : 0, right = shift > 0 ? 0 : -shift;
+    const int32_t shifted = left >= 32 ? 0 : (int32_t)((uint32_t)acc << left);
+    return small_s8_divide_by_pot(small_s8_high_mul(shifted, multiplier), right);
+}
+
+/* The int8 store: value + zero point, clamped to the activation's range. */
+static inline int8_t small_s8_store(int32_t value, const small_s8_params *q) {
+    const int64_t v = (int64_t)value + q->y_zero;
+    return (int8_t)(v < q->y_min ? q->y_min : v > q->y_max ? q->y_max : v);
 }
 
 #endif

@@ -56,7 +56,8 @@ class RunnerInfo:
     supported: tuple[str, ...]  # those this CPU runs
     selected: tuple[str, ...]  # the chain in force
     select_error: str  # why SMALL_KERNELS was refused, or ""
-    kernels: dict[str, KernelInfo]  # by kind: conv, dwconv, maxpool, avgpool, add, copy, softmax, fc
+    kernels: dict[str, KernelInfo]  # by kind: conv, dwconv, maxpool, avgpool, add, copy, softmax, fc, s8_conv,
+    # s8_dwconv, s8_fc
     # by kind, the narrower tiles of the same kind after kernels[kind] (RVV's conv per register group)
     narrower: dict[str, tuple[KernelInfo, ...]] = field(default_factory=dict)
 
@@ -304,6 +305,23 @@ class Runner:
         request = protocol.encode_layer(fields, float(getattr(layer, "alpha", 0.0)), weights, bias, arrays)
         shapes = " + ".join("x".join(map(str, a.shape)) for a in arrays)
         header, reply = self._exchange(request, protocol.read_layer_reply, f"layer {layer!r} on {shapes}")
+        self.cases_run += 1
+        if header.status != 0 or reply.output is None:
+            raise SmallError(header.status_name, header.message)
+        return LayerResult(reply.output, reply.kernel, reply.elapsed_ns)
+
+    def run_s8(self, layer: L.Conv2D | L.FullyConnected, x: np.ndarray, weights: np.ndarray, bias: np.ndarray | None,
+               quant: protocol.Quantization, repeat: int = 1) -> LayerResult:
+        """Runs one int8 layer (small_layer_plan_s8: conv, depthwise, fully connected) on an HWC int8 input,
+        weights int8 (OHWI, or [out][K]), bias int32; raises SmallError when the library refuses it."""
+        x = np.asarray(x)
+        if x.ndim != 3:
+            raise ValueError(f"the input must be an HWC array (3 dimensions), got shape {x.shape}")
+        fields = protocol.layer_fields(layer, [(x.shape[0], x.shape[1], x.shape[2])])
+        fields.update(has_weights=1, has_bias=int(bias is not None), repeat=repeat)
+        request = protocol.encode_layer_s8(fields, quant, weights, bias, x)
+        header, reply = self._exchange(request, protocol.read_layer_reply_s8,
+                                       f"int8 layer {layer!r} on {'x'.join(map(str, x.shape))}")
         self.cases_run += 1
         if header.status != 0 or reply.output is None:
             raise SmallError(header.status_name, header.message)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Union
 
-Activation = Literal["none", "relu", "relu6", "leaky_relu"]
+Activation = Literal["none", "relu", "relu6", "leaky_relu", "relu_n1_to_1"]  # relu_n1_to_1: int8 only
 # "same" (TFLite: out = ceil(in / stride)), "valid", or explicit (top, bottom, left, right).
 Padding = Union[Literal["same", "valid"], tuple[int, int, int, int]]
 

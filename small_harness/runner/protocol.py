@@ -14,6 +14,7 @@ from small_harness.runner import layers as L
 MAGIC = 0x524C4D53  # "SMLR"
 CMD_INFO, CMD_LAYER, CMD_QUIT, CMD_MODEL_LOAD, CMD_MODEL_RUN, CMD_THREADS, CMD_MODEL_LOAD_ARENA, CMD_MODEL_PACK = (
     1, 2, 3, 4, 5, 6, 7, 8)
+CMD_LAYER_S8 = 9
 MAX_INPUTS = 8
 
 # Must match small_op, small_padding and small_activation in lib/include/small.h.
@@ -22,7 +23,7 @@ OP_CODES: dict[type, int] = {
     L.Add: 5, L.Activate: 6, L.Softmax: 7, L.Concat: 8, L.Reshape: 9,
 }
 PADDING_VALID, PADDING_SAME, PADDING_EXPLICIT = 0, 1, 2
-ACTIVATION_CODES = {"none": 0, "relu": 1, "relu6": 2, "leaky_relu": 3}
+ACTIVATION_CODES = {"none": 0, "relu": 1, "relu6": 2, "leaky_relu": 3, "relu_n1_to_1": 4}
 
 # Field order of `enum field` in runner.c.
 FIELDS = (
@@ -124,6 +125,42 @@ def encode_layer(fields: dict[str, int], alpha: float, weights: np.ndarray | Non
              _array_bytes(weights), _array_bytes(bias)]
     parts += [_array_bytes(x) for x in inputs]
     return b"".join(parts)
+
+
+@dataclass(frozen=True)
+class Quantization:
+    """An int8 layer's quantization (small_quant): real = scale * (q - zero_point) for input and output;
+    weights symmetric, one scale per output channel or one for all."""
+    input_scale: float
+    input_zero_point: int
+    output_scale: float
+    output_zero_point: int
+    weight_scales: tuple[float, ...]
+
+
+def _int8_bytes(array: np.ndarray) -> bytes:
+    data = np.ascontiguousarray(array, dtype=np.int8)
+    return struct.pack("<I", data.size) + data.tobytes()
+
+
+def encode_layer_s8(fields: dict[str, int], quant: Quantization, weights: np.ndarray, bias: np.ndarray | None,
+                    x: np.ndarray) -> bytes:
+    """CMD_LAYER_S8: an int8 layer (runner.c: serve_layer_s8)."""
+    values = [fields[name] for name in FIELDS]
+    bias_bytes = struct.pack("<I", 0) if bias is None else (
+        struct.pack("<I", np.asarray(bias).size) + np.ascontiguousarray(bias, dtype="<i4").tobytes())
+    return b"".join([
+        struct.pack(f"<III{len(values)}if", MAGIC, CMD_LAYER_S8, len(values), *values, 0.0),
+        struct.pack("<fifi", quant.input_scale, quant.input_zero_point, quant.output_scale, quant.output_zero_point),
+        _array_bytes(np.asarray(quant.weight_scales, np.float32)), _int8_bytes(weights), bias_bytes, _int8_bytes(x)])
+
+
+def read_layer_reply_s8(stream: IO[bytes]) -> "LayerReply":
+    kernel = _read_string(stream)
+    h, w, c, n = struct.unpack("<iiiI", _read(stream, 16))
+    output = np.frombuffer(_read(stream, n), dtype=np.int8).reshape(h, w, c).copy() if n else None
+    (elapsed_ns,) = struct.unpack("<Q", _read(stream, 8))
+    return LayerReply(kernel, output, elapsed_ns)
 
 
 def _read(stream: IO[bytes], n: int) -> bytes:

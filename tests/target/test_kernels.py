@@ -91,7 +91,8 @@ def test_kernel_names_say_op_type_tile_and_isa(runner_info: RunnerInfo) -> None:
     # 2vl: two SVE vectors)
     for kind in runner_info.kernels:
         for kernel in runner_info.variants(kind):
-            assert re.fullmatch(rf"f32-{kind}-\d+x(\d+|all|\d?mf?\d|\d?vl)-[a-z0-9]+", kernel.name), kernel.name
+            element, _, op = kind.rpartition("_")  # s8_conv: int8 conv
+            assert re.fullmatch(rf"{element or 'f32'}-{op}-\d+x(\d+|all|\d?mf?\d|\d?vl)-[a-z0-9]+", kernel.name), kernel.name
 
 
 @pytest.mark.per_target
