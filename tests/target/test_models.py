@@ -256,7 +256,9 @@ def test_load_time_grows_about_linearly_with_the_tensor_count(runner: Runner, ta
             runner.load_model(data)
             times.append(time.perf_counter() - started)
         best[n] = min(times)
-    assert best[65535] < 10 * best[16384], best
+    # Linear placement: 27 ms here alone (4.3x the 16k file), 57 ms (16x) in a clean room sharing 2 cores
+    # with another job; quadratic: 10-24 s. Either a ratio below quadratic or a load far below it passes.
+    assert best[65535] < 10 * best[16384] or best[65535] < 1.0, best
 
 
 def test_reshapes_alias_the_arena_and_keep_their_input_alive(runner: Runner) -> None:
