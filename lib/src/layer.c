@@ -367,6 +367,18 @@ static int expected_inputs(small_op op, int n) {
     return n == 1;
 }
 
+small_status small_layer_plan_end(small_layer *layer, small_status s) {
+    if (s == SMALL_OK && !shape_ok(layer->output))
+        s = fail(layer, SMALL_ERR_SHAPE, "output shape %dx%dx%d", layer->output.h, layer->output.w, layer->output.c);
+    if (s != SMALL_OK) {
+        char message[sizeof layer->message];
+        memcpy(message, layer->message, sizeof message);
+        small_layer_release(layer);
+        memcpy(layer->message, message, sizeof message);
+    }
+    return s;
+}
+
 static small_status plan(small_layer *layer, const small_layer_desc *desc, const float *weights, const float *bias,
                          const float *packed, size_t packed_bytes, int has_bias) {
     if (!layer) return SMALL_ERR_NULL;
@@ -391,15 +403,7 @@ static small_status plan(small_layer *layer, const small_layer_desc *desc, const
     small_status s = plan_op(layer, weights, bias);
     if (s == SMALL_OK && layer->packed_borrowed && small_layer_weight_count(desc) == 0)
         s = fail(layer, SMALL_ERR_FORMAT, "pre-packed weights for an op that has none");
-    if (s == SMALL_OK && !shape_ok(layer->output))
-        s = fail(layer, SMALL_ERR_SHAPE, "output shape %dx%dx%d", layer->output.h, layer->output.w, layer->output.c);
-    if (s != SMALL_OK) {
-        char message[sizeof layer->message];
-        memcpy(message, layer->message, sizeof message);
-        small_layer_release(layer);
-        memcpy(layer->message, message, sizeof message);
-    }
-    return s;
+    return small_layer_plan_end(layer, s);
 }
 
 small_status small_layer_plan(small_layer *layer, const small_layer_desc *desc, const float *weights,

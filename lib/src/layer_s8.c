@@ -170,52 +170,19 @@ small_status small_layer_plan_s8(small_layer *layer, const small_layer_desc *des
                                  const int8_t *weights, const int32_t *bias) {
     if (!layer) return SMALL_ERR_NULL;
     memset(layer, 0, sizeof *layer);
-    const small_status s = plan_s8(layer, desc, quant, weights, bias);
-    if (s == SMALL_OK && !small_layer_shape_ok(layer->output))
-        return small_layer_fail(layer, SMALL_ERR_SHAPE, "output shape %dx%dx%d", layer->output.h, layer->output.w,
-                                layer->output.c);
-    if (s != SMALL_OK) {
-        char message[sizeof layer->message];
-        memcpy(message, layer->message, sizeof message);
-        small_layer_release(layer);
-        memcpy(layer->message, message, sizeof message);
-    }
-    return s;
+    return small_layer_plan_end(layer, plan_s8(layer, desc, quant, weights, bias));
 }
 
-/* The int8 layer as an instance of the nest: small_lower's geometry, the int8 members. */
+/* The int8 layer as an instance of the nest: small_lower's geometry, the int8 members, found in the packed
+ * region from its end (layout_s8). */
 static small_nest lower_s8(const small_layer *layer) {
-    const small_layer_desc *d = &layer->desc;
-    small_nest n;
-    memset(&n, 0, sizeof n);
-    n.in = d->inputs[0];
-    n.out = layer->output;
-    n.kernel_h = n.kernel_w = n.stride_h = n.stride_w = n.dilation_h = n.dilation_w = n.groups = 1;
-    if (d->op == SMALL_OP_FULLY_CONNECTED) {
-        n.in = (small_shape){1, 1, (int)small_shape_size(n.in)};
-        n.depth = n.in.c;
-        n.matvec = 1;
-    } else {
-        n.groups = d->groups;
-        n.depth = small_layer_is_depthwise(d) ? 0 : n.in.c / d->groups;
-        n.kernel_h = d->kernel_h;
-        n.kernel_w = d->kernel_w;
-        n.stride_h = d->stride_h;
-        n.stride_w = d->stride_w;
-        n.dilation_h = d->dilation_h;
-        n.dilation_w = d->dilation_w;
-        n.pad_top = layer->pad_top;
-        n.pad_left = layer->pad_left;
-    }
+    small_nest n = small_lower(layer);
     const unsigned char *packed = (const unsigned char *)(const void *)layer->packed;
-    const s8_layout l = layout_s8(small_layer_weight_elements(d->out_channels, n.matvec ? 1 : (int64_t)n.kernel_h * n.kernel_w,
-                                                               n.matvec ? n.depth : n.depth ? n.depth : 1),
-                                  d->out_channels);
+    const size_t requant_at = layer->packed_bytes - (size_t)layer->desc.out_channels * sizeof(small_s8_channel);
     n.weights_s8 = (const int8_t *)packed;
-    memcpy(&n.s8, packed + l.params_at, sizeof n.s8);
-    n.requant = (const small_s8_channel *)(const void *)(packed + l.requant_at);
+    memcpy(&n.s8, packed + requant_at - 8, sizeof n.s8); /* the params' 8 bytes come just before */
+    n.requant = (const small_s8_channel *)(const void *)(packed + requant_at);
     n.activation = SMALL_ACT_NONE; /* the clamp is in n.s8 */
-    n.y_pixel_step = n.out.c;
     return n;
 }
 

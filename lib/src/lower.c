@@ -21,7 +21,8 @@ small_nest small_lower(const small_layer *layer) {
     n.bias = layer->bias;
     switch (d->op) {
     case SMALL_OP_CONV2D:
-        if (small_layer_is_matvec_conv(layer)) {
+        /* an int8 conv stays a conv (layer_s8.c): its FC requantizes otherwise */
+        if (small_layer_is_matvec_conv(layer) && !layer->kernel->run_s8) {
             n.in = (small_shape){1, 1, (int)small_shape_size(n.in)};
             n.depth = n.in.c;
             n.matvec = 1;

@@ -41,5 +41,8 @@ small_status small_layer_check_window(small_layer *layer);
 small_status small_layer_pick_kernel(small_layer *layer, small_kernel_kind kind, int channels);
 int small_layer_shape_ok(small_shape s);
 size_t small_layer_weight_elements(int out_channels, int64_t taps, int64_t depth); /* 0: too many */
+/* The end of a plan, float or int8: the output's shape checked; on failure the layer released, its
+ * message kept. Returns the status. */
+small_status small_layer_plan_end(small_layer *layer, small_status s);
 
 #endif

@@ -1,5 +1,7 @@
 /* The plan of the nest (nest.h): how a layer is walked, decided once from the layer and the kernel,
  * at load for a model's layers (lower.c). The walk itself is nest.c's. */
+#include <string.h>
+
 #include "nest.h"
 
 enum { FLAT_CHUNK_TILES = 1, MIN_PARALLEL_MATVEC_MACS = 1 << 18, FLAT_MIN_TILES = 8 };
@@ -74,29 +76,40 @@ void small_nest_view(const small_nest_plan *p, const small_nest *n, small_nest *
     }
 }
 
-/* A plain reshuffle whose loop compares dominated the fuzzer's time (libFuzzer traces every compare)
- * while teaching it nothing; AddressSanitizer still checks every access. */
+/* The block layout of small_pack_weights, for elements of `size` bytes: inlined into each entry point below,
+ * where size is a constant, so that an element is one load and one store. A plain reshuffle whose loop
+ * compares dominated the fuzzer's time (libFuzzer traces every compare) while teaching it nothing;
+ * AddressSanitizer still checks every access. */
+#if defined(__clang__)
+__attribute__((no_sanitize("coverage")))
+#endif
+static inline __attribute__((always_inline)) void pack_blocks(const small_kernel_choice *k, const void *ohwi,
+                                                              size_t size, int out_channels, int groups, int taps,
+                                                              int depth, void *packed) {
+    const int group_out = out_channels / groups;
+    const int block = small_channel_block(k, group_out);
+    const char *src = ohwi;
+    for (int g = 0; g < groups; ++g) {
+        const int group_end = (g + 1) * group_out;
+        for (int c0 = g * group_out; c0 < group_end; c0 += block) {
+            const int nc = small_min_int(block, group_end - c0);
+            char *dst = (char *)packed + (size_t)c0 * taps * depth * size;
+            for (int c = 0; c < nc; ++c)
+                for (int tap = 0; tap < taps; ++tap)
+                    for (int d = 0; d < depth; ++d)
+                        memcpy(dst + (((size_t)tap * depth + d) * nc + c) * size,
+                               src + (((size_t)(c0 + c) * taps + tap) * depth + d) * size, size);
+        }
+    }
+}
+
 #if defined(__clang__)
 __attribute__((no_sanitize("coverage")))
 #endif
 void small_pack_weights(const small_kernel_choice *k, const float *ohwi, int out_channels, int groups,
                         int taps, int depth, float *packed) {
-    const int group_out = out_channels / groups;
-    const int block = small_channel_block(k, group_out);
-    for (int g = 0; g < groups; ++g) {
-        const int group_end = (g + 1) * group_out;
-        for (int c0 = g * group_out; c0 < group_end; c0 += block) {
-            const int nc = small_min_int(block, group_end - c0);
-            float *dst = packed + (size_t)c0 * taps * depth;
-            for (int c = 0; c < nc; ++c)
-                for (int tap = 0; tap < taps; ++tap)
-                    for (int d = 0; d < depth; ++d)
-                        dst[((size_t)tap * depth + d) * nc + c] =
-                            ohwi[((size_t)(c0 + c) * taps + tap) * depth + d];
-        }
-    }
+    pack_blocks(k, ohwi, sizeof *ohwi, out_channels, groups, taps, depth, packed);
 }
-
 
 /* small_pack_weights' layout, of int8 weights (a kernel reads an int8 block as a float one, element by
  * element). */
@@ -105,17 +118,5 @@ __attribute__((no_sanitize("coverage")))
 #endif
 void small_pack_weights_s8(const small_kernel_choice *k, const int8_t *ohwi, int out_channels, int groups,
                            int taps, int depth, int8_t *packed) {
-    const int group_out = out_channels / groups;
-    const int block = small_channel_block(k, group_out);
-    for (int g = 0; g < groups; ++g) {
-        const int group_end = (g + 1) * group_out;
-        for (int c0 = g * group_out; c0 < group_end; c0 += block) {
-            const int nc = small_min_int(block, group_end - c0);
-            int8_t *dst = packed + (size_t)c0 * taps * depth;
-            for (int c = 0; c < nc; ++c)
-                for (int tap = 0; tap < taps; ++tap)
-                    for (int d = 0; d < depth; ++d)
-                        dst[((size_t)tap * depth + d) * nc + c] = ohwi[((size_t)(c0 + c) * taps + tap) * depth + d];
-        }
-    }
+    pack_blocks(k, ohwi, sizeof *ohwi, out_channels, groups, taps, depth, packed);
 }
